@@ -1,0 +1,1315 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * dm-vss copy-on-write targets: vss-origin and vss-snap.
+ *
+ * Every snapshot of an origin shares one store.  Each snapshot gets an epoch
+ * (a creation sequence number).  The first write to an origin chunk after
+ * the newest snapshot copies the chunk once into the store, recording the
+ * newest epoch; that copy serves every snapshot taken since the previous
+ * copy of the chunk.  A read of a snapshot of epoch e at chunk c uses the
+ * copy of c with the smallest epoch >= e, or the origin if there is none.
+ *
+ * The copy engine: origin writes that need a copy are deferred to a worker,
+ * which allocates a store chunk and starts a dm-kcopyd copy; finished copies
+ * are committed in batches (flush, exception blocks, flush) and only then
+ * are the held writes sent to the origin.
+ */
+#include <linux/device-mapper.h>
+#include <linux/dm-kcopyd.h>
+#include <linux/hash.h>
+#include <linux/list.h>
+#include <linux/log2.h>
+#include <linux/mempool.h>
+#include <linux/module.h>
+#include <linux/slab.h>
+#include <linux/timekeeping.h>
+#include <linux/wait.h>
+#include <linux/workqueue.h>
+
+#include "dm-vss.h"
+#include "dm-vss-store.h"
+
+#define VSS_PENDING_BITS	10
+#define VSS_TRACK_BITS		10
+#define VSS_MIN_PENDING		256
+#define VSS_NO_CHUNK		U32_MAX
+
+/* In-core only state of a snapshot being retired. */
+#define VSS_SNAP_RETIRING	0x100
+
+enum vss_mode { VSS_MODE_RW, VSS_MODE_FAIL };
+
+struct vss_store;
+
+/* A chunk being copied, with the origin writes waiting for it. */
+struct vss_pending {
+	struct hlist_node node;		/* store->pending */
+	struct list_head list;		/* store->copied, then store->committed */
+	struct vss_store *store;
+	u32 ochunk;
+	u32 data;
+	u32 epoch;
+	int error;
+	struct bio_list bios;
+};
+
+/* Per-bio data of vss-snap. */
+struct vss_snap_io {
+	struct hlist_node node;		/* store->tracked, when reading the origin */
+	u32 ochunk;
+	u8 kind;
+};
+
+enum { VSS_IO_NONE, VSS_IO_ORIGIN, VSS_IO_STORE };
+
+struct vss_store {
+	struct list_head list;		/* vss_stores; under vss_stores_lock */
+	int refs;			/* under vss_stores_lock */
+	int nr_origins;			/* under vss_stores_lock */
+
+	struct mutex event_lock;
+	struct dm_target *origin_ti;	/* the active origin; under event_lock */
+
+	dev_t store_dev;
+	dev_t origin_dev;
+	struct block_device *store_bdev;
+	struct block_device *origin_bdev;
+	sector_t origin_sectors;
+	u32 chunk_sectors;
+	u32 chunk_shift;
+	u64 data_chunks;
+
+	/* Serialises metadata changes: commits, create, delete, overflow. */
+	struct mutex meta_lock;
+	struct vss_meta *meta;
+	struct vss_snap *snaps;		/* entries change under both locks */
+
+	spinlock_t lock;		/* protects everything below */
+	struct vss_index index;
+	unsigned long *bitmap;		/* data chunks in use or being copied */
+	u64 data_used;
+	u64 alloc_cursor;
+	u32 live[VSS_MAX_SNAPS];	/* epochs of valid snapshots, ascending */
+	u32 nr_live;
+	struct hlist_head pending[1 << VSS_PENDING_BITS];
+	struct hlist_head tracked[1 << VSS_TRACK_BITS];
+	struct bio_list deferred;
+	struct list_head copied;
+	struct list_head committed;
+	enum vss_mode mode;
+	bool overflow_invalidate;
+	unsigned int usage_level;
+
+	atomic_t store_reads;		/* snapshot reads of store chunks in flight */
+	wait_queue_head_t reads_wait;
+
+	struct workqueue_struct *wq;
+	struct work_struct work;
+	struct work_struct event_work;
+	struct dm_kcopyd_client *kcopyd;
+	mempool_t pending_pool;
+};
+
+struct vss_origin {
+	struct dm_target *ti;
+	struct dm_dev *origin;
+	struct dm_dev *store_dev;
+	struct vss_store *store;
+	u32 chunk_sectors_arg;		/* 0 if not given */
+	bool overflow_invalidate;
+};
+
+struct vss_snap_target {
+	struct dm_dev *origin;
+	struct dm_dev *store_dev;
+	struct vss_store *store;
+	u32 id;
+	u32 slot;
+	u32 epoch;
+};
+
+static LIST_HEAD(vss_stores);
+static DEFINE_MUTEX(vss_stores_lock);
+static struct kmem_cache *vss_pending_cache;
+
+static const unsigned int vss_usage_thresholds[] = { 50, 75, 90, 100 };
+
+/* ---- store object ---- */
+
+static struct vss_store *__vss_store_find(dev_t store_dev)
+{
+	struct vss_store *s;
+
+	list_for_each_entry(s, &vss_stores, list)
+		if (s->store_dev == store_dev)
+			return s;
+	return NULL;
+}
+
+static void vss_raise_event(struct vss_store *s)
+{
+	queue_work(s->wq, &s->event_work);
+}
+
+static void vss_event_work(struct work_struct *w)
+{
+	struct vss_store *s = container_of(w, struct vss_store, event_work);
+
+	mutex_lock(&s->event_lock);
+	if (s->origin_ti)
+		dm_table_event(s->origin_ti->table);
+	mutex_unlock(&s->event_lock);
+}
+
+static void vss_worker(struct work_struct *w);
+
+static void vss_wake(struct vss_store *s)
+{
+	queue_work(s->wq, &s->work);
+}
+
+/* Called with vss_stores_lock held. */
+static struct vss_store *__vss_store_create(struct dm_target *ti, struct dm_dev *origin,
+					    struct dm_dev *store_dev, u32 chunk_sectors)
+{
+	struct vss_store *s;
+	char *error = NULL;
+	int r;
+
+	s = kzalloc(sizeof(*s), GFP_KERNEL);
+	if (!s) {
+		ti->error = "Cannot allocate store";
+		return ERR_PTR(-ENOMEM);
+	}
+	s->store_dev = store_dev->bdev->bd_dev;
+	s->origin_dev = origin->bdev->bd_dev;
+	s->store_bdev = store_dev->bdev;
+	s->origin_bdev = origin->bdev;
+	s->origin_sectors = ti->len;
+	mutex_init(&s->meta_lock);
+	mutex_init(&s->event_lock);
+	spin_lock_init(&s->lock);
+	bio_list_init(&s->deferred);
+	INIT_LIST_HEAD(&s->copied);
+	INIT_LIST_HEAD(&s->committed);
+	atomic_set(&s->store_reads, 0);
+	init_waitqueue_head(&s->reads_wait);
+	INIT_WORK(&s->work, vss_worker);
+	INIT_WORK(&s->event_work, vss_event_work);
+
+	r = vss_meta_open(store_dev->bdev, bdev_nr_sectors(store_dev->bdev), ti->len,
+			  chunk_sectors ? chunk_sectors : VSS_DEFAULT_CHUNK_SECTORS,
+			  &s->meta, &s->index, &s->bitmap, &error);
+	if (r) {
+		ti->error = error ? error : "Cannot open the store";
+		goto bad_meta;
+	}
+	s->chunk_sectors = vss_meta_info(s->meta)->chunk_sectors;
+	s->chunk_shift = ilog2(s->chunk_sectors);
+	s->data_chunks = vss_meta_info(s->meta)->data_chunks;
+	if (chunk_sectors && chunk_sectors != s->chunk_sectors) {
+		ti->error = "chunk_sectors differs from the store's chunk size";
+		r = -EINVAL;
+		goto bad_chunk;
+	}
+	s->snaps = vss_meta_snaps(s->meta);
+	{
+		u32 i, j, n = 0;
+		u64 used = 0;
+
+		for (i = 0; i < VSS_MAX_SNAPS; i++)
+			if (s->snaps[i].state == VSS_SNAP_VALID)
+				s->live[n++] = s->snaps[i].epoch;
+		/* insertion sort: at most VSS_MAX_SNAPS entries */
+		for (i = 1; i < n; i++)
+			for (j = i; j && s->live[j - 1] > s->live[j]; j--)
+				swap(s->live[j - 1], s->live[j]);
+		s->nr_live = n;
+		for (i = 0; i < BITS_TO_LONGS(s->data_chunks); i++)
+			used += hweight_long(s->bitmap[i]);
+		s->data_used = used;
+	}
+
+	r = mempool_init_slab_pool(&s->pending_pool, VSS_MIN_PENDING, vss_pending_cache);
+	if (r) {
+		ti->error = "Cannot allocate the pending pool";
+		goto bad_chunk;
+	}
+	s->kcopyd = dm_kcopyd_client_create(NULL);
+	if (IS_ERR(s->kcopyd)) {
+		r = PTR_ERR(s->kcopyd);
+		ti->error = "Cannot create the kcopyd client";
+		goto bad_kcopyd;
+	}
+	s->wq = alloc_workqueue("dm-vss", WQ_MEM_RECLAIM | WQ_UNBOUND, 1);
+	if (!s->wq) {
+		r = -ENOMEM;
+		ti->error = "Cannot create the workqueue";
+		goto bad_wq;
+	}
+	list_add(&s->list, &vss_stores);
+	return s;
+
+bad_wq:
+	dm_kcopyd_client_destroy(s->kcopyd);
+bad_kcopyd:
+	mempool_exit(&s->pending_pool);
+bad_chunk:
+	vss_index_free(&s->index);
+	kvfree(s->bitmap);
+	vss_meta_close(s->meta);
+bad_meta:
+	kfree(s);
+	return ERR_PTR(r);
+}
+
+/* Called with vss_stores_lock held. */
+static void __vss_store_put(struct vss_store *s)
+{
+	if (--s->refs)
+		return;
+	list_del(&s->list);
+	flush_workqueue(s->wq);
+	destroy_workqueue(s->wq);
+	dm_kcopyd_client_destroy(s->kcopyd);
+	mempool_exit(&s->pending_pool);
+	vss_index_free(&s->index);
+	kvfree(s->bitmap);
+	vss_meta_close(s->meta);
+	kfree(s);
+}
+
+/* ---- helpers under store->lock ---- */
+
+static struct vss_pending *__vss_pending_find(struct vss_store *s, u32 ochunk)
+{
+	struct vss_pending *pe;
+
+	hlist_for_each_entry(pe, &s->pending[hash_32(ochunk, VSS_PENDING_BITS)], node)
+		if (pe->ochunk == ochunk)
+			return pe;
+	return NULL;
+}
+
+static bool __vss_tracked(struct vss_store *s, u32 ochunk)
+{
+	struct vss_snap_io *io;
+
+	hlist_for_each_entry(io, &s->tracked[hash_32(ochunk, VSS_TRACK_BITS)], node)
+		if (io->ochunk == ochunk)
+			return true;
+	return false;
+}
+
+static u32 __vss_alloc_data(struct vss_store *s)
+{
+	unsigned long d;
+
+	if (s->data_used >= s->data_chunks)
+		return VSS_NO_CHUNK;
+	d = find_next_zero_bit(s->bitmap, s->data_chunks, s->alloc_cursor);
+	if (d >= s->data_chunks)
+		d = find_first_zero_bit(s->bitmap, s->data_chunks);
+	if (d >= s->data_chunks)
+		return VSS_NO_CHUNK;
+	__set_bit(d, s->bitmap);
+	s->data_used++;
+	s->alloc_cursor = d + 1;
+	return d;
+}
+
+static void __vss_free_data(struct vss_store *s, u32 d)
+{
+	__clear_bit(d, s->bitmap);
+	s->data_used--;
+}
+
+/* Does a write to ochunk need a copy first? */
+static bool __vss_needs_copy(struct vss_store *s, u32 ochunk)
+{
+	if (s->mode != VSS_MODE_RW || !s->nr_live)
+		return false;
+	return vss_index_latest(&s->index, ochunk) < s->live[s->nr_live - 1];
+}
+
+static void __vss_live_remove(struct vss_store *s, u32 epoch)
+{
+	u32 i;
+
+	for (i = 0; i < s->nr_live; i++)
+		if (s->live[i] == epoch)
+			break;
+	if (i == s->nr_live)
+		return;
+	memmove(&s->live[i], &s->live[i + 1], (s->nr_live - i - 1) * sizeof(u32));
+	s->nr_live--;
+}
+
+/* Drops every record that no valid snapshot reads any more. */
+static void __vss_free_dead(struct vss_store *s)
+{
+	u32 i = 0;
+
+	while (i < s->index.size) {
+		struct vss_ient *e = &s->index.slots[i];
+		u32 lo;
+
+		if (!e->epoch) {
+			i++;
+			continue;
+		}
+		lo = vss_index_prev(&s->index, e->ochunk, e->epoch);
+		if (vss_range_live(s->live, s->nr_live, lo, e->epoch)) {
+			i++;
+			continue;
+		}
+		__vss_free_data(s, e->data);
+		vss_index_remove(&s->index, i);	/* slot i now holds a later entry */
+	}
+}
+
+static struct vss_snap *__vss_snap_by_id(struct vss_store *s, u32 id)
+{
+	u32 i;
+
+	for (i = 0; i < VSS_MAX_SNAPS; i++)
+		if (s->snaps[i].state != VSS_SNAP_FREE && s->snaps[i].id == id)
+			return &s->snaps[i];
+	return NULL;
+}
+
+/*
+ * Enter fail mode: snapshots stop serving I/O, origin writes pass through.
+ * Records the invalidation on the store if it still takes writes.
+ */
+static void vss_fail(struct vss_store *s, const char *why)
+{
+	u32 i;
+
+	DMERR("store %d:%d: %s; all snapshots invalidated",
+	      MAJOR(s->store_dev), MINOR(s->store_dev), why);
+	spin_lock_irq(&s->lock);
+	s->mode = VSS_MODE_FAIL;
+	for (i = 0; i < VSS_MAX_SNAPS; i++)
+		if (s->snaps[i].state == VSS_SNAP_VALID)
+			s->snaps[i].state = VSS_SNAP_INVALID;
+	s->nr_live = 0;
+	spin_unlock_irq(&s->lock);
+	vss_meta_write_sb(s->meta);
+	vss_raise_event(s);
+}
+
+/*
+ * Retire snapshots: new_state is VSS_SNAP_FREE (delete), VSS_SNAP_DROPPED
+ * or VSS_SNAP_INVALID.  The snapshots stop serving reads at once, but
+ * their epochs stay live for copy decisions until the superblock saying so
+ * is durable; only then is their space freed.  Called with meta_lock held.
+ */
+static int vss_retire(struct vss_store *s, struct vss_snap **victims, u32 n, u32 new_state)
+{
+	u32 i, saved[VSS_MAX_SNAPS];
+	int r;
+
+	spin_lock_irq(&s->lock);
+	for (i = 0; i < n; i++) {
+		saved[i] = victims[i]->state;
+		victims[i]->state |= VSS_SNAP_RETIRING;
+	}
+	spin_unlock_irq(&s->lock);
+
+	wait_event(s->reads_wait, !atomic_read(&s->store_reads));
+
+	spin_lock_irq(&s->lock);
+	for (i = 0; i < n; i++)
+		victims[i]->state = new_state;
+	spin_unlock_irq(&s->lock);
+	r = vss_meta_write_sb(s->meta);
+	if (r) {
+		spin_lock_irq(&s->lock);
+		for (i = 0; i < n; i++)
+			victims[i]->state = saved[i];
+		spin_unlock_irq(&s->lock);
+		vss_fail(s, "cannot write the superblock");
+		return r;
+	}
+
+	spin_lock_irq(&s->lock);
+	for (i = 0; i < n; i++)
+		if (saved[i] == VSS_SNAP_VALID)
+			__vss_live_remove(s, victims[i]->epoch);
+	__vss_free_dead(s);
+	spin_unlock_irq(&s->lock);
+	vss_raise_event(s);
+	return 0;
+}
+
+/* The store is full: apply the overflow policy.  Called from the worker. */
+static void vss_overflow(struct vss_store *s)
+{
+	struct vss_snap *victims[VSS_MAX_SNAPS];
+	u32 i, n = 0;
+	bool invalidate;
+
+	mutex_lock(&s->meta_lock);
+	spin_lock_irq(&s->lock);
+	invalidate = s->overflow_invalidate;
+	if (s->data_used < s->data_chunks || !s->nr_live) {
+		/* another path made room meanwhile */
+		spin_unlock_irq(&s->lock);
+		mutex_unlock(&s->meta_lock);
+		return;
+	}
+	for (i = 0; i < VSS_MAX_SNAPS; i++) {
+		struct vss_snap *sn = &s->snaps[i];
+
+		if (sn->state != VSS_SNAP_VALID)
+			continue;
+		if (invalidate) {
+			victims[n++] = sn;
+		} else if (!n || sn->epoch < victims[0]->epoch) {
+			victims[0] = sn;	/* the oldest */
+			n = 1;
+		}
+	}
+	spin_unlock_irq(&s->lock);
+	if (n) {
+		DMWARN("store %d:%d full: %s", MAJOR(s->store_dev), MINOR(s->store_dev),
+		       invalidate ? "invalidating all snapshots" : "dropping the oldest snapshot");
+		if (!invalidate)
+			DMWARN("dropped snapshot %u", victims[0]->id);
+		vss_retire(s, victims, n, invalidate ? VSS_SNAP_INVALID : VSS_SNAP_DROPPED);
+	}
+	mutex_unlock(&s->meta_lock);
+}
+
+/* ---- copy engine ---- */
+
+static void vss_copy_done(int read_err, unsigned long write_err, void *context)
+{
+	struct vss_pending *pe = context;
+	struct vss_store *s = pe->store;
+	unsigned long flags;
+
+	pe->error = (read_err || write_err) ? -EIO : 0;
+	spin_lock_irqsave(&s->lock, flags);
+	list_add_tail(&pe->list, &s->copied);
+	spin_unlock_irqrestore(&s->lock, flags);
+	vss_wake(s);
+}
+
+static void vss_start_copy(struct vss_store *s, struct vss_pending *pe)
+{
+	sector_t start = (sector_t)pe->ochunk << s->chunk_shift;
+	struct dm_io_region from, to;
+
+	from.bdev = s->origin_bdev;
+	from.sector = start;
+	from.count = min_t(sector_t, s->chunk_sectors, s->origin_sectors - start);
+	to.bdev = s->store_bdev;
+	to.sector = vss_data_to_chunk(pe->data, s->chunk_sectors) << s->chunk_shift;
+	to.count = from.count;
+	dm_kcopyd_copy(s->kcopyd, &from, 1, &to, 0, vss_copy_done, pe);
+}
+
+static void vss_process_deferred(struct vss_store *s)
+{
+	struct vss_pending *spare = NULL;
+	struct bio_list bios;
+	struct bio *bio;
+
+	spin_lock_irq(&s->lock);
+	bios = s->deferred;
+	bio_list_init(&s->deferred);
+	spin_unlock_irq(&s->lock);
+
+	while ((bio = bio_list_pop(&bios))) {
+		u32 ochunk = bio->bi_iter.bi_sector >> s->chunk_shift;
+		struct vss_pending *pe;
+		u32 d;
+
+		if (!spare)
+			spare = mempool_alloc(&s->pending_pool, GFP_NOIO);
+retry:
+		spin_lock_irq(&s->lock);
+		pe = __vss_pending_find(s, ochunk);
+		if (pe) {
+			bio_list_add(&pe->bios, bio);
+			spin_unlock_irq(&s->lock);
+			continue;
+		}
+		if (!__vss_needs_copy(s, ochunk)) {
+			spin_unlock_irq(&s->lock);
+			dm_submit_bio_remap(bio, NULL);
+			continue;
+		}
+		d = __vss_alloc_data(s);
+		if (d == VSS_NO_CHUNK) {
+			spin_unlock_irq(&s->lock);
+			vss_overflow(s);
+			goto retry;
+		}
+		pe = spare;
+		spare = NULL;
+		pe->store = s;
+		pe->ochunk = ochunk;
+		pe->data = d;
+		pe->epoch = s->live[s->nr_live - 1];
+		pe->error = 0;
+		INIT_LIST_HEAD(&pe->list);
+		bio_list_init(&pe->bios);
+		bio_list_add(&pe->bios, bio);
+		hlist_add_head(&pe->node, &s->pending[hash_32(ochunk, VSS_PENDING_BITS)]);
+		spin_unlock_irq(&s->lock);
+		vss_start_copy(s, pe);
+	}
+	if (spare)
+		mempool_free(spare, &s->pending_pool);
+}
+
+static unsigned int vss_usage_level(struct vss_store *s)
+{
+	u64 pct = div64_u64(s->data_used * 100, s->data_chunks);
+	unsigned int level = 0;
+
+	while (level < ARRAY_SIZE(vss_usage_thresholds) && pct >= vss_usage_thresholds[level])
+		level++;
+	return level;
+}
+
+/* Commit finished copies in one batch: flush, exception blocks, flush. */
+static void vss_commit_copied(struct vss_store *s)
+{
+	struct vss_pending *pe, *tmp;
+	LIST_HEAD(batch);
+	bool failed = false, event = false;
+	u32 n = 0;
+	int r = 0;
+
+	mutex_lock(&s->meta_lock);
+	spin_lock_irq(&s->lock);
+	list_splice_init(&s->copied, &batch);
+	failed = s->mode != VSS_MODE_RW;
+	spin_unlock_irq(&s->lock);
+	if (list_empty(&batch))
+		goto out;
+
+	list_for_each_entry(pe, &batch, list) {
+		n++;
+		if (failed)
+			break;
+		if (pe->error) {
+			vss_fail(s, "a chunk copy failed");
+			failed = true;
+			break;
+		}
+		r = vss_meta_set_record(s->meta, pe->data, pe->ochunk, pe->epoch);
+		if (r) {
+			vss_fail(s, r == -EUCLEAN ? "corrupt exception block" :
+				 "cannot read an exception block");
+			failed = true;
+		}
+	}
+	if (!failed) {
+		r = vss_meta_commit(s->meta);
+		if (r) {
+			vss_fail(s, "cannot write the store's metadata");
+			failed = true;
+		}
+	}
+	if (!failed && vss_index_reserve(&s->index, n, &s->lock)) {
+		vss_fail(s, "out of memory for the store index");
+		failed = true;
+	}
+
+	spin_lock_irq(&s->lock);
+	list_for_each_entry_safe(pe, tmp, &batch, list) {
+		u32 lo = vss_index_latest(&s->index, pe->ochunk);
+
+		if (!failed && s->mode == VSS_MODE_RW &&
+		    vss_range_live(s->live, s->nr_live, lo, pe->epoch)) {
+			u32 i;
+
+			vss_index_insert(&s->index, pe->ochunk, pe->data, pe->epoch);
+			for (i = 0; i < VSS_MAX_SNAPS; i++) {
+				struct vss_snap *sn = &s->snaps[i];
+
+				if (sn->state == VSS_SNAP_VALID && sn->epoch > lo &&
+				    sn->epoch <= pe->epoch)
+					sn->copied++;
+			}
+		} else {
+			/* no valid snapshot needs it any more */
+			__vss_free_data(s, pe->data);
+		}
+		list_move_tail(&pe->list, &s->committed);
+	}
+	if (s->mode == VSS_MODE_RW) {
+		unsigned int level = vss_usage_level(s);
+
+		event = level > s->usage_level;
+		s->usage_level = level;
+	}
+	spin_unlock_irq(&s->lock);
+	if (event)
+		vss_raise_event(s);
+out:
+	mutex_unlock(&s->meta_lock);
+}
+
+/* Send held origin writes once no snapshot read of their chunk is in flight. */
+static void vss_release_committed(struct vss_store *s)
+{
+	struct vss_pending *pe, *tmp;
+	struct bio_list bios;
+	LIST_HEAD(done);
+	struct bio *bio;
+
+	bio_list_init(&bios);
+	spin_lock_irq(&s->lock);
+	list_for_each_entry_safe(pe, tmp, &s->committed, list) {
+		if (__vss_tracked(s, pe->ochunk))
+			continue;
+		hlist_del(&pe->node);
+		list_move(&pe->list, &done);
+		bio_list_merge(&bios, &pe->bios);
+	}
+	spin_unlock_irq(&s->lock);
+
+	while ((bio = bio_list_pop(&bios)))
+		dm_submit_bio_remap(bio, NULL);
+	list_for_each_entry_safe(pe, tmp, &done, list)
+		mempool_free(pe, &s->pending_pool);
+}
+
+static void vss_worker(struct work_struct *w)
+{
+	struct vss_store *s = container_of(w, struct vss_store, work);
+
+	vss_process_deferred(s);
+	vss_commit_copied(s);
+	vss_release_committed(s);
+}
+
+/* ---- vss-origin ---- */
+
+static int vss_parse_features(struct dm_target *ti, struct vss_origin *o,
+			      unsigned int argc, char **argv)
+{
+	unsigned int nr, i;
+	char dummy;
+
+	if (!argc)
+		return 0;
+	if (sscanf(argv[0], "%u%c", &nr, &dummy) != 1 || nr != argc - 1) {
+		ti->error = "Feature argument count does not match the arguments given";
+		return -EINVAL;
+	}
+	for (i = 1; i < argc; i++) {
+		if (!strcasecmp(argv[i], "overflow_invalidate")) {
+			o->overflow_invalidate = true;
+		} else if (!strcasecmp(argv[i], "chunk_sectors")) {
+			u32 cs;
+
+			if (i + 1 >= argc || kstrtou32(argv[i + 1], 10, &cs) ||
+			    cs < VSS_MIN_CHUNK_SECTORS || cs > VSS_MAX_CHUNK_SECTORS ||
+			    !is_power_of_2(cs)) {
+				ti->error = "chunk_sectors must be a power of two from 8 to 2048";
+				return -EINVAL;
+			}
+			o->chunk_sectors_arg = cs;
+			i++;
+		} else {
+			ti->error = "Unknown feature argument";
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Construct a vss-origin:
+ *   vss-origin <origin_dev> <store_dev> [<#feature_args> <feature_arg>*]
+ * Features: chunk_sectors <n> (when formatting a zeroed store),
+ *           overflow_invalidate.
+ */
+static int origin_ctr(struct dm_target *ti, unsigned int argc, char **argv)
+{
+	struct vss_origin *o;
+	struct vss_store *s;
+	int r;
+
+	if (argc < 2) {
+		ti->error = "Expected: <origin_dev> <store_dev> [<#feature_args> <feature_arg>*]";
+		return -EINVAL;
+	}
+	o = kzalloc(sizeof(*o), GFP_KERNEL);
+	if (!o) {
+		ti->error = "Cannot allocate origin context";
+		return -ENOMEM;
+	}
+	o->ti = ti;
+	r = vss_parse_features(ti, o, argc - 2, argv + 2);
+	if (r)
+		goto bad_features;
+	r = dm_get_device(ti, argv[0], dm_table_get_mode(ti->table), &o->origin);
+	if (r) {
+		ti->error = "Cannot open the origin device";
+		goto bad_features;
+	}
+	r = dm_get_device(ti, argv[1], FMODE_READ | FMODE_WRITE, &o->store_dev);
+	if (r) {
+		ti->error = "Cannot open the store device";
+		goto bad_store;
+	}
+	if (o->origin->bdev->bd_dev == o->store_dev->bdev->bd_dev) {
+		ti->error = "The origin cannot be its own store";
+		r = -EINVAL;
+		goto bad_same;
+	}
+	if (ti->begin != 0 || ti->len > bdev_nr_sectors(o->origin->bdev)) {
+		ti->error = "The target must start at sector 0 and fit the origin device";
+		r = -EINVAL;
+		goto bad_same;
+	}
+
+	mutex_lock(&vss_stores_lock);
+	s = __vss_store_find(o->store_dev->bdev->bd_dev);
+	if (s) {
+		if (s->origin_dev != o->origin->bdev->bd_dev || s->origin_sectors != ti->len) {
+			ti->error = "The store is in use by another origin";
+			r = -EBUSY;
+			goto bad_unlock;
+		}
+		if (o->chunk_sectors_arg && o->chunk_sectors_arg != s->chunk_sectors) {
+			ti->error = "chunk_sectors differs from the store's chunk size";
+			r = -EINVAL;
+			goto bad_unlock;
+		}
+	} else {
+		s = __vss_store_create(ti, o->origin, o->store_dev, o->chunk_sectors_arg);
+		if (IS_ERR(s)) {
+			r = PTR_ERR(s);
+			goto bad_unlock;
+		}
+	}
+	s->refs++;
+	s->nr_origins++;
+	mutex_unlock(&vss_stores_lock);
+	o->store = s;
+
+	r = dm_set_target_max_io_len(ti, s->chunk_sectors);
+	if (r)
+		goto bad_io_len;
+	ti->num_flush_bios = 2;
+	ti->num_discard_bios = 1;
+	ti->accounts_remapped_io = true;
+	ti->private = o;
+	return 0;
+
+bad_io_len:
+	mutex_lock(&vss_stores_lock);
+	s->nr_origins--;
+	__vss_store_put(s);
+bad_unlock:
+	mutex_unlock(&vss_stores_lock);
+bad_same:
+	dm_put_device(ti, o->store_dev);
+bad_store:
+	dm_put_device(ti, o->origin);
+bad_features:
+	kfree(o);
+	return r;
+}
+
+static void origin_dtr(struct dm_target *ti)
+{
+	struct vss_origin *o = ti->private;
+
+	mutex_lock(&o->store->event_lock);
+	if (o->store->origin_ti == ti)
+		o->store->origin_ti = NULL;
+	mutex_unlock(&o->store->event_lock);
+	mutex_lock(&vss_stores_lock);
+	o->store->nr_origins--;
+	__vss_store_put(o->store);
+	mutex_unlock(&vss_stores_lock);
+	dm_put_device(ti, o->store_dev);
+	dm_put_device(ti, o->origin);
+	kfree(o);
+}
+
+static int origin_map(struct dm_target *ti, struct bio *bio)
+{
+	struct vss_origin *o = ti->private;
+	struct vss_store *s = o->store;
+	unsigned long flags;
+	u32 ochunk;
+
+	if (bio->bi_opf & REQ_PREFLUSH) {
+		bio_set_dev(bio, dm_bio_get_target_bio_nr(bio) ? o->store_dev->bdev :
+			    o->origin->bdev);
+		return DM_MAPIO_REMAPPED;
+	}
+	bio_set_dev(bio, o->origin->bdev);
+	bio->bi_iter.bi_sector = dm_target_offset(ti, bio->bi_iter.bi_sector);
+	if (bio_data_dir(bio) == READ)
+		return DM_MAPIO_REMAPPED;
+
+	ochunk = bio->bi_iter.bi_sector >> s->chunk_shift;
+	if (unlikely(bio_op(bio) == REQ_OP_DISCARD)) {
+		sector_t end = ((sector_t)ochunk + 1) << s->chunk_shift;
+
+		if (bio_end_sector(bio) > end)
+			dm_accept_partial_bio(bio, end - bio->bi_iter.bi_sector);
+	}
+	spin_lock_irqsave(&s->lock, flags);
+	if (!__vss_pending_find(s, ochunk) && !__vss_needs_copy(s, ochunk)) {
+		spin_unlock_irqrestore(&s->lock, flags);
+		return DM_MAPIO_REMAPPED;
+	}
+	bio_list_add(&s->deferred, bio);
+	spin_unlock_irqrestore(&s->lock, flags);
+	vss_wake(s);
+	return DM_MAPIO_SUBMITTED;
+}
+
+static void origin_resume(struct dm_target *ti)
+{
+	struct vss_origin *o = ti->private;
+
+	mutex_lock(&o->store->event_lock);
+	o->store->origin_ti = ti;
+	mutex_unlock(&o->store->event_lock);
+	spin_lock_irq(&o->store->lock);
+	o->store->overflow_invalidate = o->overflow_invalidate;
+	spin_unlock_irq(&o->store->lock);
+}
+
+static int vss_msg_create(struct dm_target *ti, struct vss_store *s, u32 id)
+{
+	struct vss_snap *sn = NULL;
+	u32 i, epoch;
+	int r;
+
+	if (!dm_suspended(ti)) {
+		DMWARN("create %u: the origin must be suspended", id);
+		return -EBUSY;
+	}
+	mutex_lock(&s->meta_lock);
+	if (s->mode != VSS_MODE_RW) {
+		DMWARN("create %u: the store has failed", id);
+		r = -EIO;
+		goto out;
+	}
+	if (__vss_snap_by_id(s, id)) {
+		DMWARN("create %u: a snapshot with this id exists", id);
+		r = -EEXIST;
+		goto out;
+	}
+	for (i = 0; i < VSS_MAX_SNAPS; i++)
+		if (s->snaps[i].state == VSS_SNAP_FREE) {
+			sn = &s->snaps[i];
+			break;
+		}
+	epoch = vss_meta_next_epoch(s->meta);
+	if (!sn || !epoch) {
+		DMWARN("create %u: the store's snapshot table is full (%u)", id, VSS_MAX_SNAPS);
+		r = -ENOSPC;
+		goto out;
+	}
+	sn->id = id;
+	sn->epoch = epoch;
+	sn->ctime = ktime_get_real_seconds();
+	sn->copied = 0;
+	sn->state = VSS_SNAP_VALID;
+	vss_meta_set_last_epoch(s->meta, epoch);
+	r = vss_meta_write_sb(s->meta);
+	if (r) {
+		sn->state = VSS_SNAP_FREE;
+		vss_meta_set_last_epoch(s->meta, epoch - 1);
+		goto out;
+	}
+	spin_lock_irq(&s->lock);
+	s->live[s->nr_live++] = epoch;	/* the newest epoch sorts last */
+	spin_unlock_irq(&s->lock);
+out:
+	mutex_unlock(&s->meta_lock);
+	return r;
+}
+
+static int vss_msg_delete(struct vss_store *s, u32 id)
+{
+	struct vss_snap *sn;
+	int r;
+
+	mutex_lock(&s->meta_lock);
+	sn = __vss_snap_by_id(s, id);
+	if (!sn) {
+		DMWARN("delete %u: no such snapshot", id);
+		r = -EINVAL;
+	} else {
+		r = vss_retire(s, &sn, 1, VSS_SNAP_FREE);
+	}
+	mutex_unlock(&s->meta_lock);
+	return r;
+}
+
+static int origin_message(struct dm_target *ti, unsigned int argc, char **argv,
+			  char *result, unsigned int maxlen)
+{
+	struct vss_origin *o = ti->private;
+	u32 id;
+
+	if (argc != 2 || (strcasecmp(argv[0], "create") && strcasecmp(argv[0], "delete"))) {
+		DMWARN("unrecognised message; expected: create <snap_id> | delete <snap_id>");
+		return -EINVAL;
+	}
+	if (kstrtou32(argv[1], 10, &id)) {
+		DMWARN("%s: snap_id must be a decimal integer below 2^32", argv[0]);
+		return -EINVAL;
+	}
+	if (!strcasecmp(argv[0], "create"))
+		return vss_msg_create(ti, o->store, id);
+	return vss_msg_delete(o->store, id);
+}
+
+/*
+ * Status: <chunk_sectors> <used_chunks>/<total_chunks> <used_meta>/<total_meta>
+ *         <snap_count> <mode> <index_bytes>
+ */
+static void origin_status(struct dm_target *ti, status_type_t type,
+			  unsigned int status_flags, char *result, unsigned int maxlen)
+{
+	struct vss_origin *o = ti->private;
+	struct vss_store *s = o->store;
+	unsigned int sz = 0, i, nr_snaps = 0, nr_features;
+	u64 used, used_meta, total_meta;
+	size_t index_bytes;
+	bool failed;
+
+	switch (type) {
+	case STATUSTYPE_INFO:
+		spin_lock_irq(&s->lock);
+		used = s->data_used;
+		failed = s->mode != VSS_MODE_RW;
+		for (i = 0; i < VSS_MAX_SNAPS; i++)
+			if (s->snaps[i].state != VSS_SNAP_FREE)
+				nr_snaps++;
+		index_bytes = vss_index_bytes(&s->index);
+		spin_unlock_irq(&s->lock);
+		vss_meta_usage(s->meta, used, &used_meta, &total_meta);
+		DMEMIT("%u %llu/%llu %llu/%llu %u %s %zu", s->chunk_sectors,
+		       (unsigned long long)used, (unsigned long long)s->data_chunks,
+		       (unsigned long long)used_meta, (unsigned long long)total_meta,
+		       nr_snaps, failed ? "fail" : "rw", index_bytes);
+		break;
+	case STATUSTYPE_TABLE:
+		nr_features = (o->chunk_sectors_arg ? 2 : 0) + (o->overflow_invalidate ? 1 : 0);
+		DMEMIT("%s %s", o->origin->name, o->store_dev->name);
+		if (nr_features)
+			DMEMIT(" %u", nr_features);
+		if (o->chunk_sectors_arg)
+			DMEMIT(" chunk_sectors %u", o->chunk_sectors_arg);
+		if (o->overflow_invalidate)
+			DMEMIT(" overflow_invalidate");
+		break;
+	case STATUSTYPE_IMA:
+		*result = '\0';
+		break;
+	}
+}
+
+static int origin_iterate_devices(struct dm_target *ti, iterate_devices_callout_fn fn,
+				  void *data)
+{
+	struct vss_origin *o = ti->private;
+
+	return fn(ti, o->origin, 0, ti->len, data);
+}
+
+static void origin_io_hints(struct dm_target *ti, struct queue_limits *limits)
+{
+	struct vss_origin *o = ti->private;
+
+	/* A discard must not span chunks: each chunk may need its own copy. */
+	limits->max_discard_sectors = min_not_zero(limits->max_discard_sectors,
+						   o->store->chunk_sectors);
+}
+
+static struct target_type vss_origin_target = {
+	.name = "vss-origin",
+	.version = {1, 0, 0},
+	.module = THIS_MODULE,
+	.ctr = origin_ctr,
+	.dtr = origin_dtr,
+	.map = origin_map,
+	.resume = origin_resume,
+	.message = origin_message,
+	.status = origin_status,
+	.iterate_devices = origin_iterate_devices,
+	.io_hints = origin_io_hints,
+};
+
+/* ---- vss-snap ---- */
+
+/*
+ * Construct a vss-snap (read-only):
+ *   vss-snap <origin_dev> <store_dev> <snap_id>
+ */
+static int snap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
+{
+	struct vss_snap_target *st;
+	struct vss_snap *sn;
+	struct vss_store *s;
+	int r;
+
+	if (argc != 3) {
+		ti->error = "Expected: <origin_dev> <store_dev> <snap_id>";
+		return -EINVAL;
+	}
+	if (dm_table_get_mode(ti->table) & FMODE_WRITE) {
+		ti->error = "vss-snap devices are read-only: load the table read-only";
+		return -EROFS;
+	}
+	st = kzalloc(sizeof(*st), GFP_KERNEL);
+	if (!st) {
+		ti->error = "Cannot allocate snapshot context";
+		return -ENOMEM;
+	}
+	if (kstrtou32(argv[2], 10, &st->id)) {
+		ti->error = "snap_id must be a decimal integer below 2^32";
+		r = -EINVAL;
+		goto bad_id;
+	}
+	r = dm_get_device(ti, argv[0], FMODE_READ, &st->origin);
+	if (r) {
+		ti->error = "Cannot open the origin device";
+		goto bad_id;
+	}
+	r = dm_get_device(ti, argv[1], FMODE_READ, &st->store_dev);
+	if (r) {
+		ti->error = "Cannot open the store device";
+		goto bad_store;
+	}
+
+	mutex_lock(&vss_stores_lock);
+	s = __vss_store_find(st->store_dev->bdev->bd_dev);
+	if (!s || !s->nr_origins) {
+		ti->error = "No vss-origin is loaded over this store: load the origin first";
+		r = -ENODEV;
+		goto bad_unlock;
+	}
+	if (s->origin_dev != st->origin->bdev->bd_dev) {
+		ti->error = "The store belongs to another origin device";
+		r = -EINVAL;
+		goto bad_unlock;
+	}
+	if (ti->begin != 0 || ti->len > s->origin_sectors) {
+		ti->error = "The target must start at sector 0 and fit the origin";
+		r = -EINVAL;
+		goto bad_unlock;
+	}
+	spin_lock_irq(&s->lock);
+	sn = __vss_snap_by_id(s, st->id);
+	if (sn) {
+		st->slot = sn - s->snaps;
+		st->epoch = sn->epoch;
+	}
+	spin_unlock_irq(&s->lock);
+	if (!sn) {
+		ti->error = "No snapshot with this id in the store";
+		r = -ENOENT;
+		goto bad_unlock;
+	}
+	s->refs++;
+	mutex_unlock(&vss_stores_lock);
+	st->store = s;
+
+	r = dm_set_target_max_io_len(ti, s->chunk_sectors);
+	if (r) {
+		mutex_lock(&vss_stores_lock);
+		__vss_store_put(s);
+		goto bad_unlock;
+	}
+	ti->num_flush_bios = 1;
+	ti->per_io_data_size = sizeof(struct vss_snap_io);
+	ti->private = st;
+	return 0;
+
+bad_unlock:
+	mutex_unlock(&vss_stores_lock);
+	dm_put_device(ti, st->store_dev);
+bad_store:
+	dm_put_device(ti, st->origin);
+bad_id:
+	kfree(st);
+	return r;
+}
+
+static void snap_dtr(struct dm_target *ti)
+{
+	struct vss_snap_target *st = ti->private;
+
+	mutex_lock(&vss_stores_lock);
+	__vss_store_put(st->store);
+	mutex_unlock(&vss_stores_lock);
+	dm_put_device(ti, st->store_dev);
+	dm_put_device(ti, st->origin);
+	kfree(st);
+}
+
+static bool __vss_snap_usable(struct vss_store *s, struct vss_snap_target *st)
+{
+	const struct vss_snap *sn = &s->snaps[st->slot];
+
+	return s->mode == VSS_MODE_RW && sn->state == VSS_SNAP_VALID &&
+	       sn->id == st->id && sn->epoch == st->epoch;
+}
+
+static int snap_map(struct dm_target *ti, struct bio *bio)
+{
+	struct vss_snap_target *st = ti->private;
+	struct vss_snap_io *io = dm_per_bio_data(bio, sizeof(*io));
+	struct vss_store *s = st->store;
+	const struct vss_ient *e;
+	unsigned long flags;
+	sector_t sector;
+	u32 ochunk;
+
+	io->kind = VSS_IO_NONE;
+	if (bio->bi_opf & REQ_PREFLUSH) {
+		bio_set_dev(bio, st->origin->bdev);
+		return DM_MAPIO_REMAPPED;
+	}
+	if (bio_data_dir(bio) != READ)
+		return DM_MAPIO_KILL;
+
+	sector = dm_target_offset(ti, bio->bi_iter.bi_sector);
+	ochunk = sector >> s->chunk_shift;
+	spin_lock_irqsave(&s->lock, flags);
+	if (!__vss_snap_usable(s, st)) {
+		spin_unlock_irqrestore(&s->lock, flags);
+		return DM_MAPIO_KILL;
+	}
+	e = vss_index_find(&s->index, ochunk, st->epoch);
+	if (e) {
+		bio_set_dev(bio, st->store_dev->bdev);
+		bio->bi_iter.bi_sector =
+			(vss_data_to_chunk(e->data, s->chunk_sectors) << s->chunk_shift) +
+			(sector & (s->chunk_sectors - 1));
+		io->kind = VSS_IO_STORE;
+		atomic_inc(&s->store_reads);
+	} else {
+		bio_set_dev(bio, st->origin->bdev);
+		bio->bi_iter.bi_sector = sector;
+		io->kind = VSS_IO_ORIGIN;
+		io->ochunk = ochunk;
+		hlist_add_head(&io->node, &s->tracked[hash_32(ochunk, VSS_TRACK_BITS)]);
+	}
+	spin_unlock_irqrestore(&s->lock, flags);
+	return DM_MAPIO_REMAPPED;
+}
+
+static int snap_end_io(struct dm_target *ti, struct bio *bio, blk_status_t *error)
+{
+	struct vss_snap_target *st = ti->private;
+	struct vss_snap_io *io = dm_per_bio_data(bio, sizeof(*io));
+	struct vss_store *s = st->store;
+	unsigned long flags;
+	bool wake;
+
+	if (io->kind == VSS_IO_ORIGIN) {
+		spin_lock_irqsave(&s->lock, flags);
+		hlist_del(&io->node);
+		wake = !list_empty(&s->committed);
+		spin_unlock_irqrestore(&s->lock, flags);
+		if (wake)
+			vss_wake(s);
+	} else if (io->kind == VSS_IO_STORE) {
+		if (atomic_dec_and_test(&s->store_reads))
+			wake_up(&s->reads_wait);
+	}
+	io->kind = VSS_IO_NONE;
+	return DM_ENDIO_DONE;
+}
+
+/* Status: <snap_id> <state> <copied_chunks> */
+static void snap_status(struct dm_target *ti, status_type_t type,
+			unsigned int status_flags, char *result, unsigned int maxlen)
+{
+	struct vss_snap_target *st = ti->private;
+	struct vss_store *s = st->store;
+	unsigned int sz = 0;
+	bool valid;
+	u64 copied;
+
+	switch (type) {
+	case STATUSTYPE_INFO:
+		spin_lock_irq(&s->lock);
+		valid = __vss_snap_usable(s, st);
+		copied = valid ? s->snaps[st->slot].copied : 0;
+		spin_unlock_irq(&s->lock);
+		DMEMIT("%u %s %llu", st->id, valid ? "valid" : "invalid",
+		       (unsigned long long)copied);
+		break;
+	case STATUSTYPE_TABLE:
+		DMEMIT("%s %s %u", st->origin->name, st->store_dev->name, st->id);
+		break;
+	case STATUSTYPE_IMA:
+		*result = '\0';
+		break;
+	}
+}
+
+static int snap_iterate_devices(struct dm_target *ti, iterate_devices_callout_fn fn,
+				void *data)
+{
+	struct vss_snap_target *st = ti->private;
+
+	return fn(ti, st->origin, 0, ti->len, data);
+}
+
+static struct target_type vss_snap_target = {
+	.name = "vss-snap",
+	.version = {1, 0, 0},
+	.module = THIS_MODULE,
+	.ctr = snap_ctr,
+	.dtr = snap_dtr,
+	.map = snap_map,
+	.end_io = snap_end_io,
+	.status = snap_status,
+	.iterate_devices = snap_iterate_devices,
+};
+
+int vss_cow_init(void)
+{
+	int r;
+
+	vss_pending_cache = KMEM_CACHE(vss_pending, 0);
+	if (!vss_pending_cache)
+		return -ENOMEM;
+	r = dm_register_target(&vss_origin_target);
+	if (r) {
+		DMERR("cannot register vss-origin: %d", r);
+		goto bad_origin;
+	}
+	r = dm_register_target(&vss_snap_target);
+	if (r) {
+		DMERR("cannot register vss-snap: %d", r);
+		goto bad_snap;
+	}
+	return 0;
+
+bad_snap:
+	dm_unregister_target(&vss_origin_target);
+bad_origin:
+	kmem_cache_destroy(vss_pending_cache);
+	return r;
+}
+
+void vss_cow_exit(void)
+{
+	dm_unregister_target(&vss_snap_target);
+	dm_unregister_target(&vss_origin_target);
+	kmem_cache_destroy(vss_pending_cache);
+}

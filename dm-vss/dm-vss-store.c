@@ -1,0 +1,732 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * dm-vss: on-disk metadata of a copy-on-write store, and the in-core index
+ * of its copied chunks.  The format is described in vss-ondisk.h and
+ * doc/on-disk-format.rst.
+ */
+#include <linux/device-mapper.h>
+#include <linux/dm-bufio.h>
+#include <linux/crc32c.h>
+#include <linux/hash.h>
+#include <linux/mm.h>
+#include <linux/random.h>
+#include <linux/sched/mm.h>
+#include <linux/slab.h>
+#include <linux/sort.h>
+#include <linux/timekeeping.h>
+#include <linux/vmalloc.h>
+
+#include "dm-vss.h"
+#include "dm-vss-store.h"
+
+#define VSS_BUFIO_RESERVED 16
+
+struct vss_meta {
+	struct dm_bufio_client *bufio;
+	struct vss_meta_info info;
+	u64 store_chunks;
+	u64 seq;
+	u32 last_epoch;
+	u8 uuid[16];
+	struct vss_snap snaps[VSS_MAX_SNAPS];
+};
+
+/* ---- checksums ---- */
+
+static u32 vss_block_csum(const void *block)
+{
+	return crc32c(0xFFFFFFFF, (const u8 *)block + VSS_CSUM_START,
+		      VSS_BLOCK_SIZE - VSS_CSUM_START) ^ VSS_CSUM_XOR;
+}
+
+static bool vss_block_verify(const void *block, u32 magic)
+{
+	const __le32 *w = block;
+
+	return le32_to_cpu(w[0]) == magic &&
+	       le32_to_cpu(w[1]) == vss_block_csum(block);
+}
+
+static void vss_block_seal(void *block, u32 magic)
+{
+	__le32 *w = block;
+
+	w[0] = cpu_to_le32(magic);
+	w[1] = cpu_to_le32(vss_block_csum(block));
+}
+
+/* ---- index ---- */
+
+static inline u32 vss_index_home(const struct vss_index *index, u32 ochunk)
+{
+	return (u32)(((u64)hash_32(ochunk, 32) * index->size) >> 32);
+}
+
+static inline u32 vss_index_next(const struct vss_index *index, u32 slot)
+{
+	return slot + 1 == index->size ? 0 : slot + 1;
+}
+
+int vss_index_init(struct vss_index *index, u32 size)
+{
+	unsigned int noio = memalloc_noio_save();
+
+	index->slots = kvcalloc(size, sizeof(*index->slots), GFP_KERNEL);
+	memalloc_noio_restore(noio);
+	if (!index->slots)
+		return -ENOMEM;
+	index->size = size;
+	index->count = 0;
+	return 0;
+}
+
+void vss_index_free(struct vss_index *index)
+{
+	kvfree(index->slots);
+	index->slots = NULL;
+	index->size = index->count = 0;
+}
+
+size_t vss_index_bytes(const struct vss_index *index)
+{
+	return (size_t)index->size * sizeof(*index->slots);
+}
+
+void vss_index_insert(struct vss_index *index, u32 ochunk, u32 data, u32 epoch)
+{
+	u32 slot = vss_index_home(index, ochunk);
+
+	while (index->slots[slot].epoch)
+		slot = vss_index_next(index, slot);
+	index->slots[slot].ochunk = ochunk;
+	index->slots[slot].data = data;
+	index->slots[slot].epoch = epoch;
+	index->count++;
+}
+
+/* Backward-shift deletion keeps every probe sequence unbroken. */
+void vss_index_remove(struct vss_index *index, u32 hole)
+{
+	u32 j = hole;
+
+	for (;;) {
+		u32 home, dist_home, dist_hole;
+
+		j = vss_index_next(index, j);
+		if (!index->slots[j].epoch)
+			break;
+		home = vss_index_home(index, index->slots[j].ochunk);
+		dist_home = (j + index->size - home) % index->size;
+		dist_hole = (j + index->size - hole) % index->size;
+		if (dist_home >= dist_hole) {
+			index->slots[hole] = index->slots[j];
+			hole = j;
+		}
+	}
+	index->slots[hole].epoch = 0;
+	index->count--;
+}
+
+/* Grow (by a quarter or more) so that 'more' entries fit at <= 7/8 load. */
+int vss_index_reserve(struct vss_index *index, u32 more, spinlock_t *lock)
+{
+	struct vss_index bigger;
+	u64 want = (u64)index->count + more;
+	u64 size;
+	u32 i;
+	int r;
+
+	if (want * 8 <= (u64)index->size * 7)
+		return 0;
+	size = max_t(u64, want * 8 / 7 + 1, (u64)index->size + index->size / 4);
+	size = max_t(u64, size, 256);
+	if (size > U32_MAX / 2)
+		return -ENOSPC;
+	r = vss_index_init(&bigger, (u32)size);
+	if (r)
+		return r;
+	if (lock)
+		spin_lock_irq(lock);
+	for (i = 0; i < index->size; i++)
+		if (index->slots[i].epoch)
+			vss_index_insert(&bigger, index->slots[i].ochunk,
+					 index->slots[i].data, index->slots[i].epoch);
+	swap(*index, bigger);
+	if (lock)
+		spin_unlock_irq(lock);
+	vss_index_free(&bigger);
+	return 0;
+}
+
+/* Largest epoch recorded for ochunk, 0 if none. */
+u32 vss_index_latest(const struct vss_index *index, u32 ochunk)
+{
+	u32 slot, best = 0;
+
+	if (!index->count)
+		return 0;
+	for (slot = vss_index_home(index, ochunk); index->slots[slot].epoch;
+	     slot = vss_index_next(index, slot))
+		if (index->slots[slot].ochunk == ochunk && index->slots[slot].epoch > best)
+			best = index->slots[slot].epoch;
+	return best;
+}
+
+/* Largest epoch recorded for ochunk below 'epoch', 0 if none. */
+u32 vss_index_prev(const struct vss_index *index, u32 ochunk, u32 epoch)
+{
+	u32 slot, best = 0;
+
+	if (!index->count)
+		return 0;
+	for (slot = vss_index_home(index, ochunk); index->slots[slot].epoch;
+	     slot = vss_index_next(index, slot)) {
+		u32 e = index->slots[slot].epoch;
+
+		if (index->slots[slot].ochunk == ochunk && e < epoch && e > best)
+			best = e;
+	}
+	return best;
+}
+
+/* The record serving a snapshot of 'epoch': the smallest epoch >= it. */
+const struct vss_ient *vss_index_find(const struct vss_index *index,
+				      u32 ochunk, u32 epoch)
+{
+	const struct vss_ient *best = NULL;
+	u32 slot;
+
+	if (!index->count)
+		return NULL;
+	for (slot = vss_index_home(index, ochunk); index->slots[slot].epoch;
+	     slot = vss_index_next(index, slot)) {
+		const struct vss_ient *e = &index->slots[slot];
+
+		if (e->ochunk == ochunk && e->epoch >= epoch &&
+		    (!best || e->epoch < best->epoch))
+			best = e;
+	}
+	return best;
+}
+
+/* ---- superblock ---- */
+
+static void vss_sb_fill(struct vss_meta *meta, struct vss_sb_disk *sb)
+{
+	u32 i, n = 0;
+
+	memset(sb, 0, VSS_BLOCK_SIZE);
+	sb->version = cpu_to_le32(VSS_FORMAT_VERSION);
+	sb->seq = cpu_to_le64(meta->seq);
+	sb->origin_sectors = cpu_to_le64(meta->info.origin_sectors);
+	sb->store_chunks = cpu_to_le64(meta->store_chunks);
+	sb->chunk_sectors = cpu_to_le32(meta->info.chunk_sectors);
+	sb->last_epoch = cpu_to_le32(meta->last_epoch);
+	sb->data_chunks = cpu_to_le64(meta->info.data_chunks);
+	memcpy(sb->uuid, meta->uuid, sizeof(sb->uuid));
+	for (i = 0; i < VSS_MAX_SNAPS; i++) {
+		const struct vss_snap *s = &meta->snaps[i];
+
+		if (s->state == VSS_SNAP_FREE)
+			continue;
+		n++;
+		sb->snaps[i].snap_id = cpu_to_le32(s->id);
+		sb->snaps[i].state = cpu_to_le32(s->state);
+		sb->snaps[i].epoch = cpu_to_le32(s->epoch);
+		sb->snaps[i].ctime = cpu_to_le64(s->ctime);
+	}
+	sb->nr_snaps = cpu_to_le32(n);
+	vss_block_seal(sb, VSS_SB_MAGIC);
+}
+
+/* Copy A holds odd sequence numbers, copy B even ones. */
+static sector_t vss_sb_block(u64 seq)
+{
+	return (seq & 1) ? VSS_SB_OFFSET_A / VSS_BLOCK_SIZE : VSS_SB_OFFSET_B / VSS_BLOCK_SIZE;
+}
+
+static int vss_sb_put(struct vss_meta *meta)
+{
+	struct dm_buffer *b;
+	void *data;
+
+	data = dm_bufio_new(meta->bufio, vss_sb_block(meta->seq), &b);
+	if (IS_ERR(data))
+		return PTR_ERR(data);
+	vss_sb_fill(meta, data);
+	dm_bufio_mark_buffer_dirty(b);
+	dm_bufio_release(b);
+	return 0;
+}
+
+int vss_meta_write_sb(struct vss_meta *meta)
+{
+	int r;
+
+	meta->seq++;
+	r = vss_sb_put(meta);
+	if (!r)
+		r = dm_bufio_write_dirty_buffers(meta->bufio);
+	if (!r)
+		r = dm_bufio_issue_flush(meta->bufio);
+	if (r) {
+		DMERR("store: superblock write failed: %d", r);
+		meta->seq--;
+	}
+	return r;
+}
+
+int vss_meta_flush(struct vss_meta *meta)
+{
+	return dm_bufio_issue_flush(meta->bufio);
+}
+
+/* ---- exception blocks ---- */
+
+static int vss_exc_get(struct vss_meta *meta, u64 data, struct dm_buffer **bp,
+		       struct vss_exc_block_disk **blockp)
+{
+	sector_t blocknr = vss_data_to_block(data, meta->info.chunk_sectors);
+	struct vss_exc_block_disk *block;
+
+	block = dm_bufio_read(meta->bufio, blocknr, bp);
+	if (IS_ERR(block))
+		return PTR_ERR(block);
+	if (!vss_block_verify(block, VSS_EXC_MAGIC) ||
+	    le64_to_cpu(block->blocknr) != blocknr) {
+		DMERR("store: exception block %llu is corrupt", (unsigned long long)blocknr);
+		dm_bufio_release(*bp);
+		return -EUCLEAN;
+	}
+	*blockp = block;
+	return 0;
+}
+
+int vss_meta_set_record(struct vss_meta *meta, u64 data, u64 ochunk, u32 epoch)
+{
+	struct vss_exc_block_disk *block;
+	struct vss_exc_disk *rec;
+	struct dm_buffer *b;
+	int r;
+
+	r = vss_exc_get(meta, data, &b, &block);
+	if (r)
+		return r;
+	rec = &block->rec[vss_data_to_record(data, meta->info.chunk_sectors)];
+	rec->origin_chunk = cpu_to_le64(ochunk);
+	rec->epoch = cpu_to_le32(epoch);
+	rec->reserved = 0;
+	vss_block_seal(block, VSS_EXC_MAGIC);
+	dm_bufio_mark_buffer_dirty(b);
+	dm_bufio_release(b);
+	return 0;
+}
+
+int vss_meta_commit(struct vss_meta *meta)
+{
+	int r;
+
+	/* The copied data must be durable before a record points at it. */
+	r = dm_bufio_issue_flush(meta->bufio);
+	if (!r)
+		r = dm_bufio_write_dirty_buffers(meta->bufio);
+	if (!r)
+		r = dm_bufio_issue_flush(meta->bufio);
+	if (r)
+		DMERR("store: metadata commit failed: %d", r);
+	return r;
+}
+
+/* ---- format and load ---- */
+
+static int vss_format(struct vss_meta *meta)
+{
+	u32 cs = meta->info.chunk_sectors;
+	u64 d;
+	int r;
+
+	for (d = 0; d < meta->info.data_chunks; d += VSS_RECORDS_PER_BLOCK) {
+		sector_t blocknr = vss_data_to_block(d, cs);
+		struct vss_exc_block_disk *block;
+		struct dm_buffer *b;
+
+		block = dm_bufio_new(meta->bufio, blocknr, &b);
+		if (IS_ERR(block))
+			return PTR_ERR(block);
+		memset(block, 0, VSS_BLOCK_SIZE);
+		block->blocknr = cpu_to_le64(blocknr);
+		vss_block_seal(block, VSS_EXC_MAGIC);
+		dm_bufio_mark_buffer_dirty(b);
+		dm_bufio_release(b);
+		if ((d / VSS_RECORDS_PER_BLOCK) % 256 == 255) {
+			r = dm_bufio_write_dirty_buffers(meta->bufio);
+			if (r)
+				return r;
+		}
+		cond_resched();
+	}
+	/* Copy B (seq 0), then everything durable, then copy A (seq 1). */
+	meta->seq = 0;
+	r = vss_sb_put(meta);
+	if (!r)
+		r = dm_bufio_write_dirty_buffers(meta->bufio);
+	if (!r)
+		r = dm_bufio_issue_flush(meta->bufio);
+	if (!r)
+		r = vss_meta_write_sb(meta);
+	return r;
+}
+
+static bool vss_sb_copy_valid(const struct vss_sb_disk *sb)
+{
+	return vss_block_verify(sb, VSS_SB_MAGIC);
+}
+
+static int vss_sb_read_copy(struct vss_meta *meta, sector_t block,
+			    struct vss_sb_disk *copy, bool *valid, bool *magic)
+{
+	struct dm_buffer *b;
+	void *data = dm_bufio_read(meta->bufio, block, &b);
+
+	if (IS_ERR(data))
+		return PTR_ERR(data);
+	memcpy(copy, data, VSS_BLOCK_SIZE);
+	dm_bufio_release(b);
+	*magic = le32_to_cpu(copy->magic) == VSS_SB_MAGIC;
+	*valid = vss_sb_copy_valid(copy);
+	return 0;
+}
+
+static bool vss_all_zero(const void *p, size_t len)
+{
+	return !memchr_inv(p, 0, len);
+}
+
+/* Validates the chosen superblock and fills meta from it. */
+static int vss_sb_load(struct vss_meta *meta, const struct vss_sb_disk *sb,
+		       sector_t store_sectors, sector_t origin_sectors, char **error)
+{
+	u32 cs = le32_to_cpu(sb->chunk_sectors);
+	u64 store_chunks = le64_to_cpu(sb->store_chunks);
+	u32 i, n = 0;
+
+	if (le32_to_cpu(sb->version) != VSS_FORMAT_VERSION) {
+		*error = "Store has an unsupported format version";
+		return -EINVAL;
+	}
+	if (le32_to_cpu(sb->flags)) {
+		*error = "Store has unknown feature flags";
+		return -EINVAL;
+	}
+	if (cs < VSS_MIN_CHUNK_SECTORS || cs > VSS_MAX_CHUNK_SECTORS || (cs & (cs - 1))) {
+		*error = "Store superblock has an invalid chunk size";
+		return -EINVAL;
+	}
+	if (le64_to_cpu(sb->origin_sectors) != origin_sectors) {
+		*error = "Store belongs to an origin of another size";
+		return -EINVAL;
+	}
+	if (store_chunks > store_sectors / cs) {
+		*error = "Store device is smaller than its superblock says";
+		return -EINVAL;
+	}
+	if (le64_to_cpu(sb->data_chunks) != vss_data_chunks(store_chunks, cs) ||
+	    !le64_to_cpu(sb->data_chunks)) {
+		*error = "Store superblock geometry is inconsistent";
+		return -EINVAL;
+	}
+	meta->info.chunk_sectors = cs;
+	meta->store_chunks = store_chunks;
+	meta->info.data_chunks = le64_to_cpu(sb->data_chunks);
+	meta->seq = le64_to_cpu(sb->seq);
+	meta->last_epoch = le32_to_cpu(sb->last_epoch);
+	memcpy(meta->uuid, sb->uuid, sizeof(meta->uuid));
+
+	for (i = 0; i < VSS_MAX_SNAPS; i++) {
+		const struct vss_snap_disk *d = &sb->snaps[i];
+		struct vss_snap *s = &meta->snaps[i];
+		u32 j;
+
+		s->state = le32_to_cpu(d->state);
+		s->id = le32_to_cpu(d->snap_id);
+		s->epoch = le32_to_cpu(d->epoch);
+		s->ctime = le64_to_cpu(d->ctime);
+		s->copied = 0;
+		if (s->state == VSS_SNAP_FREE)
+			continue;
+		n++;
+		if (s->state > VSS_SNAP_DROPPED || !s->epoch || s->epoch > meta->last_epoch) {
+			*error = "Store snapshot table is corrupt";
+			return -EUCLEAN;
+		}
+		for (j = 0; j < i; j++) {
+			if (meta->snaps[j].state != VSS_SNAP_FREE &&
+			    (meta->snaps[j].id == s->id || meta->snaps[j].epoch == s->epoch)) {
+				*error = "Store snapshot table has duplicate entries";
+				return -EUCLEAN;
+			}
+		}
+	}
+	if (n != le32_to_cpu(sb->nr_snaps)) {
+		*error = "Store snapshot table count is inconsistent";
+		return -EUCLEAN;
+	}
+	return 0;
+}
+
+static int vss_cmp_u32(const void *a, const void *b)
+{
+	u32 x = *(const u32 *)a, y = *(const u32 *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Reads every exception block into the index, then drops dead records. */
+static int vss_load_records(struct vss_meta *meta, struct vss_index *index,
+			    unsigned long *bitmap, char **error)
+{
+	u32 cs = meta->info.chunk_sectors;
+	u32 live[VSS_MAX_SNAPS], nr_live = 0, i;
+	struct vss_index all;
+	u64 d;
+	int r;
+
+	r = vss_index_init(&all, 1024);
+	if (r)
+		goto nomem;
+
+	for (d = 0; d < meta->info.data_chunks; d += VSS_RECORDS_PER_BLOCK) {
+		struct vss_exc_block_disk *block;
+		struct dm_buffer *b;
+		u32 rec;
+
+		if ((d % vss_group_data(cs)) == 0)
+			dm_bufio_prefetch(meta->bufio, vss_data_to_block(d, cs),
+					  vss_blocks_per_chunk(cs));
+		r = vss_exc_get(meta, d, &b, &block);
+		if (r) {
+			*error = r == -EUCLEAN ? "Store exception block is corrupt" :
+				 "Store exception block could not be read";
+			goto out;
+		}
+		for (rec = 0; rec < VSS_RECORDS_PER_BLOCK; rec++) {
+			u64 ochunk = le64_to_cpu(block->rec[rec].origin_chunk);
+			u32 epoch = le32_to_cpu(block->rec[rec].epoch);
+
+			if (!epoch)
+				continue;
+			if (d + rec >= meta->info.data_chunks ||
+			    ochunk >= meta->info.origin_chunks ||
+			    epoch > meta->last_epoch) {
+				*error = "Store exception record is out of range";
+				r = -EUCLEAN;
+				break;
+			}
+			r = vss_index_reserve(&all, 1, NULL);
+			if (r)
+				break;
+			if (vss_index_find(&all, ochunk, epoch) &&
+			    vss_index_find(&all, ochunk, epoch)->epoch == epoch) {
+				*error = "Store has two records of one chunk and epoch";
+				r = -EUCLEAN;
+				break;
+			}
+			vss_index_insert(&all, ochunk, d + rec, epoch);
+		}
+		dm_bufio_release(b);
+		if (r)
+			goto out;
+		cond_resched();
+	}
+
+	for (i = 0; i < VSS_MAX_SNAPS; i++)
+		if (meta->snaps[i].state == VSS_SNAP_VALID)
+			live[nr_live++] = meta->snaps[i].epoch;
+	sort(live, nr_live, sizeof(u32), vss_cmp_u32, NULL);
+
+	r = vss_index_init(index, max_t(u32, 256, all.count * 8 / 7 + 1));
+	if (r)
+		goto nomem;
+	for (i = 0; i < all.size; i++) {
+		const struct vss_ient *e = &all.slots[i];
+		u32 lo, j;
+
+		if (!e->epoch)
+			continue;
+		lo = vss_index_prev(&all, e->ochunk, e->epoch);
+		if (!vss_range_live(live, nr_live, lo, e->epoch))
+			continue;	/* free space */
+		vss_index_insert(index, e->ochunk, e->data, e->epoch);
+		__set_bit(e->data, bitmap);
+		for (j = 0; j < VSS_MAX_SNAPS; j++) {
+			struct vss_snap *s = &meta->snaps[j];
+
+			if (s->state == VSS_SNAP_VALID && s->epoch > lo && s->epoch <= e->epoch)
+				s->copied++;
+		}
+		if ((i & 4095) == 0)
+			cond_resched();
+	}
+	r = 0;
+	goto out;
+nomem:
+	*error = "Cannot allocate the store index";
+	r = -ENOMEM;
+out:
+	vss_index_free(&all);
+	return r;
+}
+
+int vss_meta_open(struct block_device *store_bdev, sector_t store_sectors,
+		  sector_t origin_sectors, u32 format_chunk_sectors,
+		  struct vss_meta **result, struct vss_index *index,
+		  unsigned long **alloc_bitmap, char **error)
+{
+	struct vss_sb_disk *a, *b;
+	bool a_valid, b_valid, a_magic, b_magic;
+	struct vss_meta *meta;
+	unsigned long *bitmap = NULL;
+	int r;
+
+	meta = kzalloc(sizeof(*meta), GFP_KERNEL);
+	a = kmalloc(VSS_BLOCK_SIZE, GFP_KERNEL);
+	b = kmalloc(VSS_BLOCK_SIZE, GFP_KERNEL);
+	if (!meta || !a || !b) {
+		*error = "Cannot allocate store metadata";
+		r = -ENOMEM;
+		goto bad_alloc;
+	}
+	if (store_sectors < VSS_HEADER_BYTES >> VSS_SECTOR_SHIFT) {
+		*error = "Store device is too small";
+		r = -EINVAL;
+		goto bad_alloc;
+	}
+	meta->bufio = dm_bufio_client_create(store_bdev, VSS_BLOCK_SIZE,
+					     VSS_BUFIO_RESERVED, 0, NULL, NULL, 0);
+	if (IS_ERR(meta->bufio)) {
+		*error = "Cannot create the store's buffer cache";
+		r = PTR_ERR(meta->bufio);
+		goto bad_alloc;
+	}
+	meta->info.origin_sectors = origin_sectors;
+
+	r = vss_sb_read_copy(meta, VSS_SB_OFFSET_A / VSS_BLOCK_SIZE, a, &a_valid, &a_magic);
+	if (!r)
+		r = vss_sb_read_copy(meta, VSS_SB_OFFSET_B / VSS_BLOCK_SIZE, b, &b_valid, &b_magic);
+	if (r) {
+		*error = "Cannot read the store's superblock";
+		goto bad_bufio;
+	}
+
+	if (vss_all_zero(a, VSS_BLOCK_SIZE)) {
+		u32 cs = format_chunk_sectors;
+
+		meta->info.chunk_sectors = cs;
+		meta->store_chunks = store_sectors / cs;
+		meta->info.data_chunks = vss_data_chunks(meta->store_chunks, cs);
+		if (!meta->info.data_chunks) {
+			*error = "Store device is too small for its chunk size";
+			r = -EINVAL;
+			goto bad_bufio;
+		}
+		get_random_bytes(meta->uuid, sizeof(meta->uuid));
+		meta->info.formatted_now = true;
+	} else {
+		const struct vss_sb_disk *sb;
+
+		if (!a_valid && !b_valid) {
+			*error = (a_magic || b_magic) ? "Store superblock is corrupt" :
+				 "Store device holds something else (no dm-vss superblock); zero its first 4 KiB to format it";
+			r = -EINVAL;
+			goto bad_bufio;
+		}
+		if (a_valid && b_valid)
+			sb = le64_to_cpu(a->seq) > le64_to_cpu(b->seq) ? a : b;
+		else
+			sb = a_valid ? a : b;
+		r = vss_sb_load(meta, sb, store_sectors, origin_sectors, error);
+		if (r)
+			goto bad_bufio;
+	}
+
+	meta->info.origin_chunks = DIV_ROUND_UP_ULL(origin_sectors, meta->info.chunk_sectors);
+	if (meta->info.origin_chunks >= U32_MAX || meta->info.data_chunks >= U32_MAX) {
+		*error = "Origin or store has too many chunks: use a larger chunk size";
+		r = -EINVAL;
+		goto bad_bufio;
+	}
+	meta->info.exc_blocks = vss_exc_blocks(meta->info.data_chunks, meta->info.chunk_sectors);
+
+	bitmap = kvcalloc(BITS_TO_LONGS(meta->info.data_chunks), sizeof(long), GFP_KERNEL);
+	if (!bitmap) {
+		*error = "Cannot allocate the store's allocation bitmap";
+		r = -ENOMEM;
+		goto bad_bufio;
+	}
+
+	if (meta->info.formatted_now) {
+		r = vss_format(meta);
+		if (r) {
+			*error = "Cannot format the store";
+			goto bad_bitmap;
+		}
+		r = vss_index_init(index, 256);
+		if (r) {
+			*error = "Cannot allocate the store index";
+			goto bad_bitmap;
+		}
+	} else {
+		r = vss_load_records(meta, index, bitmap, error);
+		if (r)
+			goto bad_bitmap;
+	}
+	kfree(a);
+	kfree(b);
+	*result = meta;
+	*alloc_bitmap = bitmap;
+	return 0;
+
+bad_bitmap:
+	kvfree(bitmap);
+bad_bufio:
+	dm_bufio_client_destroy(meta->bufio);
+bad_alloc:
+	kfree(a);
+	kfree(b);
+	kfree(meta);
+	return r;
+}
+
+void vss_meta_close(struct vss_meta *meta)
+{
+	dm_bufio_client_destroy(meta->bufio);
+	kfree(meta);
+}
+
+const struct vss_meta_info *vss_meta_info(struct vss_meta *meta)
+{
+	return &meta->info;
+}
+
+struct vss_snap *vss_meta_snaps(struct vss_meta *meta)
+{
+	return meta->snaps;
+}
+
+u32 vss_meta_next_epoch(struct vss_meta *meta)
+{
+	return meta->last_epoch + 1;
+}
+
+void vss_meta_set_last_epoch(struct vss_meta *meta, u32 epoch)
+{
+	meta->last_epoch = epoch;
+}
+
+void vss_meta_usage(struct vss_meta *meta, u64 data_used,
+		    u64 *used_blocks, u64 *total_blocks)
+{
+	/* Two superblock copies plus the exception blocks holding records. */
+	*total_blocks = 2 + meta->info.exc_blocks;
+	*used_blocks = 2 + DIV_ROUND_UP_ULL(data_used, VSS_RECORDS_PER_BLOCK);
+}

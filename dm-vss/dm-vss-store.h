@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * dm-vss: the copy-on-write store (differences area) behind an opaque
+ * handle: the on-disk superblock and exception blocks, and the in-core
+ * index of the copied chunks.
+ *
+ * Locking: the caller serialises every call that changes the store's
+ * metadata (vss_meta_*) with its own mutex.  The index (vss_index_*) is
+ * read and changed under the caller's spinlock; only vss_index_reserve()
+ * sleeps and must be called with the mutex held and the spinlock not held.
+ */
+#ifndef DM_VSS_STORE_H
+#define DM_VSS_STORE_H
+
+#include <linux/types.h>
+#include <linux/blkdev.h>
+
+#include "vss-ondisk.h"
+
+struct vss_meta;
+
+/* The in-core view of one snapshot table slot. */
+struct vss_snap {
+	u32 id;
+	u32 state;		/* VSS_SNAP_* */
+	u32 epoch;
+	u64 ctime;
+	u64 copied;		/* chunks this snapshot reads from the store */
+};
+
+/*
+ * The index of copied chunks: one 12-byte entry per live exception,
+ * open addressing with linear probing, any table size (not only powers of
+ * two) so it can grow by a quarter at a time.  An entry with epoch 0 is an
+ * empty slot.
+ */
+struct vss_ient {
+	u32 ochunk;
+	u32 data;		/* data chunk index in the store */
+	u32 epoch;
+};
+
+struct vss_index {
+	struct vss_ient *slots;
+	u32 size;
+	u32 count;
+};
+
+/* Geometry and state as loaded or formatted. */
+struct vss_meta_info {
+	u32 chunk_sectors;
+	u64 origin_sectors;
+	u64 origin_chunks;
+	u64 data_chunks;
+	u64 exc_blocks;
+	bool formatted_now;
+};
+
+int vss_meta_open(struct block_device *store_bdev, sector_t store_sectors,
+		  sector_t origin_sectors, u32 format_chunk_sectors,
+		  struct vss_meta **result, struct vss_index *index,
+		  unsigned long **alloc_bitmap, char **error);
+void vss_meta_close(struct vss_meta *meta);
+const struct vss_meta_info *vss_meta_info(struct vss_meta *meta);
+
+/* The snapshot table: VSS_MAX_SNAPS slots, state VSS_SNAP_FREE if unused. */
+struct vss_snap *vss_meta_snaps(struct vss_meta *meta);
+u32 vss_meta_next_epoch(struct vss_meta *meta);
+void vss_meta_set_last_epoch(struct vss_meta *meta, u32 epoch);
+
+/* Record in exception block d that data chunk d holds ochunk at epoch. */
+int vss_meta_set_record(struct vss_meta *meta, u64 data, u64 ochunk, u32 epoch);
+/* Make copied data durable, then the dirty exception blocks. */
+int vss_meta_commit(struct vss_meta *meta);
+/* Write the snapshot table to the older superblock copy and flush. */
+int vss_meta_write_sb(struct vss_meta *meta);
+/* Flush the store's write cache. */
+int vss_meta_flush(struct vss_meta *meta);
+/* Bytes of the superblock and exception blocks in use / total (status). */
+void vss_meta_usage(struct vss_meta *meta, u64 data_used,
+		    u64 *used_blocks, u64 *total_blocks);
+
+/* Index. */
+int vss_index_init(struct vss_index *index, u32 size);
+void vss_index_free(struct vss_index *index);
+int vss_index_reserve(struct vss_index *index, u32 more, spinlock_t *lock);
+void vss_index_insert(struct vss_index *index, u32 ochunk, u32 data, u32 epoch);
+void vss_index_remove(struct vss_index *index, u32 slot);
+u32 vss_index_latest(const struct vss_index *index, u32 ochunk);
+u32 vss_index_prev(const struct vss_index *index, u32 ochunk, u32 epoch);
+const struct vss_ient *vss_index_find(const struct vss_index *index,
+				      u32 ochunk, u32 epoch);
+size_t vss_index_bytes(const struct vss_index *index);
+
+/* True if a valid epoch lies in (lo, hi]; live[] is sorted ascending. */
+static inline bool vss_range_live(const u32 *live, u32 nr_live, u32 lo, u32 hi)
+{
+	u32 a = 0, b = nr_live;
+
+	while (a < b) {		/* first live epoch > lo */
+		u32 m = a + (b - a) / 2;
+
+		if (live[m] > lo)
+			b = m;
+		else
+			a = m + 1;
+	}
+	return a < nr_live && live[a] <= hi;
+}
+
+#endif
