@@ -511,6 +511,21 @@ static void vss_start_copy(struct vss_store *s, struct vss_pending *pe)
 	dm_kcopyd_copy(s->kcopyd, &from, 1, &to, 0, vss_copy_done, pe);
 }
 
+/* Registers a new pending copy of ochunk into data chunk d, holding bio. */
+static void __vss_pending_add(struct vss_store *s, struct vss_pending *pe,
+			      u32 ochunk, u32 d, struct bio *bio)
+{
+	pe->store = s;
+	pe->ochunk = ochunk;
+	pe->data = d;
+	pe->epoch = s->live[s->nr_live - 1];
+	pe->error = 0;
+	INIT_LIST_HEAD(&pe->list);
+	bio_list_init(&pe->bios);
+	bio_list_add(&pe->bios, bio);
+	hlist_add_head(&pe->node, &s->pending[hash_32(ochunk, VSS_PENDING_BITS)]);
+}
+
 static void vss_process_deferred(struct vss_store *s)
 {
 	struct vss_pending *spare = NULL;
@@ -550,15 +565,7 @@ retry:
 		}
 		pe = spare;
 		spare = NULL;
-		pe->store = s;
-		pe->ochunk = ochunk;
-		pe->data = d;
-		pe->epoch = s->live[s->nr_live - 1];
-		pe->error = 0;
-		INIT_LIST_HEAD(&pe->list);
-		bio_list_init(&pe->bios);
-		bio_list_add(&pe->bios, bio);
-		hlist_add_head(&pe->node, &s->pending[hash_32(ochunk, VSS_PENDING_BITS)]);
+		__vss_pending_add(s, pe, ochunk, d, bio);
 		spin_unlock_irq(&s->lock);
 		vss_start_copy(s, pe);
 	}
@@ -842,8 +849,9 @@ static int origin_map(struct dm_target *ti, struct bio *bio)
 {
 	struct vss_origin *o = ti->private;
 	struct vss_store *s = o->store;
+	struct vss_pending *pe, *spare;
 	unsigned long flags;
-	u32 ochunk;
+	u32 ochunk, d;
 
 	if (bio->bi_opf & REQ_PREFLUSH) {
 		bio_set_dev(bio, dm_bio_get_target_bio_nr(bio) ? o->store_dev->bdev :
@@ -863,12 +871,40 @@ static int origin_map(struct dm_target *ti, struct bio *bio)
 			dm_accept_partial_bio(bio, end - bio->bi_iter.bi_sector);
 	}
 	spin_lock_irqsave(&s->lock, flags);
-	if (!__vss_pending_find(s, ochunk) && !__vss_needs_copy(s, ochunk)) {
+	pe = __vss_pending_find(s, ochunk);
+	if (pe) {
+		bio_list_add(&pe->bios, bio);
+		spin_unlock_irqrestore(&s->lock, flags);
+		return DM_MAPIO_SUBMITTED;
+	}
+	if (!__vss_needs_copy(s, ochunk)) {
 		spin_unlock_irqrestore(&s->lock, flags);
 		return DM_MAPIO_REMAPPED;
 	}
-	bio_list_add(&s->deferred, bio);
 	spin_unlock_irqrestore(&s->lock, flags);
+
+	/* Start the copy here; the worker takes over when that cannot be done. */
+	spare = mempool_alloc(&s->pending_pool, GFP_NOWAIT | __GFP_NOWARN);
+	spin_lock_irqsave(&s->lock, flags);
+	pe = __vss_pending_find(s, ochunk);
+	if (pe) {
+		bio_list_add(&pe->bios, bio);
+	} else if (!__vss_needs_copy(s, ochunk)) {
+		spin_unlock_irqrestore(&s->lock, flags);
+		if (spare)
+			mempool_free(spare, &s->pending_pool);
+		return DM_MAPIO_REMAPPED;
+	} else if (spare && (d = __vss_alloc_data(s)) != VSS_NO_CHUNK) {
+		__vss_pending_add(s, spare, ochunk, d, bio);
+		spin_unlock_irqrestore(&s->lock, flags);
+		vss_start_copy(s, spare);
+		return DM_MAPIO_SUBMITTED;
+	} else {
+		bio_list_add(&s->deferred, bio);
+	}
+	spin_unlock_irqrestore(&s->lock, flags);
+	if (spare)
+		mempool_free(spare, &s->pending_pool);
 	vss_wake(s);
 	return DM_MAPIO_SUBMITTED;
 }

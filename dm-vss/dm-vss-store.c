@@ -6,8 +6,10 @@
  */
 #include <linux/device-mapper.h>
 #include <linux/dm-bufio.h>
+#include <linux/dm-io.h>
 #include <linux/crc32c.h>
 #include <linux/hash.h>
+#include <linux/ioprio.h>
 #include <linux/mm.h>
 #include <linux/random.h>
 #include <linux/sched/mm.h>
@@ -20,9 +22,19 @@
 #include "dm-vss-store.h"
 
 #define VSS_BUFIO_RESERVED 16
+#define VSS_MAX_TOUCHED 32
 
 struct vss_meta {
 	struct dm_bufio_client *bufio;
+	struct block_device *bdev;
+	/*
+	 * Exception blocks changed since the last commit, held in the buffer
+	 * cache but never marked dirty: the commit writes them itself, each
+	 * with REQ_PREFLUSH | REQ_FUA, so the copied data is durable before
+	 * the block and the block is durable when the write completes.
+	 */
+	struct dm_buffer *touched[VSS_MAX_TOUCHED];
+	u32 nr_touched;
 	struct vss_meta_info info;
 	u64 store_chunks;
 	u64 seq;
@@ -304,34 +316,70 @@ static int vss_exc_get(struct vss_meta *meta, u64 data, struct dm_buffer **bp,
 
 int vss_meta_set_record(struct vss_meta *meta, u64 data, u64 ochunk, u32 epoch)
 {
-	struct vss_exc_block_disk *block;
+	sector_t blocknr = vss_data_to_block(data, meta->info.chunk_sectors);
+	struct vss_exc_block_disk *block = NULL;
 	struct vss_exc_disk *rec;
 	struct dm_buffer *b;
+	u32 i;
 	int r;
 
-	r = vss_exc_get(meta, data, &b, &block);
-	if (r)
-		return r;
+	for (i = 0; i < meta->nr_touched; i++)
+		if (dm_bufio_get_block_number(meta->touched[i]) == blocknr) {
+			block = dm_bufio_get_block_data(meta->touched[i]);
+			break;
+		}
+	if (!block) {
+		if (meta->nr_touched == VSS_MAX_TOUCHED) {
+			r = vss_meta_commit(meta);
+			if (r)
+				return r;
+		}
+		r = vss_exc_get(meta, data, &b, &block);
+		if (r)
+			return r;
+		meta->touched[meta->nr_touched++] = b;
+	}
 	rec = &block->rec[vss_data_to_record(data, meta->info.chunk_sectors)];
 	rec->origin_chunk = cpu_to_le64(ochunk);
 	rec->epoch = cpu_to_le32(epoch);
 	rec->reserved = 0;
 	vss_block_seal(block, VSS_EXC_MAGIC);
-	dm_bufio_mark_buffer_dirty(b);
-	dm_bufio_release(b);
 	return 0;
+}
+
+static int vss_write_block(struct vss_meta *meta, struct dm_buffer *b)
+{
+	struct dm_io_region region = {
+		.bdev = meta->bdev,
+		.sector = dm_bufio_get_block_number(b) << (VSS_BLOCK_SHIFT - VSS_SECTOR_SHIFT),
+		.count = VSS_BLOCK_SIZE >> VSS_SECTOR_SHIFT,
+	};
+	struct dm_io_request req = {
+		.bi_opf = REQ_OP_WRITE | REQ_PREFLUSH | REQ_FUA | REQ_SYNC,
+		.mem.type = DM_IO_KMEM,
+		.mem.ptr.addr = dm_bufio_get_block_data(b),
+		.client = dm_bufio_get_dm_io_client(meta->bufio),
+	};
+	unsigned long error_bits = 0;
+
+	return dm_io(&req, 1, &region, &error_bits, IOPRIO_DEFAULT);
 }
 
 int vss_meta_commit(struct vss_meta *meta)
 {
-	int r;
+	int r = 0;
+	u32 i;
 
-	/* The copied data must be durable before a record points at it. */
-	r = dm_bufio_issue_flush(meta->bufio);
-	if (!r)
-		r = dm_bufio_write_dirty_buffers(meta->bufio);
-	if (!r)
-		r = dm_bufio_issue_flush(meta->bufio);
+	for (i = 0; i < meta->nr_touched; i++) {
+		sector_t blocknr = dm_bufio_get_block_number(meta->touched[i]);
+
+		if (!r)
+			r = vss_write_block(meta, meta->touched[i]);
+		dm_bufio_release(meta->touched[i]);
+		if (r)	/* the cached copy is not what the disk holds: drop it */
+			dm_bufio_forget(meta->bufio, blocknr);
+	}
+	meta->nr_touched = 0;
 	if (r)
 		DMERR("store: metadata commit failed: %d", r);
 	return r;
@@ -609,6 +657,7 @@ int vss_meta_open(struct block_device *store_bdev, sector_t store_sectors,
 		goto bad_alloc;
 	}
 	meta->info.origin_sectors = origin_sectors;
+	meta->bdev = store_bdev;
 
 	r = vss_sb_read_copy(meta, VSS_SB_OFFSET_A / VSS_BLOCK_SIZE, a, &a_valid, &a_magic);
 	if (!r)
