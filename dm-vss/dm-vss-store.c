@@ -667,7 +667,12 @@ int vss_meta_open(struct block_device *store_bdev, sector_t store_sectors,
 		goto bad_bufio;
 	}
 
-	if (vss_all_zero(a, VSS_BLOCK_SIZE)) {
+	/*
+	 * A zeroed first block means "format me", unless copy B is a valid
+	 * superblock: then copy A was lost, and formatting would destroy the
+	 * snapshots that B describes.
+	 */
+	if (vss_all_zero(a, VSS_BLOCK_SIZE) && !b_valid) {
 		u32 cs = format_chunk_sectors;
 
 		meta->info.chunk_sectors = cs;
