@@ -1,0 +1,103 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Helpers shared by the vss-* commands.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli-common.h"
+
+#ifndef VSS_VERSION
+# ifdef PACKAGE_VERSION
+#  define VSS_VERSION PACKAGE_VERSION
+# else
+#  define VSS_VERSION "0.1.0"
+# endif
+#endif
+
+static const char *program = "vss";
+
+int vss_opt_verbose;
+int vss_opt_quiet;
+int vss_opt_version;
+
+struct poptOption vss_common_options[] = {
+	{ "verbose", 'v', POPT_ARG_NONE, &vss_opt_verbose, 0,
+	  "Say more about what is done", NULL },
+	{ "quiet", 'q', POPT_ARG_NONE, &vss_opt_quiet, 0,
+	  "Print nothing but errors; the exit status tells the outcome", NULL },
+	{ "version", 'V', POPT_ARG_NONE, &vss_opt_version, 0,
+	  "Print the version and exit", NULL },
+	POPT_TABLEEND
+};
+
+int vss_exit_from_errno(int err, int fallback)
+{
+	switch (err < 0 ? -err : err) {
+	case 0:
+		return VSS_EXIT_OK;
+	case EPERM:
+	case EACCES:
+	case EROFS:
+		return VSS_EXIT_PERMISSION;
+	case ENOMEM:
+	case ENOSPC:
+	case EDQUOT:
+		return VSS_EXIT_NO_RESOURCES;
+	case ENOENT:
+	case ENODEV:
+	case ENXIO:
+	case ENOTBLK:
+		return VSS_EXIT_NOT_FOUND;
+	case EBUSY:
+	case EEXIST:
+	case EALREADY:
+		return VSS_EXIT_BUSY;
+	}
+	return fallback;
+}
+
+void vss_cli_init(const char *argv0)
+{
+	const char *slash = argv0 ? strrchr(argv0, '/') : NULL;
+
+	if (argv0)
+		program = slash ? slash + 1 : argv0;
+}
+
+const char *vss_program_name(void)
+{
+	return program;
+}
+
+void vss_error(const char *object, const char *what, int err)
+{
+	fprintf(stderr, "%s: %s: %s\n", object ? object : program, what,
+		strerror(err < 0 ? -err : err));
+}
+
+void vss_errorx(const char *object, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", object ? object : program);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+void vss_print_version(void)
+{
+	printf("%s (dm-vss) %s\n", program, VSS_VERSION);
+}
+
+int vss_popt_error(poptContext ctx, int rc)
+{
+	fprintf(stderr, "%s: %s: %s (see --help)\n", program,
+		poptBadOption(ctx, POPT_BADOPTION_NOALIAS), poptStrerror(rc));
+	return VSS_EXIT_USAGE;
+}

@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Helpers shared by the vss-* commands: exit status, error messages,
+ * common options, version text.
+ */
+#ifndef VSS_CLI_COMMON_H
+#define VSS_CLI_COMMON_H
+
+#include <popt.h>
+
+/*
+ * Exit status, the same in every command and man page.  Commands map a
+ * -errno to it with vss_exit_from_errno(), never by hand.
+ */
+enum vss_exit {
+	VSS_EXIT_OK = 0,
+	VSS_EXIT_USAGE = 1,		/* bad usage */
+	VSS_EXIT_PERMISSION = 2,	/* permission denied */
+	VSS_EXIT_NO_RESOURCES = 3,	/* out of memory or space */
+	VSS_EXIT_NOT_FOUND = 4,		/* not found */
+	VSS_EXIT_BUSY = 5,		/* busy, exists, or another set in progress */
+	VSS_EXIT_WRITER = 6,		/* a writer failed or vetoed */
+	VSS_EXIT_PROVIDER = 7,		/* the provider failed (no shadow copy made) */
+	VSS_EXIT_KERNEL = 8,		/* the kernel target is missing or too old */
+};
+
+/*
+ * The exit status for an errno value (positive or negative; 0 gives
+ * VSS_EXIT_OK).  Values with no class of their own give fallback.
+ */
+int vss_exit_from_errno(int err, int fallback);
+
+/* Set once from main(): the name used in messages without an object. */
+void vss_cli_init(const char *argv0);
+const char *vss_program_name(void);
+
+/* "<object>: <what failed>: <strerror(err)>" on stderr; err may be -errno. */
+void vss_error(const char *object, const char *what, int err);
+
+/* "<object>: <message>" on stderr. */
+void vss_errorx(const char *object, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* "<program> (dm-vss) <version>" on stdout. */
+void vss_print_version(void);
+
+/*
+ * Options every command has: --verbose, --quiet, --version.  Include with
+ * VSS_POPT_COMMON in the command's table, next to POPT_AUTOHELP.
+ */
+extern int vss_opt_verbose;
+extern int vss_opt_quiet;
+extern int vss_opt_version;
+extern struct poptOption vss_common_options[];
+
+#define VSS_POPT_COMMON \
+	{ NULL, '\0', POPT_ARG_INCLUDE_TABLE, vss_common_options, 0, "Common options:", NULL }
+
+/*
+ * Report a poptGetNextOpt() failure (rc < -1) as "<program>: <option>:
+ * <why>" and return VSS_EXIT_USAGE.
+ */
+int vss_popt_error(poptContext ctx, int rc);
+
+#endif
