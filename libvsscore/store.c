@@ -538,21 +538,17 @@ int vss_store_load(struct vss_store *s)
 		}
 	}
 
-	if (all_zero(blk[0], VSS_BLOCK_SIZE)) {
-		const struct vss_sb_disk *b = (const void *)blk[1];
-
+	/*
+	 * dm-vss formats a store whose first 4 KiB are zero, unless copy B is
+	 * a valid superblock: then it loads B (copy A was lost; B may also be
+	 * what a format interrupted between its two superblock writes left).
+	 */
+	if (all_zero(blk[0], VSS_BLOCK_SIZE) && !s->info.sb_valid[1]) {
 		s->info.state = VSS_STORE_UNFORMATTED;
-		/*
-		 * dm-vss formats a store whose first 4 KiB are zero.  Copy B
-		 * alone is what a format interrupted between its two superblock
-		 * writes leaves (seq 0, no snapshots): harmless.  Anything else
-		 * in B means a store that the next load would wipe.
-		 */
-		if (magic[1] && !(s->info.sb_valid[1] && le64toh(b->seq) == 0 &&
-				  le32toh(b->nr_snaps) == 0))
+		if (magic[1])
 			report(s, VSS_STORE_FATAL, "sb-a-zero",
-			       "superblock A: all zero, but copy B holds a superblock: dm-vss would "
-			       "format this store at load and lose its snapshots");
+			       "superblock A: all zero, and copy B is a damaged superblock (%s): "
+			       "dm-vss would format this store at load", problem[1]);
 		return 0;
 	}
 
