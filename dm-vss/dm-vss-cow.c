@@ -616,7 +616,9 @@ static void vss_commit_copied(struct vss_store *s)
 			failed = true;
 		}
 	}
-	if (!failed) {
+	if (failed)
+		vss_meta_discard(s->meta);
+	else {
 		r = vss_meta_commit(s->meta);
 		if (r) {
 			vss_fail(s, "cannot write the store's metadata");

@@ -365,6 +365,20 @@ static int vss_write_block(struct vss_meta *meta, struct dm_buffer *b)
 	return dm_io(&req, 1, &region, &error_bits, IOPRIO_DEFAULT);
 }
 
+/* Forget uncommitted record changes: the cache must not keep them. */
+void vss_meta_discard(struct vss_meta *meta)
+{
+	u32 i;
+
+	for (i = 0; i < meta->nr_touched; i++) {
+		sector_t blocknr = dm_bufio_get_block_number(meta->touched[i]);
+
+		dm_bufio_release(meta->touched[i]);
+		dm_bufio_forget(meta->bufio, blocknr);
+	}
+	meta->nr_touched = 0;
+}
+
 int vss_meta_commit(struct vss_meta *meta)
 {
 	int r = 0;
@@ -753,6 +767,7 @@ bad_alloc:
 
 void vss_meta_close(struct vss_meta *meta)
 {
+	vss_meta_discard(meta);
 	dm_bufio_client_destroy(meta->bufio);
 	kfree(meta);
 }

@@ -70,8 +70,13 @@ void vss_meta_set_last_epoch(struct vss_meta *meta, u32 epoch);
 
 /* Record in exception block d that data chunk d holds ochunk at epoch. */
 int vss_meta_set_record(struct vss_meta *meta, u64 data, u64 ochunk, u32 epoch);
-/* Make copied data durable, then the dirty exception blocks. */
+/*
+ * Write the exception blocks changed by vss_meta_set_record(), each with a
+ * preflush (the copied data is durable first) and FUA.
+ */
 int vss_meta_commit(struct vss_meta *meta);
+/* Drop record changes not committed (after a failure). */
+void vss_meta_discard(struct vss_meta *meta);
 /* Write the snapshot table to the older superblock copy and flush. */
 int vss_meta_write_sb(struct vss_meta *meta);
 /* Flush the store's write cache. */
