@@ -56,6 +56,10 @@ int vss_exit_from_errno(int err, int fallback)
 	case EEXIST:
 	case EALREADY:
 		return VSS_EXIT_BUSY;
+	case ECANCELED:		/* libvsscore: a writer failed or vetoed */
+		return VSS_EXIT_WRITER;
+	case ENOPKG:		/* libvsscore: the kernel target is missing */
+		return VSS_EXIT_KERNEL;
 	}
 	return fallback;
 }

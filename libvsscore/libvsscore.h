@@ -1,0 +1,434 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * libvsscore: the shadow copy coordinator of dm-vss.
+ *
+ * A requestor (the vss-* commands, or a backup program) opens a context,
+ * starts a set, adds volumes, commits it and reads back the shadow copies.
+ * The library coordinates writers (writers.d/, hooks.d/), filesystems
+ * (FIFREEZE/FITHAW), device-mapper devices and providers so that every
+ * volume of a set is captured at one instant, and keeps a catalog of what
+ * it made.
+ *
+ * Conventions: every function returning int returns 0 or a negative errno.
+ * The library never prints and never exits; diagnostics go to the log
+ * callback of the context.  A context is not thread safe.
+ *
+ * Errors that tell the phase of a failed set:
+ *   -ECANCELED  a writer or hook vetoed, failed, hung or died (exit 6)
+ *   -EIO        the provider failed; no shadow copy was made (exit 7)
+ *   -ENOPKG     the kernel target is missing or too old (exit 8)
+ *   -ETIMEDOUT  the freeze or commit limit passed (the phase is logged)
+ *   -EBUSY      another set is in progress (the lock is held)
+ */
+#ifndef LIBVSSCORE_H
+#define LIBVSSCORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct vss_ctx;
+struct vss_set;
+
+/* ---- context and logging ---- */
+
+enum vss_log_level {
+	VSS_LOG_DEBUG = 0,
+	VSS_LOG_INFO = 1,
+	VSS_LOG_WARN = 2,
+	VSS_LOG_ERROR = 3,
+};
+
+/**
+ * typedef vss_log_fn - the log callback.
+ * @level: enum vss_log_level
+ * @msg:   one line without the trailing newline, in the form
+ *         "<object>: <what failed>: <why>" for errors
+ * @arg:   the pointer given to vss_ctx_set_log()
+ */
+typedef void (*vss_log_fn)(int level, const char *msg, void *arg);
+
+/**
+ * vss_ctx_new() - open a context.
+ * @ctx: set to the new context
+ *
+ * The directories come from the environment when set: VSS_STATE_DIR
+ * (catalog, default /var/lib/vss), VSS_RUN_DIR (lock, default /run/vss),
+ * VSS_CONF_DIR (writers.d/, hooks.d/, providers.d/, default /etc/vss).
+ * Nothing is read or locked yet.  Returns 0 or -ENOMEM.
+ */
+int vss_ctx_new(struct vss_ctx **ctx);
+
+/**
+ * vss_ctx_free() - close a context, releasing its lock if held.
+ * @ctx: the context, or NULL
+ */
+void vss_ctx_free(struct vss_ctx *ctx);
+
+/**
+ * vss_ctx_set_log() - route diagnostics to a callback.
+ * @ctx:       the context
+ * @fn:        the callback, or NULL to drop every message
+ * @arg:       passed back to @fn
+ * @min_level: messages below this level are not passed
+ */
+void vss_ctx_set_log(struct vss_ctx *ctx, vss_log_fn fn, void *arg, int min_level);
+
+/**
+ * vss_ctx_dir() - one of the context's directories.
+ * @ctx:  the context
+ * @what: "state", "run" or "conf"
+ *
+ * Returns the path (owned by the context), or NULL for an unknown name.
+ */
+const char *vss_ctx_dir(struct vss_ctx *ctx, const char *what);
+
+/**
+ * vss_strerror() - a short text for an error of this library.
+ * @err: a negative errno returned by a vss_* function
+ *
+ * Like strerror(-err), with the meanings listed at the top of this header
+ * for -ECANCELED, -EIO and -ENOPKG.
+ */
+const char *vss_strerror(int err);
+
+/* ---- the lock ---- */
+
+/**
+ * vss_lock() - take the coordinator lock (one set at a time, like LVM).
+ * @ctx:     the context
+ * @wait_ms: 0 to fail at once, -1 to wait for ever, else the bound
+ *
+ * The lock is <run dir>/vss.lock, held with flock(2) so that it is
+ * released when the process dies.  Taking it also reconciles the catalog
+ * (see vss_catalog_reconcile()).  Returns 0, -EBUSY when another process
+ * holds it (after @wait_ms), or -errno.
+ */
+int vss_lock(struct vss_ctx *ctx, int wait_ms);
+
+/**
+ * vss_unlock() - release the lock taken by vss_lock().
+ * @ctx: the context
+ */
+void vss_unlock(struct vss_ctx *ctx);
+
+/* ---- catalog: what was made ---- */
+
+/* A shadow copy as recorded in the catalog. */
+struct vss_shadow_info {
+	uint64_t shadow_id;
+	uint64_t set_id;
+	char volume[256];	/* the source volume, /dev/mapper/NAME */
+	char device[256];	/* the shadow copy, /dev/mapper/vss-<shadow_id> */
+	char provider[64];	/* dm-vss-cow, dm-snapshot, or an external name */
+	char store[256];	/* the store (differences area) or cow device */
+	char state[32];		/* creating, created, exposed, invalid, deleting */
+	char tag[64];		/* --tag of its set, or empty */
+	char exposed[256];	/* mount point when exposed, else empty */
+	time_t created;		/* the set's instant */
+	uint32_t snap_id;	/* the provider's id for it (dm-vss: the store's) */
+};
+
+/* A volume enabled for shadow copies (vss-storage add). */
+struct vss_storage_info {
+	char volume[256];	/* /dev/mapper/NAME */
+	char name[128];		/* the dm name of the volume */
+	char real[128];		/* the dm name of its -real device */
+	char store[256];	/* the store device */
+	char provider[64];	/* dm-vss-cow or dm-snapshot */
+	uint32_t chunk_sectors;
+	uint64_t max_bytes;	/* dm-snapshot: size of one cow area; 0: whole store */
+	bool wrapped;		/* a dm-linear wrapper made by --wrap */
+	char wrapped_dev[256];	/* the device it wraps */
+};
+
+/**
+ * vss_shadow_list() - the shadow copies of the catalog.
+ * @ctx:     the context
+ * @shadows: set to a malloc'ed array (free with free()), NULL when empty
+ * @count:   set to its length
+ */
+int vss_shadow_list(struct vss_ctx *ctx, struct vss_shadow_info **shadows, size_t *count);
+
+/**
+ * vss_storage_list() - the volumes enabled with vss_storage_add().
+ * @ctx:   the context
+ * @items: set to a malloc'ed array (free with free()), NULL when empty
+ * @count: set to its length
+ */
+int vss_storage_list(struct vss_ctx *ctx, struct vss_storage_info **items, size_t *count);
+
+/**
+ * vss_catalog_reconcile() - bring the catalog in line with the kernel.
+ * @ctx: the context (the lock must be held)
+ *
+ * Sets left "creating" by a coordinator that died are deleted (devices
+ * removed, store snapshots deleted); shadow copies whose device vanished
+ * are marked invalid.  Called by vss_lock().
+ */
+int vss_catalog_reconcile(struct vss_ctx *ctx);
+
+/* ---- volumes ---- */
+
+/**
+ * vss_volume_resolve() - the dm device behind a volume argument.
+ * @ctx:     the context
+ * @arg:     /dev/mapper/NAME, /dev/dm-N, a dm name, or a mount point
+ * @dm_name: set to the dm name (buffer of @size bytes)
+ * @size:    its size
+ *
+ * Returns 0, -ENOENT when nothing matches, -ENOTBLK when @arg is a block
+ * device or mount that is not a device-mapper device.
+ */
+int vss_volume_resolve(struct vss_ctx *ctx, const char *arg, char *dm_name, size_t size);
+
+/* ---- storage: enable shadow copies of a volume ---- */
+
+struct vss_storage_opts {
+	const char *volume;	/* the volume (any form vss_volume_resolve() takes) */
+	const char *store;	/* the store device */
+	const char *provider;	/* "dm-vss-cow", "dm-snapshot", or NULL: dm-vss-cow if loaded */
+	uint32_t chunk_sectors;	/* 0: the target's default */
+	uint64_t max_bytes;	/* dm-snapshot: bytes per cow area; 0: whole store */
+	bool wrap;		/* a plain partition: wrap it in a dm-linear device */
+	const char *wrap_name;	/* the dm name of the wrapper; NULL: from the partition */
+};
+
+/**
+ * vss_storage_add() - put a volume under a vss-origin (or snapshot-origin).
+ * @ctx:  the context (the lock must be held)
+ * @opts: what to do
+ *
+ * A dm volume, mounted and in use, keeps working: its table moves to a new
+ * device <name>-real, and the volume is reloaded with an origin table over
+ * it, with one suspend/resume.  A block device that is not a dm device is
+ * refused with -ENOTBLK unless @opts->wrap is set and it is unmounted.
+ */
+int vss_storage_add(struct vss_ctx *ctx, const struct vss_storage_opts *opts);
+
+/**
+ * vss_storage_remove() - undo vss_storage_add().
+ * @ctx:    the context (the lock must be held)
+ * @volume: the volume
+ * @force:  also delete its shadow copies (else -EBUSY while there are some)
+ */
+int vss_storage_remove(struct vss_ctx *ctx, const char *volume, bool force);
+
+/* ---- writers ---- */
+
+/* A writer as last seen (vss_writers_list()). */
+struct vss_writer_info {
+	char name[128];		/* from identify, else the executable's name */
+	char path[256];		/* the executable, or the hook */
+	char kind[16];		/* "writer" or "hook" */
+	char instance[128];
+	char usage[64];
+	char state[40];		/* stable, waiting-for-freeze, ..., failed-at-freeze */
+	char last_error[256];
+	char metadata_json[4096]; /* the identify answer, as JSON text */
+	uint64_t last_set_id;
+};
+
+/**
+ * vss_writers_list() - the writers and hooks installed, with their metadata.
+ * @ctx:     the context
+ * @identify: start each writer and ask identify (else: the last state seen)
+ * @writers: set to a malloc'ed array (free with free())
+ * @count:   set to its length
+ */
+int vss_writers_list(struct vss_ctx *ctx, bool identify,
+		     struct vss_writer_info **writers, size_t *count);
+
+/* ---- providers ---- */
+
+struct vss_provider_info {
+	char name[64];
+	char kind[16];		/* "builtin" or "external" */
+	char path[256];		/* external: the executable */
+	bool available;		/* builtin: the kernel target is loaded */
+	char detail[256];	/* target version, or why unavailable */
+};
+
+/**
+ * vss_providers_list() - the providers known to this system.
+ * @ctx:       the context
+ * @providers: set to a malloc'ed array (free with free())
+ * @count:     set to its length
+ */
+int vss_providers_list(struct vss_ctx *ctx, struct vss_provider_info **providers,
+		       size_t *count);
+
+/**
+ * vss_provider_for_volume() - the provider that would serve a volume.
+ * @ctx:    the context
+ * @volume: the volume
+ * @name:   set to the provider's name (buffer of @size bytes)
+ * @size:   its size
+ *
+ * Returns 0, or -ENOENT when none can (the volume is not enabled).
+ */
+int vss_provider_for_volume(struct vss_ctx *ctx, const char *volume, char *name, size_t size);
+
+/* ---- sets ---- */
+
+enum vss_context_kind {
+	VSS_CONTEXT_PERSISTENT = 0,	/* kept until deleted */
+	VSS_CONTEXT_BACKUP = 1,		/* deleted by backup-complete or vss_set_free() */
+};
+
+struct vss_set_opts {
+	const char *provider;		/* NULL: the selection rule */
+	const char *const *writers;	/* NULL-terminated names to include even if unrelated */
+	const char *const *exclude_writers; /* NULL-terminated names to leave out */
+	bool no_writers;		/* neither writers nor hooks */
+	unsigned int freeze_timeout_ms;	/* writers' freeze to thaw; 0: 60000 */
+	unsigned int commit_timeout_ms;	/* filesystems' freeze to thaw; 0: 10000 */
+	const char *tag;
+	enum vss_context_kind context;
+};
+
+/**
+ * vss_set_new() - start a set.
+ * @ctx:  the context (the lock must be held)
+ * @opts: options, copied; NULL for the defaults
+ * @set:  set to the new set
+ */
+int vss_set_new(struct vss_ctx *ctx, const struct vss_set_opts *opts, struct vss_set **set);
+
+/**
+ * vss_set_add_volume() - add a volume to a set.
+ * @set:    the set, not committed yet
+ * @volume: any form vss_volume_resolve() takes
+ *
+ * Returns -EEXIST for a volume given twice, -ENOENT/-ENOTBLK as
+ * vss_volume_resolve(), -ENXIO when no provider serves it.
+ */
+int vss_set_add_volume(struct vss_set *set, const char *volume);
+
+/**
+ * vss_set_gather_writers() - start the writers and ask them identify.
+ * @set: the set
+ *
+ * Writers whose components do not live on the set's volumes are left out
+ * unless named in the options.  Called by vss_set_commit() if not before.
+ * Returns -ECANCELED if a writer fails identify.
+ */
+int vss_set_gather_writers(struct vss_set *set);
+
+/**
+ * vss_set_commit() - take the set: the whole sequence of DESIGN section 4.
+ * @set: the set
+ *
+ * prepare-backup and prepare-snapshot, freeze the writers and run the
+ * freeze hooks, FIFREEZE every mounted filesystem and suspend every volume,
+ * each provider's commit, resume and FITHAW, thaw hooks and writers, check
+ * that each writer held its writes, record the set.  A watchdog process
+ * thaws and resumes everything if this process dies or the commit limit
+ * passes.  On failure everything made is deleted, the writers are told
+ * abort, and the error tells the phase (see the top of this header);
+ * vss_set_failed_phase() names it.
+ */
+int vss_set_commit(struct vss_set *set);
+
+/**
+ * vss_set_failed_phase() - the phase a failed commit stopped in.
+ * @set: the set
+ *
+ * Returns e.g. "freeze-writers", "freeze-filesystems", "commit", or NULL.
+ */
+const char *vss_set_failed_phase(struct vss_set *set);
+
+/**
+ * vss_set_id() - the set's id (0 before a successful commit).
+ * @set: the set
+ */
+uint64_t vss_set_id(struct vss_set *set);
+
+/**
+ * vss_set_shadow_count() - the number of shadow copies of a committed set.
+ * @set: the set
+ */
+size_t vss_set_shadow_count(struct vss_set *set);
+
+/**
+ * vss_set_shadow() - one shadow copy of a committed set.
+ * @set:   the set
+ * @i:     0 .. vss_set_shadow_count() - 1
+ * @info:  filled in
+ */
+int vss_set_shadow(struct vss_set *set, size_t i, struct vss_shadow_info *info);
+
+/**
+ * vss_set_backup_complete() - tell the writers the backup is over.
+ * @set:     a committed set
+ * @success: whether the backup succeeded
+ *
+ * Sends backup-complete and stops the writers.  A set of a backup context
+ * is deleted here.
+ */
+int vss_set_backup_complete(struct vss_set *set, bool success);
+
+/**
+ * vss_set_free() - release a set.
+ * @set: the set, or NULL
+ *
+ * Stops any writer still running (abort if the set was not committed).  A
+ * committed set of a backup context not yet released is deleted.
+ */
+void vss_set_free(struct vss_set *set);
+
+/* ---- deleting ---- */
+
+/**
+ * vss_shadow_delete() - delete one shadow copy.
+ * @ctx:       the context (the lock must be held)
+ * @shadow_id: its id
+ *
+ * Removes its device, deletes it from its store, and drops it from the
+ * catalog.  Returns -ENOENT for an unknown id, -EBUSY while it is mounted.
+ */
+int vss_shadow_delete(struct vss_ctx *ctx, uint64_t shadow_id);
+
+/**
+ * vss_set_delete() - delete every shadow copy of a set.
+ * @ctx:    the context (the lock must be held)
+ * @set_id: the set
+ */
+int vss_set_delete(struct vss_ctx *ctx, uint64_t set_id);
+
+/**
+ * vss_keep_latest() - retention: keep the newest @keep shadow copies of a volume.
+ * @ctx:    the context (the lock must be held)
+ * @volume: the volume
+ * @keep:   how many to keep
+ */
+int vss_keep_latest(struct vss_ctx *ctx, const char *volume, unsigned int keep);
+
+/* ---- filesystems (exported for tools and tests) ---- */
+
+/**
+ * vss_fs_freeze() - FIFREEZE the filesystem mounted at a path.
+ * @mountpoint: the mount point
+ *
+ * Returns 0, -EBUSY when already frozen, -EOPNOTSUPP, or -errno.
+ */
+int vss_fs_freeze(const char *mountpoint);
+
+/**
+ * vss_fs_thaw() - FITHAW the filesystem mounted at a path.
+ * @mountpoint: the mount point
+ *
+ * Returns 0, -EINVAL when it was not frozen, or -errno.
+ */
+int vss_fs_thaw(const char *mountpoint);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,576 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * Providers: what makes the point-in-time image of one volume.
+ *
+ *   dm-vss-cow   our vss-origin/vss-snap targets: "create <id>" message to
+ *                the suspended origin; the shadow copy is a vss-snap device
+ *   dm-snapshot  the stock kernel target, laid out as LVM does: the volume
+ *                is a snapshot-origin over <name>-real; each shadow copy is
+ *                a snapshot device over a slice of the store (vss-<id>-cow),
+ *                activated while the origin is suspended
+ *   external     an executable in providers.d/ (the protocol is in
+ *                man/vss-providers.8): one JSON request per run on stdin,
+ *                one JSON answer on stdout
+ *
+ * Selection: an external provider that claims the volume, else the provider
+ * the volume was enabled with (vss-storage add), unless forced.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "vss-internal.h"
+
+static int dev_size_bytes(const char *path, uint64_t *size)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int r = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (ioctl(fd, BLKGETSIZE64, size))
+		r = -errno;
+	close(fd);
+	return r;
+}
+
+/* ---- dm-vss-cow ---- */
+
+static int cow_prepare(struct vss_ctx *ctx, json_object *root, struct vss_pshadow *s)
+{
+	(void)ctx; (void)root;
+	s->snap_id = (uint32_t)s->shadow_id;
+	snprintf(s->snap_dev, sizeof(s->snap_dev), "vss-%llu", (unsigned long long)s->shadow_id);
+	snprintf(s->device, sizeof(s->device), "/dev/mapper/%s", s->snap_dev);
+	return 0;
+}
+
+static int cow_commit(struct vss_ctx *ctx, struct vss_pshadow *s)
+{
+	char msg[64];
+	int r;
+
+	snprintf(msg, sizeof(msg), "create %u", s->snap_id);
+	r = vss_dm_message(ctx, s->dm_name, msg);
+	if (!r)
+		s->committed = true;
+	return r;
+}
+
+static int cow_activate(struct vss_ctx *ctx, struct vss_pshadow *s)
+{
+	char params[600];
+	struct vss_dm_target t = { 0, 0, "vss-snap", params };
+	int r;
+
+	t.length = vss_dm_size(s->dm_name);
+	if (!t.length)
+		return -ENODEV;
+	snprintf(params, sizeof(params), "/dev/mapper/%s %s %u", s->real, s->store, s->snap_id);
+	r = vss_dm_create(ctx, s->snap_dev, NULL, &t, 1, true, true);
+	if (!r)
+		s->activated = true;
+	return r;
+}
+
+static int cow_remove(struct vss_ctx *ctx, struct vss_pshadow *s)
+{
+	char msg[64];
+	int r = 0;
+
+	if (s->snap_dev[0] && vss_dm_exists(s->snap_dev) == 1)
+		r = vss_dm_remove(ctx, s->snap_dev);
+	if (r)
+		return r;
+	s->activated = false;
+	snprintf(msg, sizeof(msg), "delete %u", s->snap_id);
+	/* Not committed, or gone from the store already: nothing to delete. */
+	if (vss_dm_message_quiet(s->dm_name, msg) == 0)
+		s->committed = false;
+	return 0;
+}
+
+/* ---- dm-snapshot ---- */
+
+static int snap_prepare(struct vss_ctx *ctx, json_object *root, struct vss_pshadow *s)
+{
+	json_object *st = vss_catalog_find_storage(root, s->dm_name);
+	json_object *sets = vss_json_array(root, "sets");
+	uint64_t store_size, slice, nslots, slot, vol;
+	char params[600];
+	struct vss_dm_target t = { 0, 0, "linear", params };
+	char zero[4096];
+	size_t i, j;
+	int fd, r;
+
+	r = dev_size_bytes(s->store, &store_size);
+	if (r) {
+		vss_err(ctx, "%s: cannot read the store's size: %s", s->store, strerror(-r));
+		return r;
+	}
+	slice = vss_json_int(st, "max_bytes");
+	if (!slice || slice > store_size)
+		slice = store_size;
+	slice &= ~4095ULL;
+	nslots = slice ? store_size / slice : 0;
+	/* The first free slice of the store. */
+	for (slot = 0; slot < nslots; slot++) {
+		bool used = false;
+
+		for (i = 0; sets && i < json_object_array_length(sets) && !used; i++) {
+			json_object *shs = vss_json_array(json_object_array_get_idx(sets, i), "shadows");
+
+			for (j = 0; shs && j < json_object_array_length(shs); j++) {
+				json_object *sh = json_object_array_get_idx(shs, j);
+				const char *p = vss_json_str(sh, "provider");
+				const char *so = vss_json_str(sh, "store");
+
+				if (p && !strcmp(p, "dm-snapshot") && so && !strcmp(so, s->store) &&
+				    (uint64_t)vss_json_int(sh, "cow_offset") == slot * slice)
+					used = true;
+			}
+		}
+		if (!used)
+			break;
+	}
+	if (slot >= nslots) {
+		vss_err(ctx, "%s: no free space for another dm-snapshot shadow copy "
+			"(delete one, or add storage with a smaller --max-size)", s->store);
+		return -ENOSPC;
+	}
+	s->cow_offset = slot * slice;
+	s->cow_len = slice;
+	s->snap_id = (uint32_t)s->shadow_id;
+	snprintf(s->snap_dev, sizeof(s->snap_dev), "vss-%llu", (unsigned long long)s->shadow_id);
+	snprintf(s->cow_dev, sizeof(s->cow_dev), "vss-%llu-cow", (unsigned long long)s->shadow_id);
+	snprintf(s->device, sizeof(s->device), "/dev/mapper/%s", s->snap_dev);
+
+	/* A zeroed header makes dm-snapshot start a new persistent store. */
+	fd = open(s->store, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	memset(zero, 0, sizeof(zero));
+	if (pwrite(fd, zero, sizeof(zero), s->cow_offset) != sizeof(zero) || fdatasync(fd)) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	close(fd);
+
+	t.length = slice >> 9;
+	snprintf(params, sizeof(params), "%s %llu", s->store,
+		 (unsigned long long)(s->cow_offset >> 9));
+	r = vss_dm_create(ctx, s->cow_dev, NULL, &t, 1, false, true);
+	if (r)
+		return r;
+	vol = vss_dm_size(s->dm_name);
+	t.length = vol;
+	vss_strlcpy(t.type, "snapshot", sizeof(t.type));
+	snprintf(params, sizeof(params), "/dev/mapper/%s /dev/mapper/%s P 8", s->real, s->cow_dev);
+	/* Loaded, not resumed: it starts copying only when resumed at commit. */
+	r = vss_dm_create(ctx, s->snap_dev, NULL, &t, 1, true, false);
+	if (r) {
+		vss_dm_remove(ctx, s->cow_dev);
+		return r;
+	}
+	return 0;
+}
+
+static int snap_commit(struct vss_ctx *ctx, struct vss_pshadow *s)
+{
+	int r = vss_dm_resume_raw(s->snap_dev);
+
+	if (r) {
+		vss_err(ctx, "%s: cannot activate the snapshot: %s", s->snap_dev, strerror(-r));
+		return r;
+	}
+	s->committed = true;
+	s->activated = true;
+	return 0;
+}
+
+static int snap_activate(struct vss_ctx *ctx, struct vss_pshadow *s)
+{
+	(void)ctx; (void)s;
+	return 0;
+}
+
+static int snap_remove(struct vss_ctx *ctx, struct vss_pshadow *s)
+{
+	int r = 0;
+
+	if (s->snap_dev[0] && vss_dm_exists(s->snap_dev) == 1)
+		r = vss_dm_remove(ctx, s->snap_dev);
+	if (!r && s->cow_dev[0] && vss_dm_exists(s->cow_dev) == 1)
+		r = vss_dm_remove(ctx, s->cow_dev);
+	if (!r)
+		s->committed = s->activated = false;
+	return r;
+}
+
+/* ---- external providers ---- */
+
+/* One request, one answer, within timeout_ms. */
+static int ext_call(struct vss_ctx *ctx, const char *path, json_object *req,
+		    unsigned int timeout_ms, json_object **ans)
+{
+	const char *text = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN |
+							  JSON_C_TO_STRING_NOSLASHESCAPE);
+	uint64_t deadline = vss_now_ms() + timeout_ms;
+	char buf[16384];
+	size_t len = 0;
+	int in[2], out[2], status = 0;
+	pid_t pid;
+
+	*ans = NULL;
+	if (pipe2(in, O_CLOEXEC))
+		return -errno;
+	if (pipe2(out, O_CLOEXEC)) {
+		close(in[0]);
+		close(in[1]);
+		return -errno;
+	}
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		dup2(in[0], 0);
+		dup2(out[1], 1);
+		execl(path, path, (char *)NULL);
+		_exit(127);
+	}
+	close(in[0]);
+	close(out[1]);
+	if (vss_write_nosigpipe(in[1], text, strlen(text)) < 0 ||
+	    vss_write_nosigpipe(in[1], "\n", 1) < 0) {
+		/* it may have answered without reading */
+	}
+	close(in[1]);
+	for (;;) {
+		struct pollfd pfd = { .fd = out[0], .events = POLLIN };
+		uint64_t now = vss_now_ms();
+		ssize_t n;
+
+		if (now >= deadline || poll(&pfd, 1, (int)(deadline - now)) == 0) {
+			kill(pid, SIGKILL);
+			break;
+		}
+		n = read(out[0], buf + len, sizeof(buf) - 1 - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += n;
+		if (memchr(buf, '\n', len) || len == sizeof(buf) - 1)
+			break;
+	}
+	close(out[0]);
+	waitpid(pid, &status, 0);
+	buf[len] = '\0';
+	*ans = json_tokener_parse(buf);
+	if (!*ans || !json_object_is_type(*ans, json_type_object) ||
+	    !vss_json_str(*ans, "status")) {
+		vss_err(ctx, "provider %s: %s: %s", path,
+			vss_json_str(req, "op"), len ? "answered garbage" : "no answer");
+		json_object_put(*ans);
+		*ans = NULL;
+		return -EIO;
+	}
+	if (strcmp(vss_json_str(*ans, "status"), "ok")) {
+		const char *m = vss_json_str(*ans, "message");
+
+		vss_err(ctx, "provider %s: %s: %s", path, vss_json_str(req, "op"),
+			m ? m : "failed");
+		return -EIO;
+	}
+	return 0;
+}
+
+static json_object *ext_request(const char *op, const struct vss_pshadow *s)
+{
+	json_object *req = json_object_new_object();
+
+	json_object_object_add(req, "op", json_object_new_string(op));
+	if (s) {
+		char dev[200];
+
+		snprintf(dev, sizeof(dev), "/dev/mapper/%s", s->dm_name);
+		json_object_object_add(req, "volume", json_object_new_string(dev));
+		json_object_object_add(req, "shadow_id", json_object_new_int64(s->shadow_id));
+		if (s->device[0])
+			json_object_object_add(req, "device", json_object_new_string(s->device));
+	}
+	return req;
+}
+
+static int ext_simple(struct vss_ctx *ctx, const char *op, struct vss_pshadow *s,
+		      json_object **ans_out)
+{
+	json_object *req = ext_request(op, s), *ans;
+	int r = ext_call(ctx, s->ext_path, req, 10000, &ans);
+
+	json_object_put(req);
+	if (ans_out)
+		*ans_out = ans;
+	else
+		json_object_put(ans);
+	return r;
+}
+
+static int ext_prepare(struct vss_ctx *ctx, json_object *root, struct vss_pshadow *s)
+{
+	(void)root;
+	s->snap_id = (uint32_t)s->shadow_id;
+	return ext_simple(ctx, "prepare", s, NULL);
+}
+
+static int ext_commit(struct vss_ctx *ctx, struct vss_pshadow *s)
+{
+	json_object *ans = NULL;
+	int r = ext_simple(ctx, "commit", s, &ans);
+
+	if (!r) {
+		s->committed = true;
+		vss_strlcpy(s->device, vss_json_str(ans, "device"), sizeof(s->device));
+	}
+	json_object_put(ans);
+	return r;
+}
+
+static int ext_activate(struct vss_ctx *ctx, struct vss_pshadow *s)
+{
+	json_object *ans = NULL;
+	int r = 0;
+
+	if (!s->device[0]) {
+		r = ext_simple(ctx, "expose", s, &ans);
+		if (!r)
+			vss_strlcpy(s->device, vss_json_str(ans, "device"), sizeof(s->device));
+		json_object_put(ans);
+	}
+	if (!r)
+		s->activated = true;
+	return r;
+}
+
+static int ext_remove(struct vss_ctx *ctx, struct vss_pshadow *s)
+{
+	int r = ext_simple(ctx, "delete", s, NULL);
+
+	if (!r)
+		s->committed = s->activated = false;
+	return r;
+}
+
+static const struct vss_provider providers[] = {
+	{ "dm-vss-cow", cow_prepare, cow_commit, cow_activate, cow_remove },
+	{ "dm-snapshot", snap_prepare, snap_commit, snap_activate, snap_remove },
+	{ "external", ext_prepare, ext_commit, ext_activate, ext_remove },
+};
+
+const struct vss_provider *vss_provider_by_name(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(providers) / sizeof(providers[0]); i++)
+		if (!strcmp(providers[i].name, name))
+			return &providers[i];
+	return &providers[2];
+}
+
+/* The executables of providers.d/ (sorted). */
+static int ext_list(struct vss_ctx *ctx, char paths[][256], size_t max)
+{
+	char dir[300];
+	struct dirent **de;
+	int n, i;
+	size_t cnt = 0;
+
+	snprintf(dir, sizeof(dir), "%s/providers.d", ctx->conf_dir);
+	n = scandir(dir, &de, NULL, alphasort);
+	if (n < 0)
+		return 0;
+	for (i = 0; i < n; i++) {
+		char p[600];
+
+		if (de[i]->d_name[0] != '.' && cnt < max) {
+			snprintf(p, sizeof(p), "%s/%s", dir, de[i]->d_name);
+			if (!vss_exec_checked(ctx, p))
+				vss_strlcpy(paths[cnt++], p, 256);
+		}
+		free(de[i]);
+	}
+	free(de);
+	return (int)cnt;
+}
+
+static const char *base(const char *p)
+{
+	const char *s = strrchr(p, '/');
+
+	return s ? s + 1 : p;
+}
+
+int vss_provider_select(struct vss_ctx *ctx, json_object *root, const char *dm_name,
+			const char *forced, struct vss_pshadow *s)
+{
+	json_object *st = vss_catalog_find_storage(root, dm_name);
+	char ext[16][256];
+	int n, i;
+
+	vss_strlcpy(s->dm_name, dm_name, sizeof(s->dm_name));
+	n = ext_list(ctx, ext, 16);
+	for (i = 0; i < n; i++) {
+		json_object *ans = NULL, *req;
+		bool claims = false;
+
+		if (forced && strcmp(forced, base(ext[i])))
+			continue;
+		vss_strlcpy(s->ext_path, ext[i], sizeof(s->ext_path));
+		req = ext_request("probe", s);
+		if (!ext_call(ctx, ext[i], req, 5000, &ans))
+			claims = vss_json_bool(ans, "claims");
+		json_object_put(req);
+		json_object_put(ans);
+		if (claims || forced) {
+			if (!claims) {
+				vss_err(ctx, "%s: provider %s does not serve this volume", dm_name, forced);
+				return -ENXIO;
+			}
+			vss_strlcpy(s->provider, base(ext[i]), sizeof(s->provider));
+			s->ops = vss_provider_by_name("external");
+			return 0;
+		}
+	}
+	s->ext_path[0] = '\0';
+	if (!st) {
+		if (forced && strcmp(forced, "dm-vss-cow") && strcmp(forced, "dm-snapshot")) {
+			vss_err(ctx, "%s: no provider named %s", dm_name, forced);
+			return -ENOENT;
+		}
+		vss_err(ctx, "%s: not enabled for shadow copies (see vss-storage add)", dm_name);
+		return -ENXIO;
+	}
+	vss_strlcpy(s->provider, vss_json_str(st, "provider"), sizeof(s->provider));
+	if (forced && strcmp(forced, s->provider)) {
+		vss_err(ctx, "%s: enabled for %s, not %s (vss-storage remove, then add "
+			"--provider %s)", dm_name, s->provider, forced, forced);
+		return -ENXIO;
+	}
+	vss_strlcpy(s->real, vss_json_str(st, "real"), sizeof(s->real));
+	vss_strlcpy(s->store, vss_json_str(st, "store"), sizeof(s->store));
+	s->ops = vss_provider_by_name(s->provider);
+	if (!strcmp(s->provider, "dm-vss-cow")) {
+		unsigned v[3];
+
+		if (vss_dm_target_version("vss-origin", v)) {
+			vss_err(ctx, "%s: the vss-origin kernel target is not loaded "
+				"(modprobe dm-vss)", dm_name);
+			return -ENOPKG;
+		}
+	}
+	return 0;
+}
+
+void vss_pshadow_from_json(json_object *sh, struct vss_pshadow *s)
+{
+	memset(s, 0, sizeof(*s));
+	vss_strlcpy(s->dm_name, vss_json_str(sh, "name"), sizeof(s->dm_name));
+	vss_strlcpy(s->real, vss_json_str(sh, "real"), sizeof(s->real));
+	vss_strlcpy(s->store, vss_json_str(sh, "store"), sizeof(s->store));
+	vss_strlcpy(s->provider, vss_json_str(sh, "provider"), sizeof(s->provider));
+	vss_strlcpy(s->device, vss_json_str(sh, "device"), sizeof(s->device));
+	vss_strlcpy(s->snap_dev, vss_json_str(sh, "snap_dev"), sizeof(s->snap_dev));
+	vss_strlcpy(s->cow_dev, vss_json_str(sh, "cow_dev"), sizeof(s->cow_dev));
+	vss_strlcpy(s->ext_path, vss_json_str(sh, "ext_path"), sizeof(s->ext_path));
+	s->shadow_id = vss_json_int(sh, "shadow_id");
+	s->snap_id = (uint32_t)vss_json_int(sh, "snap_id");
+	s->cow_offset = vss_json_int(sh, "cow_offset");
+	s->cow_len = vss_json_int(sh, "cow_len");
+	s->ops = vss_provider_by_name(s->provider);
+}
+
+int vss_shadow_remove_json(struct vss_ctx *ctx, json_object *sh)
+{
+	struct vss_pshadow s;
+
+	vss_pshadow_from_json(sh, &s);
+	return s.ops->remove(ctx, &s);
+}
+
+VSS_EXPORT int vss_providers_list(struct vss_ctx *ctx, struct vss_provider_info **out,
+				  size_t *count)
+{
+	char ext[16][256];
+	struct vss_provider_info *p;
+	unsigned v[3];
+	int n, i;
+
+	n = ext_list(ctx, ext, 16);
+	p = calloc(2 + n, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		json_object *req = ext_request("info", NULL), *ans = NULL;
+
+		vss_strlcpy(p[i].name, base(ext[i]), sizeof(p[i].name));
+		vss_strlcpy(p[i].kind, "external", sizeof(p[i].kind));
+		vss_strlcpy(p[i].path, ext[i], sizeof(p[i].path));
+		p[i].available = !ext_call(ctx, ext[i], req, 5000, &ans);
+		vss_strlcpy(p[i].detail, p[i].available ?
+			    (vss_json_str(ans, "description") ? vss_json_str(ans, "description") :
+			     "") : "does not answer info", sizeof(p[i].detail));
+		json_object_put(req);
+		json_object_put(ans);
+	}
+	vss_strlcpy(p[n].name, "dm-vss-cow", sizeof(p[n].name));
+	vss_strlcpy(p[n + 1].name, "dm-snapshot", sizeof(p[n + 1].name));
+	for (i = n; i < n + 2; i++) {
+		const char *target = i == n ? "vss-origin" : "snapshot";
+
+		vss_strlcpy(p[i].kind, "builtin", sizeof(p[i].kind));
+		if (!vss_dm_target_version(target, v)) {
+			p[i].available = true;
+			snprintf(p[i].detail, sizeof(p[i].detail), "target %s v%u.%u.%u",
+				 target, v[0], v[1], v[2]);
+		} else {
+			snprintf(p[i].detail, sizeof(p[i].detail), "target %s not loaded", target);
+		}
+	}
+	*out = p;
+	*count = n + 2;
+	return 0;
+}
+
+VSS_EXPORT int vss_provider_for_volume(struct vss_ctx *ctx, const char *volume, char *name,
+				       size_t size)
+{
+	struct vss_pshadow s;
+	json_object *root;
+	char dm[128];
+	int r;
+
+	r = vss_volume_resolve(ctx, volume, dm, sizeof(dm));
+	if (r)
+		return r;
+	r = vss_catalog_load(ctx, &root);
+	if (r)
+		return r;
+	memset(&s, 0, sizeof(s));
+	r = vss_provider_select(ctx, root, dm, NULL, &s);
+	json_object_put(root);
+	if (!r)
+		vss_strlcpy(name, s.provider, size);
+	return r;
+}

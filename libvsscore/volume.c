@@ -1,0 +1,186 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * Volumes: from what the user names (a dm device, /dev/dm-N, a mount point,
+ * LABEL=/UUID=) to the dm name, and from a dm device to where it is mounted.
+ */
+#include <blkid.h>
+#define _GNU_SOURCE
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "vss-internal.h"
+
+int vss_dm_name_of_devno(dev_t devno, char *name, size_t size)
+{
+	char path[128], buf[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/dev/block/%u:%u/dm/name", major(devno), minor(devno));
+	f = fopen(path, "re");
+	if (!f) {
+		snprintf(path, sizeof(path), "/sys/dev/block/%u:%u", major(devno), minor(devno));
+		return access(path, F_OK) ? -ENOENT : -ENOTBLK;
+	}
+	if (!fgets(buf, sizeof(buf), f)) {
+		fclose(f);
+		return -EIO;
+	}
+	fclose(f);
+	buf[strcspn(buf, "\n")] = '\0';
+	vss_strlcpy(name, buf, size);
+	return 0;
+}
+
+/*
+ * /proc/self/mountinfo: "id parent major:minor root mountpoint opts ... - fstype source sopts".
+ * Mount points with spaces are octal-escaped (\040).
+ */
+static void unescape(char *s)
+{
+	char *d = s;
+
+	while (*s) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] && s[3]) {
+			*d++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
+			s += 4;
+		} else {
+			*d++ = *s++;
+		}
+	}
+	*d = '\0';
+}
+
+/* The devno of the filesystem mounted exactly at mnt (0 if none). */
+static dev_t devno_of_mount(const char *mnt)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	char line[4096];
+	dev_t found = 0;
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned maj, min;
+		char root[PATH_MAX], mp[PATH_MAX];
+
+		if (sscanf(line, "%*u %*u %u:%u %4095s %4095s", &maj, &min, root, mp) != 4)
+			continue;
+		unescape(mp);
+		if (!strcmp(mp, mnt))
+			found = makedev(maj, min);	/* the last (topmost) mount wins */
+	}
+	fclose(f);
+	return found;
+}
+
+/* The first mount point of a devno (the whole filesystem: root "/"). */
+static int mount_of_devno(dev_t devno, char *mnt, size_t size)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	char line[4096];
+	int r = -ENOENT;
+
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned maj, min;
+		char root[PATH_MAX], mp[PATH_MAX];
+
+		if (sscanf(line, "%*u %*u %u:%u %4095s %4095s", &maj, &min, root, mp) != 4)
+			continue;
+		if (makedev(maj, min) != devno)
+			continue;
+		unescape(mp);
+		vss_strlcpy(mnt, mp, size);
+		r = 0;
+		if (!strcmp(root, "/"))
+			break;
+	}
+	fclose(f);
+	return r;
+}
+
+int vss_mountpoint_of_devno(dev_t devno, char *mnt, size_t size)
+{
+	int r;
+
+	mnt[0] = '\0';
+	r = mount_of_devno(devno, mnt, size);
+	return r == -ENOENT ? 0 : r;
+}
+
+int vss_mountpoint_of(const char *dm_name, char *mnt, size_t size)
+{
+	unsigned maj, min;
+	int r;
+
+	mnt[0] = '\0';
+	r = vss_dm_info(dm_name, NULL, &maj, &min, NULL);
+	if (r)
+		return r;
+	r = mount_of_devno(makedev(maj, min), mnt, size);
+	return r == -ENOENT ? 0 : r;
+}
+
+VSS_EXPORT int vss_volume_resolve(struct vss_ctx *ctx, const char *arg, char *dm_name,
+				  size_t size)
+{
+	char path[PATH_MAX], *spec = NULL;
+	struct stat st;
+	dev_t devno = 0;
+	int r;
+
+	if (strchr(arg, '=')) {
+		spec = blkid_evaluate_spec(arg, NULL);
+		if (!spec) {
+			vss_err(ctx, "%s: no such volume", arg);
+			return -ENOENT;
+		}
+		arg = spec;
+	}
+	if (!strchr(arg, '/')) {
+		snprintf(path, sizeof(path), "/dev/mapper/%s", arg);
+		if (stat(path, &st) == 0 && S_ISBLK(st.st_mode))
+			devno = st.st_rdev;
+		else if (vss_dm_exists(arg) == 1) {
+			vss_strlcpy(dm_name, arg, size);
+			free(spec);
+			return 0;
+		}
+	}
+	if (!devno) {
+		if (!realpath(arg, path)) {
+			r = -errno;
+			vss_err(ctx, "%s: cannot find the volume: %s", arg, strerror(-r));
+			free(spec);
+			return r;
+		}
+		if (stat(path, &st)) {
+			r = -errno;
+			free(spec);
+			return r;
+		}
+		if (S_ISBLK(st.st_mode))
+			devno = st.st_rdev;
+		else if (S_ISDIR(st.st_mode))
+			devno = devno_of_mount(path);
+		if (!devno) {
+			vss_err(ctx, "%s: not a block device or a mount point", arg);
+			free(spec);
+			return -ENOENT;
+		}
+	}
+	r = vss_dm_name_of_devno(devno, dm_name, size);
+	if (r == -ENOTBLK)
+		vss_err(ctx, "%s: not a device-mapper device (see vss-storage add --wrap)", arg);
+	else if (r)
+		vss_err(ctx, "%s: cannot find its device: %s", arg, strerror(-r));
+	free(spec);
+	return r;
+}

@@ -1,0 +1,157 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Internal interfaces of libvsscore, shared between its files.  Not
+ * installed; unit tests may use them.
+ */
+#ifndef VSS_INTERNAL_H
+#define VSS_INTERNAL_H
+
+#include <json-c/json.h>
+#include <stdarg.h>
+#include <sys/types.h>
+
+#include "libvsscore.h"
+
+#define VSS_EXPORT __attribute__((visibility("default")))
+
+struct vss_ctx {
+	char state_dir[256];
+	char run_dir[256];
+	char conf_dir[256];
+	vss_log_fn log_fn;
+	void *log_arg;
+	int log_min;
+	int lock_fd;		/* -1 when the lock is not held */
+};
+
+/* core.c */
+void vss_log(struct vss_ctx *ctx, int level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+#define vss_err(ctx, ...)	vss_log(ctx, VSS_LOG_ERROR, __VA_ARGS__)
+#define vss_warn(ctx, ...)	vss_log(ctx, VSS_LOG_WARN, __VA_ARGS__)
+#define vss_info(ctx, ...)	vss_log(ctx, VSS_LOG_INFO, __VA_ARGS__)
+#define vss_dbg(ctx, ...)	vss_log(ctx, VSS_LOG_DEBUG, __VA_ARGS__)
+int vss_mkdir_p(const char *path, mode_t mode);
+uint64_t vss_now_ms(void);
+ssize_t vss_write_nosigpipe(int fd, const void *buf, size_t len);
+void vss_strlcpy(char *dst, const char *src, size_t size);
+void vss_iso8601(time_t t, char *buf, size_t size);
+time_t vss_parse_iso8601(const char *s);
+
+/* catalog.c: the catalog is one JSON document, read and written whole. */
+int vss_catalog_load(struct vss_ctx *ctx, json_object **root);
+int vss_catalog_save(struct vss_ctx *ctx, json_object *root);
+json_object *vss_json_array(json_object *obj, const char *key);
+const char *vss_json_str(json_object *obj, const char *key);
+int64_t vss_json_int(json_object *obj, const char *key);
+bool vss_json_bool(json_object *obj, const char *key);
+uint64_t vss_catalog_next_id(json_object *root, const char *key);
+json_object *vss_catalog_find_storage(json_object *root, const char *dm_name);
+json_object *vss_catalog_find_set(json_object *root, uint64_t set_id);
+void vss_catalog_shadow_to_info(json_object *set, json_object *sh,
+				struct vss_shadow_info *info);
+int vss_atomic_write(const char *path, const char *data, size_t len);
+
+/* mount.c: volumes and mounts */
+int vss_mountpoint_of(const char *dm_name, char *mnt, size_t size);
+int vss_mountpoint_of_devno(dev_t devno, char *mnt, size_t size);
+int vss_dm_name_of_devno(dev_t devno, char *name, size_t size);
+
+/* freeze.c: the watchdog */
+struct vss_watchdog;
+struct vss_watchdog_item {
+	char mountpoint[256];	/* thaw this (FITHAW), or "" */
+	char dm_name[128];	/* resume this, or "" */
+};
+int vss_watchdog_start(struct vss_ctx *ctx, const struct vss_watchdog_item *items,
+		       size_t n, unsigned int limit_ms, struct vss_watchdog **wd);
+/* Tell the watchdog all is thawed and resumed; waits for it to exit. */
+int vss_watchdog_stop(struct vss_watchdog *wd);
+pid_t vss_watchdog_pid(struct vss_watchdog *wd);
+/* Whether the watchdog fired (thawed on its own: the limit passed). */
+bool vss_watchdog_fired(struct vss_watchdog *wd);
+void vss_watchdog_free(struct vss_watchdog *wd);
+
+/* dm.c: the only file that calls libdevmapper */
+struct vss_dm_target {
+	uint64_t start, length;
+	char type[32];
+	char *params;
+};
+int vss_dm_exists(const char *name);
+int vss_dm_table(const char *name, bool status, struct vss_dm_target **t, size_t *n);
+void vss_dm_targets_free(struct vss_dm_target *t, size_t n);
+int vss_dm_info(const char *name, bool *suspended, unsigned *major, unsigned *minor,
+		int *open_count);
+/* Create a device with one table (loaded and resumed unless !activate). */
+int vss_dm_create(struct vss_ctx *ctx, const char *name, const char *uuid,
+		  const struct vss_dm_target *t, size_t n, bool readonly, bool activate);
+int vss_dm_load(struct vss_ctx *ctx, const char *name, const struct vss_dm_target *t,
+		size_t n, bool readonly);
+int vss_dm_suspend(struct vss_ctx *ctx, const char *name, bool skip_lockfs);
+int vss_dm_resume(struct vss_ctx *ctx, const char *name);
+int vss_dm_remove(struct vss_ctx *ctx, const char *name);
+int vss_dm_message(struct vss_ctx *ctx, const char *name, const char *msg);
+int vss_dm_message_quiet(const char *name, const char *msg);
+int vss_dm_target_version(const char *target, unsigned v[3]);
+uint64_t vss_dm_size(const char *name);
+/* For a forked child (the watchdog): no udev synchronisation. */
+void vss_dm_no_udev(void);
+int vss_dm_resume_raw(const char *name);
+
+/* writers.c */
+struct vss_writers;
+int vss_writers_start(struct vss_ctx *ctx, uint64_t set_id, const char *const *volumes,
+		      const char *const *mounts, const struct vss_set_opts *opts,
+		      struct vss_writers **w);
+/* Send an event to every running writer; -ECANCELED if one failed. */
+int vss_writers_event(struct vss_writers *w, const char *event, unsigned int timeout_ms);
+/* After thaw: whether every writer held its writes. */
+bool vss_writers_all_held(struct vss_writers *w);
+bool vss_writers_retryable(struct vss_writers *w);
+int vss_hooks_run(struct vss_ctx *ctx, const char *action, unsigned int timeout_ms,
+		  char *failed, size_t size);
+void vss_writers_stop(struct vss_writers *w, bool abort);
+void vss_writers_set_id(struct vss_writers *w, uint64_t set_id);
+const char *vss_writers_failed(struct vss_writers *w, const char **phase);
+void vss_writers_record(struct vss_writers *w, json_object *root);
+int vss_exec_checked(struct vss_ctx *ctx, const char *path);
+
+/* providers.c */
+struct vss_provider;
+struct vss_pshadow {			/* one volume's shadow in a set being made */
+	char dm_name[128];		/* the volume */
+	char real[128];
+	char store[256];
+	char provider[64];
+	char device[256];
+	char mountpoint[256];
+	char snap_dev[128];		/* the shadow copy's dm name */
+	char cow_dev[128];		/* dm-snapshot: its cow slice */
+	uint64_t shadow_id;
+	uint32_t snap_id;
+	uint64_t cow_offset;
+	uint64_t cow_len;
+	bool committed;			/* the point in time is taken */
+	bool activated;			/* the shadow copy's device exists */
+	const struct vss_provider *ops;
+	char ext_path[256];		/* external provider's executable */
+};
+struct vss_provider {
+	const char *name;
+	/* before the freeze: reserve and load whatever needs no suspension */
+	int (*prepare)(struct vss_ctx *ctx, json_object *root, struct vss_pshadow *s);
+	/* while the volume is suspended: take the point in time */
+	int (*commit)(struct vss_ctx *ctx, struct vss_pshadow *s);
+	/* after resume: make the shadow copy's device */
+	int (*activate)(struct vss_ctx *ctx, struct vss_pshadow *s);
+	/* undo all of it, whatever stage was reached */
+	int (*remove)(struct vss_ctx *ctx, struct vss_pshadow *s);
+};
+int vss_provider_select(struct vss_ctx *ctx, json_object *root, const char *dm_name,
+			const char *forced, struct vss_pshadow *s);
+const struct vss_provider *vss_provider_by_name(const char *name);
+void vss_pshadow_from_json(json_object *sh, struct vss_pshadow *s);
+int vss_shadow_remove_json(struct vss_ctx *ctx, json_object *sh);
+
+#endif
