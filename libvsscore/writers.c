@@ -143,6 +143,8 @@ static int writer_spawn(struct vss_ctx *ctx, struct writer *w, uint64_t set_id)
 	if (pid == 0) {
 		char id[32];
 
+		/* its own process group, so that a kill takes its children too */
+		setpgid(0, 0);
 		dup2(in[0], 0);
 		dup2(out[1], 1);
 		signal(SIGPIPE, SIG_DFL);
@@ -183,6 +185,7 @@ static void writer_kill(struct writer *w)
 		}
 		usleep(10000);
 	}
+	kill(-w->pid, SIGKILL);
 	kill(w->pid, SIGKILL);
 	waitpid(w->pid, NULL, 0);
 	w->pid = 0;
