@@ -10,6 +10,7 @@
  *   snap ID [CTIME]        create a VALID snapshot (next epoch)
  *   state ID STATE         free, valid, invalid or dropped (free deletes)
  *   rec DATA OCHUNK EPOCH  set the record of data chunk DATA
+ *   fill DATA BYTE         fill data chunk DATA with BYTE
  *   sb                     write the snapshot table (next superblock copy)
  *   poke OFFSET BYTE       write one byte (decimal or 0x hex) at OFFSET
  *   seal OFFSET            reseal the 4 KiB block at OFFSET (checksum)
@@ -167,6 +168,21 @@ int main(int argc, char **argv)
 			if (r)
 				die("rec", r);
 			i += 3;
+		} else if (!strcmp(op, "fill")) {
+			struct vss_store_info info;
+			void *buf;
+
+			need(left, 2, op);
+			vss_store_get_info(get_store(), &info);
+			buf = malloc((size_t)info.chunk_sectors * 512);
+			if (!buf)
+				die("fill", ENOMEM);
+			memset(buf, (int)num(argv[i + 1]), (size_t)info.chunk_sectors * 512);
+			r = vss_store_write_data(store, num(argv[i]), buf);
+			free(buf);
+			if (r)
+				die("fill", r);
+			i += 2;
 		} else if (!strcmp(op, "sb")) {
 			get_store();
 			dirty = 1;
