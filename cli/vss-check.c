@@ -153,7 +153,6 @@ static json_object *dump_json(struct vss_store *store, const struct vss_store_in
 	json_object *copies = json_object_new_array();
 	json_object *snaps = json_object_new_array();
 	unsigned int i, n = vss_store_snap_count(store);
-	char uuid[37];
 
 	json_object_object_add(root, "device", json_object_new_string(dev));
 	json_object_object_add(root, "device_bytes", json_u64(in->device_bytes));
@@ -176,6 +175,7 @@ static json_object *dump_json(struct vss_store *store, const struct vss_store_in
 	if (in->state == VSS_STORE_LOADED) {
 		json_object *sb = json_object_new_object();
 		char copy[2] = { in->sb_copy, 0 };
+		char uuid[37];
 
 		format_uuid(in->uuid, uuid);
 		json_object_object_add(sb, "copy", json_object_new_string(copy));

@@ -202,11 +202,11 @@ int vss_store_data_offset(const struct vss_store *store, uint64_t data_chunk,
 
 /* ---- checksums ---- */
 
-/** vss_block_csum() - checksum of a 4 KiB metadata block (bytes 8..4095). */
-uint32_t vss_block_csum(const void *block);
+/** vss_store_block_csum() - checksum of a 4 KiB metadata block (bytes 8..4095). */
+uint32_t vss_store_block_csum(const void *block);
 
-/** vss_block_seal() - set a block's magic and checksum. */
-void vss_block_seal(void *block, uint32_t magic);
+/** vss_store_block_seal() - set a block's magic and checksum. */
+void vss_store_block_seal(void *block, uint32_t magic);
 
 /* ---- formatting and writing ---- */
 

@@ -169,19 +169,19 @@ static int store_write(struct vss_store *s, const void *buf, size_t len, uint64_
 
 /* ---- checksums ---- */
 
-uint32_t vss_block_csum(const void *block)
+uint32_t vss_store_block_csum(const void *block)
 {
 	return vss_crc32c(0xFFFFFFFFU, (const unsigned char *)block + VSS_CSUM_START,
 			  VSS_BLOCK_SIZE - VSS_CSUM_START) ^ VSS_CSUM_XOR;
 }
 
-void vss_block_seal(void *block, uint32_t magic)
+void vss_store_block_seal(void *block, uint32_t magic)
 {
 	unsigned char *b = block;
 	uint32_t v = htole32(magic);
 
 	memcpy(b, &v, 4);
-	v = htole32(vss_block_csum(block));
+	v = htole32(vss_store_block_csum(block));
 	memcpy(b + 4, &v, 4);
 }
 
@@ -250,7 +250,7 @@ int vss_store_open(const char *path, unsigned int flags,
 		goto fail;
 	}
 	s->info.device_bytes = s->size;
-	store_log(s, VSS_STORE_LOG_DEBUG, "%s: %" PRIu64 " bytes", path, s->size);
+	store_log(s, VSS_STORE_LOG_DEBUG, "device of %" PRIu64 " bytes", s->size);
 	*store = s;
 	return 0;
 fail:
@@ -370,7 +370,7 @@ static const char *sb_copy_problem(const void *block, bool *has_magic)
 		return "all zero";
 	if (!*has_magic)
 		return "bad magic";
-	if (block_word(block, 1) != vss_block_csum(block))
+	if (block_word(block, 1) != vss_store_block_csum(block))
 		return "bad checksum";
 	return NULL;
 }
@@ -510,7 +510,7 @@ int vss_store_load(struct vss_store *s)
 	unsigned char blk[2][VSS_BLOCK_SIZE];
 	const char *problem[2];
 	bool magic[2];
-	int r, i, win;
+	int i, win;
 
 	store_reset(s);
 	if (s->size < VSS_HEADER_BYTES) {
@@ -521,7 +521,7 @@ int vss_store_load(struct vss_store *s)
 		return 0;
 	}
 	for (i = 0; i < 2; i++) {
-		r = store_read(s, blk[i], VSS_BLOCK_SIZE, i ? VSS_SB_OFFSET_B : VSS_SB_OFFSET_A);
+		int r = store_read(s, blk[i], VSS_BLOCK_SIZE, i ? VSS_SB_OFFSET_B : VSS_SB_OFFSET_A);
 		if (r) {
 			report(s, VSS_STORE_FATAL, "sb-read-error",
 			       "superblock %c (byte offset %u): read error: %s", copy_name[i],
@@ -655,7 +655,7 @@ static int scan_block(struct vss_store *s, struct scan *sc, const unsigned char 
 	} else if (block_word(buf, 0) != VSS_EXC_MAGIC) {
 		name = "exc-bad-magic";
 		what = "bad magic";
-	} else if (block_word(buf, 1) != vss_block_csum(buf)) {
+	} else if (block_word(buf, 1) != vss_store_block_csum(buf)) {
 		name = "exc-bad-csum";
 		what = "bad checksum";
 	}
@@ -781,7 +781,7 @@ static unsigned int live_upto(const struct live_epoch *live, unsigned int n, uin
  */
 static void derive_usage(struct vss_store *s, uint64_t data_chunks)
 {
-	struct live_epoch live[VSS_MAX_SNAPS];
+	struct live_epoch live[VSS_MAX_SNAPS] = { { 0, 0 } };
 	int64_t diff[VSS_MAX_SNAPS + 1] = { 0 };
 	unsigned int nr_live = 0, k;
 	uint64_t i, out = 0, used = 0, unused = 0;
@@ -1019,7 +1019,7 @@ static int store_format(struct vss_store *s, uint64_t origin_sectors, uint32_t c
 			struct vss_exc_block_disk *blk = (void *)(buf + (size_t)i * VSS_BLOCK_SIZE);
 
 			blk->blocknr = htole64(first + i);
-			vss_block_seal(blk, VSS_EXC_MAGIC);
+			vss_store_block_seal(blk, VSS_EXC_MAGIC);
 		}
 		r = store_write(s, buf, (size_t)n * VSS_BLOCK_SIZE, first * VSS_BLOCK_SIZE);
 	}
@@ -1036,14 +1036,14 @@ static int store_format(struct vss_store *s, uint64_t origin_sectors, uint32_t c
 	sb->data_chunks = htole64(data_chunks);
 	random_uuid(sb->uuid);
 	sb->seq = htole64(0);
-	vss_block_seal(sb, VSS_SB_MAGIC);
+	vss_store_block_seal(sb, VSS_SB_MAGIC);
 	r = store_write(s, sb, VSS_BLOCK_SIZE, VSS_SB_OFFSET_B);
 	if (!r)
 		r = store_sync(s);
 	if (r)
 		goto out;
 	sb->seq = htole64(1);
-	vss_block_seal(sb, VSS_SB_MAGIC);
+	vss_store_block_seal(sb, VSS_SB_MAGIC);
 	r = store_write(s, sb, VSS_BLOCK_SIZE, VSS_SB_OFFSET_A);
 	if (!r)
 		r = store_sync(s);
@@ -1181,7 +1181,7 @@ int vss_store_write_sb(struct vss_store *s)
 	s->sb.seq = htole64(seq);
 	memset(block, 0, sizeof(block));
 	memcpy(block, &s->sb, sizeof(s->sb));
-	vss_block_seal(block, VSS_SB_MAGIC);
+	vss_store_block_seal(block, VSS_SB_MAGIC);
 	r = store_write(s, block, VSS_BLOCK_SIZE, copy ? VSS_SB_OFFSET_B : VSS_SB_OFFSET_A);
 	if (!r)
 		r = store_sync(s);
@@ -1221,7 +1221,7 @@ int vss_store_set_record(struct vss_store *s, uint64_t data_chunk, uint64_t orig
 	rec->origin_chunk = htole64(origin_chunk);
 	rec->epoch = htole32(epoch);
 	rec->reserved = 0;
-	vss_block_seal(&blk, VSS_EXC_MAGIC);
+	vss_store_block_seal(&blk, VSS_EXC_MAGIC);
 	r = store_write(s, &blk, sizeof(blk), blocknr * VSS_BLOCK_SIZE);
 	if (!r)
 		s->info.checked = false;

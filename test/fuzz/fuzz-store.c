@@ -48,7 +48,7 @@ static void reseal_all(uint8_t *img, size_t size)
 		memcpy(&magic, img + off, 4);
 		magic = le32toh(magic);
 		if (magic == VSS_SB_MAGIC || magic == VSS_EXC_MAGIC)
-			vss_block_seal(img + off, magic);
+			vss_store_block_seal(img + off, magic);
 	}
 }
 

@@ -203,7 +203,7 @@ int main(int argc, char **argv)
 			put_store();
 			raw_io(num(argv[i]), blk, sizeof(blk), 0);
 			memcpy(&magic, blk, 4);
-			vss_block_seal(blk, le32toh(magic));
+			vss_store_block_seal(blk, le32toh(magic));
 			raw_io(num(argv[i]), blk, sizeof(blk), 1);
 			i += 1;
 		} else {

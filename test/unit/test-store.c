@@ -152,7 +152,7 @@ static void reseal(struct fix *fx, uint64_t blocknr)
 	uint32_t magic;
 
 	memcpy(&magic, fx->img + blocknr * VSS_BLOCK_SIZE, 4);
-	vss_block_seal(fx->img + blocknr * VSS_BLOCK_SIZE, le32toh(magic));
+	vss_store_block_seal(fx->img + blocknr * VSS_BLOCK_SIZE, le32toh(magic));
 }
 
 static uint64_t snap_chunks(struct fix *fx, uint32_t snap_id)
@@ -186,13 +186,13 @@ static void test_crc32c(void **state)
 	split = vss_crc32c(vss_crc32c(0xFFFFFFFF, block, 1001), block + 1001, sizeof(block) - 1001);
 	assert_int_equal(whole, split);
 	/* Block checksum: bytes 8..4095, inverted. */
-	assert_int_equal(vss_block_csum(block),
+	assert_int_equal(vss_store_block_csum(block),
 			 vss_crc32c(0xFFFFFFFF, block + 8, sizeof(block) - 8) ^ 0xFFFFFFFF);
-	vss_block_seal(block, VSS_EXC_MAGIC);
+	vss_store_block_seal(block, VSS_EXC_MAGIC);
 	assert_int_equal(block[0] | block[1] << 8 | block[2] << 16 | (uint32_t)block[3] << 24,
 			 VSS_EXC_MAGIC);
 	assert_int_equal(block[4] | block[5] << 8 | block[6] << 16 | (uint32_t)block[7] << 24,
-			 vss_block_csum(block));
+			 vss_store_block_csum(block));
 }
 
 /* ---- format and read back ---- */
