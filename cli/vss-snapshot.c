@@ -1,0 +1,295 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * vss-snapshot: create one shadow copy set of the given volumes.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <json-c/json.h>
+#include <popt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli-common.h"
+#include "libvsscore.h"
+
+static void log_cb(int level, const char *msg, void *arg)
+{
+	(void)arg;
+	if (vss_opt_quiet && level < VSS_LOG_ERROR)
+		return;
+	fprintf(stderr, "%s%s\n", level == VSS_LOG_WARN ? "warning: " : "", msg);
+}
+
+/* "500ms", "2s", "2" (seconds) -> milliseconds; 0 on error. */
+static unsigned int parse_ms(const char *s)
+{
+	char *end;
+	double v = strtod(s, &end);
+
+	if (end == s || v <= 0)
+		return 0;
+	if (!strcmp(end, "ms"))
+		return (unsigned int)v;
+	if (!*end || !strcmp(end, "s"))
+		return (unsigned int)(v * 1000);
+	return 0;
+}
+
+static json_object *shadow_json(const struct vss_shadow_info *s, const char *mnt)
+{
+	json_object *o = json_object_new_object();
+	char when[32];
+	struct tm tm;
+
+	gmtime_r(&s->created, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	json_object_object_add(o, "shadow_id", json_object_new_int64(s->shadow_id));
+	json_object_object_add(o, "set_id", json_object_new_int64(s->set_id));
+	json_object_object_add(o, "volume", json_object_new_string(s->volume));
+	json_object_object_add(o, "device", json_object_new_string(s->device));
+	json_object_object_add(o, "provider", json_object_new_string(s->provider));
+	json_object_object_add(o, "created", json_object_new_string(when));
+	json_object_object_add(o, "state", json_object_new_string(s->state));
+	json_object_object_add(o, "tag", json_object_new_string(s->tag));
+	if (mnt)
+		json_object_object_add(o, "mountpoint", json_object_new_string(mnt));
+	return o;
+}
+
+/* --exec: mount each shadow copy read-only, run CMD, unmount. */
+static int run_exec(struct vss_ctx *ctx, struct vss_set *set, const char *cmd)
+{
+	size_t n = vss_set_shadow_count(set), i;
+	char (*mnts)[300] = calloc(n, sizeof(*mnts));
+	char env[4096] = "", name[64], id[32];
+	int status = 0, rc;
+	pid_t pid;
+
+	if (!mnts)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		struct vss_shadow_info s;
+		static const char *const opts[][2] = {
+			{ "ext4", "noload" }, { "xfs", "norecovery,nouuid" },
+			{ "ext3", "noload" }, { "btrfs", "" }, { NULL, NULL } };
+		int k;
+
+		vss_set_shadow(set, i, &s);
+		snprintf(mnts[i], sizeof(mnts[i]), "%s/expose/%llu", vss_ctx_dir(ctx, "run"),
+			 (unsigned long long)s.shadow_id);
+		mkdir(vss_ctx_dir(ctx, "run"), 0700);
+		snprintf(name, sizeof(name), "%s/expose", vss_ctx_dir(ctx, "run"));
+		mkdir(name, 0700);
+		mkdir(mnts[i], 0700);
+		for (k = 0; opts[k][0]; k++)
+			if (!mount(s.device, mnts[i], opts[k][0], MS_RDONLY, opts[k][1]))
+				break;
+		if (!opts[k][0]) {
+			vss_error(s.device, "cannot mount the shadow copy", errno);
+			rmdir(mnts[i]);
+			mnts[i][0] = '\0';
+			continue;
+		}
+		snprintf(name, sizeof(name), "VSS_SHADOW_MOUNT_%zu", i);
+		setenv(name, mnts[i], 1);
+		snprintf(name, sizeof(name), "VSS_SHADOW_VOLUME_%zu", i);
+		setenv(name, s.volume, 1);
+		if (env[0])
+			strncat(env, " ", sizeof(env) - strlen(env) - 1);
+		strncat(env, mnts[i], sizeof(env) - strlen(env) - 1);
+	}
+	setenv("VSS_SHADOW_MOUNTS", env, 1);
+	snprintf(id, sizeof(id), "%llu", (unsigned long long)vss_set_id(set));
+	setenv("VSS_SET_ID", id, 1);
+	fflush(NULL);
+	pid = fork();
+	if (pid == 0) {
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	if (pid > 0)
+		waitpid(pid, &status, 0);
+	for (i = 0; i < n; i++)
+		if (mnts[i][0]) {
+			umount2(mnts[i], 0);
+			rmdir(mnts[i]);
+		}
+	free(mnts);
+	rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	char *provider = NULL, *tag = NULL, *exec_cmd = NULL, *t_freeze = NULL,
+	     *t_commit = NULL, *wait_s = NULL, *context = NULL;
+	const char **writers = NULL, **excludes = NULL;
+	int no_writers = 0, retry = 0, keep = 0, json = 0;
+	struct poptOption options[] = {
+		{ "provider", 'p', POPT_ARG_STRING, &provider, 0,
+		  "Use this provider for every volume", "NAME" },
+		{ "writer", 'w', POPT_ARG_ARGV, &writers, 0,
+		  "Include this writer even if its files are elsewhere (repeatable)", "NAME" },
+		{ "exclude-writer", 'x', POPT_ARG_ARGV, &excludes, 0,
+		  "Leave this writer out (repeatable)", "NAME" },
+		{ "no-writers", '\0', POPT_ARG_NONE, &no_writers, 0,
+		  "Involve neither writers nor hooks (crash-consistent set)", NULL },
+		{ "timeout-freeze", '\0', POPT_ARG_STRING, &t_freeze, 0,
+		  "Writers' freeze-to-thaw limit (default 60s)", "TIME" },
+		{ "timeout-commit", '\0', POPT_ARG_STRING, &t_commit, 0,
+		  "Filesystems' freeze-to-thaw limit (default 10s)", "TIME" },
+		{ "retry", 'r', POPT_ARG_INT, &retry, 0,
+		  "Retry up to N times when a writer fails in a retryable way", "N" },
+		{ "tag", 't', POPT_ARG_STRING, &tag, 0, "Label the set", "TAG" },
+		{ "keep", 'k', POPT_ARG_INT, &keep, 0,
+		  "Then keep only the newest N shadow copies of each volume", "N" },
+		{ "json", 'j', POPT_ARG_NONE, &json, 0, "Print the set as JSON", NULL },
+		{ "exec", 'e', POPT_ARG_STRING, &exec_cmd, 0,
+		  "Mount the set read-only, run CMD (VSS_SHADOW_MOUNTS in its environment), "
+		  "then release the set", "CMD" },
+		{ "wait", '\0', POPT_ARG_STRING, &wait_s, 0,
+		  "Wait up to TIME for another set in progress (default: fail at once)", "TIME" },
+		{ "context", '\0', POPT_ARG_STRING, &context, 0,
+		  "persistent (default) or backup (deleted after backup-complete)", "KIND" },
+		VSS_POPT_COMMON,
+		POPT_AUTOHELP
+		POPT_TABLEEND
+	};
+	struct vss_set_opts sopts = { 0 };
+	struct vss_set *set = NULL;
+	struct vss_ctx *ctx = NULL;
+	const char **vols;
+	poptContext pc;
+	int rc, r = 0, attempt, nvol, i, wait_ms = 0;
+
+	vss_cli_init(argv[0]);
+	pc = poptGetContext(NULL, argc, (const char **)argv, options, 0);
+	poptSetOtherOptionHelp(pc, "[OPTION...] VOLUME|MOUNTPOINT...");
+	while ((rc = poptGetNextOpt(pc)) > 0)
+		;
+	if (rc < -1)
+		return vss_popt_error(pc, rc);
+	if (vss_opt_version) {
+		vss_print_version();
+		return 0;
+	}
+	vols = poptGetArgs(pc);
+	if (!vols || !vols[0]) {
+		vss_errorx(NULL, "no volume given (see --help)");
+		return VSS_EXIT_USAGE;
+	}
+	for (nvol = 0; vols[nvol]; nvol++)
+		;
+	sopts.provider = provider;
+	sopts.tag = tag;
+	sopts.writers = writers;
+	sopts.exclude_writers = excludes;
+	sopts.no_writers = no_writers;
+	if ((t_freeze && !(sopts.freeze_timeout_ms = parse_ms(t_freeze))) ||
+	    (t_commit && !(sopts.commit_timeout_ms = parse_ms(t_commit))) ||
+	    (wait_s && !(wait_ms = (int)parse_ms(wait_s))) || retry < 0 || keep < 0) {
+		vss_errorx(NULL, "bad time or count (e.g. 30s, 500ms, 2)");
+		return VSS_EXIT_USAGE;
+	}
+	if (context) {
+		if (!strcmp(context, "backup"))
+			sopts.context = VSS_CONTEXT_BACKUP;
+		else if (strcmp(context, "persistent")) {
+			vss_errorx(NULL, "%s: unknown context (persistent or backup)", context);
+			return VSS_EXIT_USAGE;
+		}
+	}
+	if (exec_cmd)
+		sopts.context = VSS_CONTEXT_BACKUP;
+
+	r = vss_ctx_new(&ctx);
+	if (r)
+		return vss_exit_from_errno(r, VSS_EXIT_NO_RESOURCES);
+	vss_ctx_set_log(ctx, log_cb, NULL, vss_opt_verbose ? VSS_LOG_DEBUG : VSS_LOG_WARN);
+	r = vss_lock(ctx, wait_ms);
+	if (r) {
+		if (r == -EBUSY)
+			vss_errorx(NULL, "another shadow copy set is in progress (see --wait)");
+		rc = vss_exit_from_errno(r, VSS_EXIT_BUSY);
+		goto out;
+	}
+	for (attempt = 0; attempt <= retry; attempt++) {
+		r = vss_set_new(ctx, &sopts, &set);
+		for (i = 0; !r && i < nvol; i++)
+			r = vss_set_add_volume(set, vols[i]);
+		if (r) {
+			rc = r == -ENXIO ? VSS_EXIT_NOT_FOUND : vss_exit_from_errno(r, VSS_EXIT_USAGE);
+			goto out;
+		}
+		r = vss_set_commit(set);
+		if (!r || r != -ECANCELED || attempt == retry)
+			break;
+		if (!vss_opt_quiet)
+			fprintf(stderr, "%s: writer failure: retrying (%d of %d)\n",
+				vss_program_name(), attempt + 1, retry);
+		vss_set_free(set);
+		set = NULL;
+		sleep(1);
+	}
+	if (r) {
+		const char *phase = vss_set_failed_phase(set);
+
+		vss_errorx(NULL, "shadow copy set failed at %s: %s",
+			   phase ? phase : "start", vss_strerror(r));
+		rc = r == -ETIMEDOUT ? (phase && !strcmp(phase, "commit") ? VSS_EXIT_PROVIDER
+								     : VSS_EXIT_WRITER)
+				     : vss_exit_from_errno(r, VSS_EXIT_PROVIDER);
+		goto out;
+	}
+	rc = VSS_EXIT_OK;
+	if (json) {
+		json_object *o = json_object_new_object(), *arr = json_object_new_array();
+		struct vss_shadow_info s;
+		size_t k;
+
+		json_object_object_add(o, "set_id", json_object_new_int64(vss_set_id(set)));
+		for (k = 0; k < vss_set_shadow_count(set); k++) {
+			vss_set_shadow(set, k, &s);
+			json_object_array_add(arr, shadow_json(&s, NULL));
+		}
+		json_object_object_add(o, "shadows", arr);
+		printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
+							      JSON_C_TO_STRING_NOSLASHESCAPE));
+		json_object_put(o);
+	} else if (!vss_opt_quiet) {
+		struct vss_shadow_info s;
+		size_t k;
+
+		printf("Shadow copy set %llu created.\n", (unsigned long long)vss_set_id(set));
+		for (k = 0; k < vss_set_shadow_count(set); k++) {
+			vss_set_shadow(set, k, &s);
+			printf("  shadow copy %llu of %s: %s (%s)\n",
+			       (unsigned long long)s.shadow_id, s.volume, s.device, s.provider);
+		}
+	}
+	fflush(stdout);
+	if (exec_cmd) {
+		vss_unlock(ctx);
+		rc = run_exec(ctx, set, exec_cmd);
+		vss_lock(ctx, -1);
+		vss_set_backup_complete(set, rc == 0);
+		if (rc)
+			vss_errorx(NULL, "%s: exit status %d", exec_cmd, rc);
+	} else {
+		vss_set_backup_complete(set, true);
+	}
+	if (keep && !exec_cmd)
+		for (i = 0; i < nvol; i++)
+			vss_keep_latest(ctx, vols[i], keep);
+out:
+	vss_set_free(set);
+	vss_ctx_free(ctx);
+	poptFreeContext(pc);
+	return rc;
+}

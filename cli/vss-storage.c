@@ -1,0 +1,183 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * vss-storage: enable, list and disable shadow copies of volumes.
+ *
+ *   vss-storage add --for VOL --on DEV [--chunk-size S] [--max-size S]
+ *                   [--provider dm-vss-cow|dm-snapshot] [--wrap [--name N]]
+ *   vss-storage list [--json]
+ *   vss-storage remove --for VOL [--force]
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <json-c/json.h>
+#include <popt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli-common.h"
+#include "libvsscore.h"
+
+static void log_cb(int level, const char *msg, void *arg)
+{
+	(void)arg;
+	if (vss_opt_quiet && level < VSS_LOG_ERROR)
+		return;
+	fprintf(stderr, "%s%s\n", level == VSS_LOG_WARN ? "warning: " : "", msg);
+}
+
+/* "64k", "4M", "1G", bytes otherwise; 0 on error. */
+static uint64_t parse_size(const char *s)
+{
+	char *end;
+	unsigned long long v = strtoull(s, &end, 10);
+
+	switch (*end) {
+	case 'k': case 'K': v <<= 10; end++; break;
+	case 'm': case 'M': v <<= 20; end++; break;
+	case 'g': case 'G': v <<= 30; end++; break;
+	case 't': case 'T': v <<= 40; end++; break;
+	}
+	if (*end == 'i' || *end == 'B')
+		end += (*end == 'i' && end[1] == 'B') ? 2 : 1;
+	return *end ? 0 : v;
+}
+
+static int do_list(struct vss_ctx *ctx, int json)
+{
+	struct vss_storage_info *st;
+	size_t n, i;
+	int r = vss_storage_list(ctx, &st, &n);
+
+	if (r)
+		return r;
+	if (json) {
+		json_object *arr = json_object_new_array();
+
+		for (i = 0; i < n; i++) {
+			json_object *o = json_object_new_object();
+
+			json_object_object_add(o, "volume", json_object_new_string(st[i].volume));
+			json_object_object_add(o, "real", json_object_new_string(st[i].real));
+			json_object_object_add(o, "store", json_object_new_string(st[i].store));
+			json_object_object_add(o, "provider", json_object_new_string(st[i].provider));
+			json_object_object_add(o, "chunk_sectors", json_object_new_int64(st[i].chunk_sectors));
+			json_object_object_add(o, "max_bytes", json_object_new_int64(st[i].max_bytes));
+			json_object_object_add(o, "wrapped", json_object_new_boolean(st[i].wrapped));
+			json_object_array_add(arr, o);
+		}
+		printf("%s\n", json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY |
+							      JSON_C_TO_STRING_NOSLASHESCAPE));
+		json_object_put(arr);
+	} else {
+		printf("%-28s %-12s %-28s %s\n", "Volume", "Provider", "Store", "Real");
+		for (i = 0; i < n; i++)
+			printf("%-28s %-12s %-28s /dev/mapper/%s\n", st[i].volume, st[i].provider,
+			       st[i].store, st[i].real);
+	}
+	free(st);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	char *vol = NULL, *dev = NULL, *chunk = NULL, *maxs = NULL, *provider = NULL,
+	     *name = NULL;
+	int wrap = 0, force = 0, json = 0;
+	struct poptOption options[] = {
+		{ "for", 'f', POPT_ARG_STRING, &vol, 0, "The volume", "VOL" },
+		{ "on", 'o', POPT_ARG_STRING, &dev, 0, "The store device (add)", "DEV" },
+		{ "chunk-size", 'c', POPT_ARG_STRING, &chunk, 0,
+		  "Copy-on-write chunk size, 4k..1M (add, dm-vss-cow)", "SIZE" },
+		{ "max-size", 'm', POPT_ARG_STRING, &maxs, 0,
+		  "Size of one shadow copy's area (add, dm-snapshot)", "SIZE" },
+		{ "provider", 'p', POPT_ARG_STRING, &provider, 0,
+		  "dm-vss-cow (default when loaded) or dm-snapshot (add)", "NAME" },
+		{ "wrap", '\0', POPT_ARG_NONE, &wrap, 0,
+		  "Wrap a plain, unmounted partition in a dm-linear device (add)", NULL },
+		{ "name", '\0', POPT_ARG_STRING, &name, 0,
+		  "The dm name of the wrapper (add --wrap)", "NAME" },
+		{ "force", '\0', POPT_ARG_NONE, &force, 0,
+		  "Also delete the volume's shadow copies (remove)", NULL },
+		{ "json", 'j', POPT_ARG_NONE, &json, 0, "JSON output (list)", NULL },
+		VSS_POPT_COMMON,
+		POPT_AUTOHELP
+		POPT_TABLEEND
+	};
+	struct vss_ctx *ctx = NULL;
+	const char *cmd;
+	poptContext pc;
+	int rc, r;
+
+	vss_cli_init(argv[0]);
+	pc = poptGetContext(NULL, argc, (const char **)argv, options, 0);
+	poptSetOtherOptionHelp(pc, "add|list|remove [OPTION...]");
+	while ((rc = poptGetNextOpt(pc)) > 0)
+		;
+	if (rc < -1)
+		return vss_popt_error(pc, rc);
+	if (vss_opt_version) {
+		vss_print_version();
+		return 0;
+	}
+	cmd = poptGetArg(pc);
+	if (!cmd || poptPeekArg(pc) || (strcmp(cmd, "add") && strcmp(cmd, "list") &&
+					strcmp(cmd, "remove"))) {
+		vss_errorx(NULL, "expected one of add, list, remove (see --help)");
+		return VSS_EXIT_USAGE;
+	}
+	if (strcmp(cmd, "list") && !vol) {
+		vss_errorx(NULL, "%s: --for VOL is needed", cmd);
+		return VSS_EXIT_USAGE;
+	}
+	if (!strcmp(cmd, "add") && !dev) {
+		vss_errorx(NULL, "add: --on DEV is needed");
+		return VSS_EXIT_USAGE;
+	}
+	r = vss_ctx_new(&ctx);
+	if (r)
+		return VSS_EXIT_NO_RESOURCES;
+	vss_ctx_set_log(ctx, log_cb, NULL, vss_opt_verbose ? VSS_LOG_DEBUG : VSS_LOG_WARN);
+	if (!strcmp(cmd, "list")) {
+		r = do_list(ctx, json);
+		rc = vss_exit_from_errno(r, VSS_EXIT_NOT_FOUND);
+		goto out;
+	}
+	r = vss_lock(ctx, 10000);
+	if (r) {
+		rc = vss_exit_from_errno(r, VSS_EXIT_BUSY);
+		goto out;
+	}
+	if (!strcmp(cmd, "add")) {
+		struct vss_storage_opts o = {
+			.volume = vol, .store = dev, .provider = provider,
+			.wrap = wrap, .wrap_name = name,
+		};
+
+		if (chunk) {
+			uint64_t b = parse_size(chunk);
+
+			if (!b || (b & (b - 1)) || b < 4096 || b > (1 << 20)) {
+				vss_errorx(NULL, "%s: chunk size must be a power of two, 4k..1M", chunk);
+				rc = VSS_EXIT_USAGE;
+				goto out;
+			}
+			o.chunk_sectors = b >> 9;
+		}
+		if (maxs && !(o.max_bytes = parse_size(maxs))) {
+			vss_errorx(NULL, "%s: bad size", maxs);
+			rc = VSS_EXIT_USAGE;
+			goto out;
+		}
+		r = vss_storage_add(ctx, &o);
+	} else {
+		r = vss_storage_remove(ctx, vol, force);
+	}
+	if (r)
+		vss_errorx(vol, "%s failed: %s", cmd, vss_strerror(r));
+	rc = r == -ENOTBLK ? VSS_EXIT_USAGE : vss_exit_from_errno(r, VSS_EXIT_PROVIDER);
+out:
+	vss_ctx_free(ctx);
+	poptFreeContext(pc);
+	return rc;
+}
