@@ -25,6 +25,7 @@
 static int opt_dump;
 static int opt_json;
 static int opt_ignore_nonfatal;
+static const char *opt_origin;
 
 struct kind_count {
 	const char *name;	/* the library's static string */
@@ -308,12 +309,29 @@ static struct poptOption options[] = {
 	  "Print the superblock, snapshot table and per-snapshot chunk counts", NULL },
 	{ "json", 'j', POPT_ARG_NONE, &opt_json, 0,
 	  "With --dump: print JSON (implies --dump)", NULL },
+	{ "origin", 'o', POPT_ARG_STRING, &opt_origin, 0,
+	  "Check that the store belongs to an origin of this device's size", "ORIGIN" },
 	{ "ignore-non-fatal", '\0', POPT_ARG_NONE, &opt_ignore_nonfatal, 0,
 	  "Exit 0 when all findings are non-fatal", NULL },
 	VSS_POPT_COMMON,
 	POPT_AUTOHELP
 	POPT_TABLEEND
 };
+
+/* The size of a block device or file, through the store reader's open. */
+static int origin_sectors(const char *path, uint64_t *sectors)
+{
+	struct vss_store_info info;
+	struct vss_store *origin;
+	int r = vss_store_open(path, 0, NULL, &origin);
+
+	if (r)
+		return r;
+	vss_store_get_info(origin, &info);
+	vss_store_close(origin);
+	*sectors = info.device_bytes >> VSS_SECTOR_SHIFT;
+	return 0;
+}
 
 static int exit_status(const struct vss_store_info *in)
 {
@@ -368,6 +386,17 @@ int main(int argc, const char **argv)
 		vss_error(dev, "cannot open", r);
 		rc = vss_exit_from_errno(r, VSS_EXIT_PROVIDER);
 		goto out_json;
+	}
+	if (opt_origin) {
+		uint64_t sectors;
+
+		r = origin_sectors(opt_origin, &sectors);
+		if (r) {
+			vss_error(opt_origin, "cannot read the origin's size", r);
+			rc = vss_exit_from_errno(r, VSS_EXIT_USAGE);
+			goto out_store;
+		}
+		vss_store_expect_origin(store, sectors);
 	}
 	r = vss_store_check(store);
 	if (r) {

@@ -88,6 +88,14 @@ void vss_store_close(struct vss_store *store);
 /* ---- reading and checking ---- */
 
 /**
+ * vss_store_expect_origin() - have the checks compare the superblock's
+ * origin size with the origin the store is meant for, as dm-vss does when
+ * a table is loaded (finding "sb-origin-size").  0, the default, skips
+ * the comparison.  Returns 0.
+ */
+int vss_store_expect_origin(struct vss_store *store, uint64_t origin_sectors);
+
+/**
  * vss_store_load() - read and verify both superblock copies, pick the valid
  * one with the higher sequence number, and check it and its snapshot table.
  *

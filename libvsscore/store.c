@@ -49,6 +49,7 @@ struct vss_store {
 	uint64_t size;			/* bytes */
 	bool writable;
 	struct vss_store_callbacks cb;
+	uint64_t expect_origin_sectors;	/* 0: not known */
 
 	struct vss_store_info info;
 	/* The chosen superblock as on disk; the writer edits it in place. */
@@ -275,6 +276,12 @@ int vss_store_open_image(void *image, size_t size, unsigned int flags,
 	return 0;
 }
 
+int vss_store_expect_origin(struct vss_store *s, uint64_t origin_sectors)
+{
+	s->expect_origin_sectors = origin_sectors;
+	return 0;
+}
+
 static void store_reset(struct vss_store *s)
 {
 	uint64_t bytes = s->info.device_bytes;
@@ -455,6 +462,12 @@ static void check_sb(struct vss_store *s, char copy, bool tail_zero)
 	if (le32toh(sb->reserved0) || !all_zero(sb->reserved1, sizeof(sb->reserved1)) || !tail_zero)
 		report(s, VSS_STORE_NONFATAL, "sb-reserved",
 		       "superblock %c: reserved bytes are not zero", copy);
+
+	if (s->expect_origin_sectors && in->origin_sectors != s->expect_origin_sectors)
+		report(s, VSS_STORE_FATAL, "sb-origin-size",
+		       "superblock %c: origin_sectors %" PRIu64 ", but the origin has %" PRIu64
+		       " sectors: the store belongs to another origin", copy,
+		       in->origin_sectors, s->expect_origin_sectors);
 
 	check_snap_table(s, copy);
 

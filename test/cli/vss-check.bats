@@ -202,6 +202,20 @@ poke() { mk poke "$@"; }
 	[[ "$output" == *"superblock A: chunk_sectors 12 is not a power of two in 8..2048 [sb-chunk-size]"* ]]
 }
 
+@test "--origin: a store of another origin's size is fatal" {
+	fresh
+	truncate -s 8M "$BATS_TEST_TMPDIR/origin.img"
+	run check --origin "$BATS_TEST_TMPDIR/origin.img" "$S"
+	[ "$status" -eq 0 ]
+	truncate -s 16M "$BATS_TEST_TMPDIR/origin.img"
+	run check --origin "$BATS_TEST_TMPDIR/origin.img" "$S"
+	[ "$status" -eq 7 ]
+	[ "$output" = "$S: fatal: superblock A: origin_sectors 16384, but the origin has 32768 sectors: the store belongs to another origin [sb-origin-size]" ]
+	run check --origin "$BATS_TEST_TMPDIR/none" "$S"
+	[ "$status" -eq 4 ]
+	[ "$output" = "$BATS_TEST_TMPDIR/none: cannot read the origin's size: No such file or directory" ]
+}
+
 @test "a store larger than its device: fatal" {
 	fresh
 	truncate -s 2M "$S"

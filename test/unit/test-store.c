@@ -557,6 +557,29 @@ static void test_sb_fields(void **state)
 	}
 }
 
+static void test_origin_size(void **state)
+{
+	struct fix *fx = fix_new(4 * MIB, 16384, 8);
+	struct vss_store_callbacks cb = { on_finding, on_log, fx };
+	struct vss_store_info info;
+	struct vss_store *s;
+
+	(void)state;
+	assert_int_equal(vss_store_open_image(fx->img, fx->size, 0, &cb, &s), 0);
+	assert_int_equal(vss_store_expect_origin(s, 16384), 0);
+	assert_int_equal(vss_store_check(s), 0);
+	vss_store_get_info(s, &info);
+	assert_int_equal(info.nr_fatal + info.nr_nonfatal, 0);
+	assert_int_equal(vss_store_expect_origin(s, 16385), 0);
+	assert_int_equal(vss_store_check(s), 0);
+	vss_store_get_info(s, &info);
+	assert_int_equal(info.nr_fatal, 1);
+	assert_found(fx, "sb-origin-size", VSS_STORE_FATAL,
+		     "superblock A: origin_sectors 16384, but the origin has 16385 sectors");
+	vss_store_close(s);
+	fix_free(fx);
+}
+
 static void test_sb_reserved_and_parity(void **state)
 {
 	struct fix *fx = fix_new(4 * MIB, 16384, 8);
@@ -858,6 +881,7 @@ int main(void)
 		cmocka_unit_test(test_sb_one_copy_bad),
 		cmocka_unit_test(test_sb_both_bad),
 		cmocka_unit_test(test_sb_fields),
+		cmocka_unit_test(test_origin_size),
 		cmocka_unit_test(test_sb_reserved_and_parity),
 		cmocka_unit_test(test_snapshot_table),
 		cmocka_unit_test(test_exception_block_damage),
