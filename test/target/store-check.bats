@@ -149,7 +149,7 @@ kernel_store() {
 
 	dmsetup remove "$P-s1" "$P-s2"
 	origin_down
-	run check "$STORE"
+	run check --origin "$ORIG" "$STORE"
 	[ "$status" -eq 0 ]
 	check --json "$STORE" | jq -e '
 		.clean and .superblock.nr_snaps == 2 and .superblock.last_epoch == 2 and
