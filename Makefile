@@ -70,6 +70,8 @@ CLI_HELPER_SRCS := $(filter-out cli/vss-%.c,$(sort $(wildcard cli/*.c)))
 UNIT_SRCS := $(sort $(wildcard test/unit/test-*.c))
 UNIT_HELPER_SRCS := $(filter-out test/unit/test-%.c,$(sort $(wildcard test/unit/*.c)))
 MAN_PAGES := $(sort $(wildcard man/*.[1-8]))
+COMPLETION := $(wildcard scripts/bash-completion/vss)
+SYSTEMD_UNITS := $(sort $(wildcard scripts/systemd/*.service scripts/systemd/*.timer))
 MODULE_SRCS := $(wildcard dm-vss/*.c dm-vss/*.h dm-vss/Kbuild)
 
 obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
@@ -91,6 +93,7 @@ endif
 
 .PHONY: all lib commands module tests check warnings install uninstall \
 	install-lib install-commands install-headers install-man \
+	install-completion install-systemd uninstall-completion uninstall-systemd \
 	install-module uninstall-module dkms-install clean distclean help
 
 all: lib commands $(if $(KDIR),module)
@@ -201,7 +204,7 @@ dm-vss/dm-vss.ko: $(MODULE_SRCS) config.mk
 # --- install -------------------------------------------------------------------
 
 install: install-lib install-headers install-commands install-man \
-	$(if $(KDIR),install-module)
+	install-completion install-systemd $(if $(KDIR),install-module)
 
 install-lib: lib
 ifneq ($(SHLIB),)
@@ -234,6 +237,27 @@ install-man:
 		$(INSTALL) -D -m 644 $$page $(DESTDIR)$(mandir)/man$$sec/$${page#man/} || exit 1; \
 	done
 
+# bash completion: one file, loaded by bash-completion under each
+# command's name (a symlink per command); systemd units: every
+# scripts/systemd/*.service and *.timer.
+completionsdir ?= $(datadir)/bash-completion/completions
+systemdunitdir ?= $(prefix)/lib/systemd/system
+
+install-completion:
+ifneq ($(COMPLETION),)
+	$(INSTALL) -D -m 644 $(COMPLETION) $(DESTDIR)$(completionsdir)/vss
+	@for cmd in $(notdir $(CMDS)); do \
+		echo "ln -sf vss $(DESTDIR)$(completionsdir)/$$cmd"; \
+		ln -sf vss $(DESTDIR)$(completionsdir)/$$cmd || exit 1; \
+	done
+endif
+
+install-systemd:
+	@for unit in $(SYSTEMD_UNITS); do \
+		echo "$(INSTALL) -D -m 644 $$unit $(DESTDIR)$(systemdunitdir)/$${unit##*/}"; \
+		$(INSTALL) -D -m 644 $$unit $(DESTDIR)$(systemdunitdir)/$${unit##*/} || exit 1; \
+	done
+
 MODDIR = /lib/modules/$(KVER)/updates
 
 install-module: module
@@ -241,7 +265,7 @@ install-module: module
 	@if [ -z "$(DESTDIR)" ]; then echo "depmod -a $(KVER)"; depmod -a $(KVER); \
 	else echo "DESTDIR set: run 'depmod -a $(KVER)' on the target system"; fi
 
-uninstall: $(if $(KVER),uninstall-module)
+uninstall: $(if $(KVER),uninstall-module) uninstall-completion uninstall-systemd
 	rm -f $(addprefix $(DESTDIR)$(sbindir)/,$(notdir $(CMDS)))
 	rm -f $(DESTDIR)$(libdir)/libvsscore.so.0 $(DESTDIR)$(libdir)/libvsscore.so
 	rm -f $(DESTDIR)$(libdir)/pkgconfig/libvsscore.pc
@@ -251,6 +275,16 @@ uninstall: $(if $(KVER),uninstall-module)
 		rm -f $(DESTDIR)$(mandir)/man$${page##*.}/$${page#man/}; \
 	done
 	$(if $(DESTDIR),,-ldconfig)
+
+uninstall-completion:
+	rm -f $(DESTDIR)$(completionsdir)/vss \
+		$(addprefix $(DESTDIR)$(completionsdir)/,$(notdir $(CMDS)))
+
+uninstall-systemd:
+	@for unit in $(SYSTEMD_UNITS); do \
+		echo "rm -f $(DESTDIR)$(systemdunitdir)/$${unit##*/}"; \
+		rm -f $(DESTDIR)$(systemdunitdir)/$${unit##*/}; \
+	done
 
 uninstall-module:
 	rm -f $(DESTDIR)$(MODDIR)/dm-vss.ko

@@ -84,6 +84,20 @@ FAKE
 		[ -f "$d/usr/share/man/man${f##*.}/$(basename "$f")" ]
 	done
 	[ -z "$kver" ] || [ -f "$d/lib/modules/$kver/updates/dm-vss.ko" ]
+	# bash completion: the file, and a link under each command's name,
+	# which is the name bash-completion looks up
+	if [ -f "$TOP/scripts/bash-completion/vss" ]; then
+		cmp "$TOP/scripts/bash-completion/vss" "$d/usr/share/bash-completion/completions/vss"
+		for f in "$TOP"/cli/vss-*.c; do
+			f=$d/usr/share/bash-completion/completions/$(basename "$f" .c)
+			[ -L "$f" ] || { echo "no completion link $f"; return 1; }
+			cmp "$TOP/scripts/bash-completion/vss" "$f"
+		done
+	fi
+	for f in "$TOP"/scripts/systemd/*.service "$TOP"/scripts/systemd/*.timer; do
+		[ -e "$f" ] || continue
+		cmp "$f" "$d/usr/lib/systemd/system/$(basename "$f")"
+	done
 	make -s -C "$TOP" uninstall DESTDIR="$d" prefix=/usr
 	run find "$d" -type f -o -type l
 	[ -z "$output" ] || { echo "left after uninstall: $output"; return 1; }
