@@ -173,6 +173,77 @@ int vss_storage_list(struct vss_ctx *ctx, struct vss_storage_info **items, size_
  */
 int vss_catalog_reconcile(struct vss_ctx *ctx);
 
+/* ---- exposing a shadow copy (vss-expose, vss-unexpose) ---- */
+
+/**
+ * vss_shadow_expose() - mount a shadow copy read-only.
+ * @ctx:        the context (the lock must be held when @mountpoint is set)
+ * @shadow_id:  its id
+ * @mountpoint: where to mount it (created if missing), or NULL to check
+ *              only that it can be exposed and fill in @info
+ * @info:       filled in (the device, and the mount point in exposed); may be NULL
+ *
+ * The filesystem type is probed with libblkid; journal replay is switched
+ * off (ext3/ext4 noload, xfs norecovery,nouuid, btrfs nologreplay) so that
+ * nothing writes to the copy; always ro,nosuid,nodev.  The mount point is
+ * recorded in the catalog (the shadow's "exposed").  Returns 0; -ENOENT for
+ * an unknown id; -ENODEV when its device is missing; -ESTALE when it is
+ * invalid (the catalog or the kernel says so); -EBUSY when it is exposed or
+ * mounted already (or something is mounted at @mountpoint); -ENXIO when
+ * no filesystem is found on it; -EIO when the mount fails otherwise.
+ */
+int vss_shadow_expose(struct vss_ctx *ctx, uint64_t shadow_id, const char *mountpoint,
+		      struct vss_shadow_info *info);
+
+/**
+ * vss_shadow_unexpose() - unmount a shadow copy exposed by vss_shadow_expose().
+ * @ctx:       the context (the lock must be held)
+ * @shadow_id: its id
+ * @force:     detach a busy mount (MNT_DETACH) instead of failing
+ *
+ * Clears the catalog's record, and removes the mount point if
+ * vss_shadow_expose() created it.  A record whose mount is gone (after a
+ * reboot) is just cleared.  Returns 0; -ENOENT for an unknown id or a copy
+ * not exposed; -EBUSY when the mount is busy (and !@force).
+ */
+int vss_shadow_unexpose(struct vss_ctx *ctx, uint64_t shadow_id, bool force);
+
+/* ---- activating after a reboot (vss-activate) ---- */
+
+struct vss_activate_opts {
+	bool dry_run;		/* say what would be done (INFO log), change nothing */
+};
+
+/* What vss_activate() found and did. */
+struct vss_activate_result {
+	unsigned int origins_loaded;	/* volumes put back under their origin */
+	unsigned int origins_present;	/* already under it: left alone */
+	unsigned int shadows_loaded;	/* shadow copy devices created */
+	unsigned int shadows_present;	/* already there: left alone */
+	unsigned int shadows_invalid;	/* gone from their store (or invalid in it): marked invalid */
+	unsigned int failed;		/* volumes or copies that could not be brought back */
+};
+
+/**
+ * vss_activate() - bring back the device-mapper devices of the catalog.
+ * @ctx:  the context (the lock must be held, unless @opts->dry_run)
+ * @opts: options; NULL for the defaults
+ * @res:  filled in; may be NULL
+ *
+ * After a reboot: every volume of the catalog's storage is put back under
+ * its origin target (its table moved to <name>-real, as vss_storage_add()
+ * does; a volume wrapped by --wrap gets its -real device over the wrapped
+ * partition), and every shadow copy its store still holds valid gets its
+ * device back; a copy the store no longer has, or holds invalid or
+ * dropped, is marked invalid in the catalog.  Devices already present are
+ * left alone, so running it again changes nothing.  What cannot be brought
+ * back (a missing volume or store) is logged as an error and the rest is
+ * done.  Returns 0; -ENODEV when something could not be brought back;
+ * -ENOPKG when the kernel target is missing.
+ */
+int vss_activate(struct vss_ctx *ctx, const struct vss_activate_opts *opts,
+		 struct vss_activate_result *res);
+
 /* ---- volumes ---- */
 
 /**
@@ -408,6 +479,78 @@ int vss_set_delete(struct vss_ctx *ctx, uint64_t set_id);
  * @keep:   how many to keep
  */
 int vss_keep_latest(struct vss_ctx *ctx, const char *volume, unsigned int keep);
+
+/* ---- reverting a volume to a shadow copy ---- */
+
+struct vss_revert_opts {
+	bool dry_run;		/* compute what would be copied, change nothing */
+	bool delete_after;	/* delete the shadow copy once the revert is complete */
+};
+
+/* What a revert found and did (filled in on failure too, as far as it got). */
+struct vss_revert_result {
+	uint64_t shadow_id;
+	char volume[256];		/* /dev/mapper/NAME */
+	char device[256];		/* the shadow copy read from */
+	char provider[64];
+	char mountpoint[256];		/* where the volume is mounted, when refused for it */
+	uint32_t chunk_bytes;
+	uint64_t changed_chunks;	/* chunks where the shadow copy differs: examined */
+	uint64_t changed_bytes;
+	uint64_t copied_chunks;		/* of those, written to the volume */
+	uint64_t copied_bytes;
+	uint64_t equal_chunks;		/* of those, equal already (an earlier run): skipped */
+	uint64_t store_chunks_needed;	/* new copies the other shadow copies need */
+	uint64_t store_chunks_free;
+	bool partial;			/* the volume is partly reverted: run it again */
+	bool deleted;			/* the shadow copy was deleted (delete_after) */
+};
+
+/**
+ * vss_shadow_revert() - return a volume to the content of one of its shadow copies.
+ * @ctx:       the context (the lock must be held)
+ * @shadow_id: the shadow copy
+ * @opts:      options; NULL for the defaults
+ * @res:       filled in; may be NULL
+ *
+ * dm-vss-cow only.  The chunks where the shadow copy differs from the
+ * volume are read from the store's exception records (the volume suspended
+ * for a stable view), then each is read from the shadow copy's device and
+ * written to the volume through its vss-origin device, so that the other
+ * shadow copies of the volume keep their content.  The volume must not be
+ * mounted or open elsewhere (it is opened O_EXCL for the whole revert).
+ * Repeating a revert is harmless: chunks already equal are skipped.
+ *
+ * Returns 0; -ENOENT for an unknown id; -EBUSY when the volume is mounted
+ * (@res->mountpoint says where) or open; -EOPNOTSUPP for a provider other
+ * than dm-vss-cow; -ENODEV when the shadow copy's device is not active;
+ * -ESTALE when the kernel dropped or invalidated the shadow copy; -ENOSPC
+ * when the store lacks room for the copies the other shadow copies need;
+ * -EUCLEAN for a store with fatal findings; -EIO or -errno when reading or
+ * writing failed, then @res->partial tells whether the volume was changed.
+ */
+int vss_shadow_revert(struct vss_ctx *ctx, uint64_t shadow_id,
+		      const struct vss_revert_opts *opts, struct vss_revert_result *res);
+
+struct vss_store;
+
+/**
+ * vss_shadow_changed_chunks() - the chunks where a snapshot of a store
+ * differs from its origin.
+ * @store:      a store after vss_store_check() (libvsscore-store.h)
+ * @snap_id:    a VALID snapshot of it
+ * @chunks:     set to a malloc'ed array of origin chunk numbers, ascending
+ *              (free with free()); NULL when there are none
+ * @count:      set to its length
+ * @new_copies: if not NULL, set to how many of those chunks a write to the
+ *              origin would copy into the store for the newest snapshot
+ *
+ * These are the origin chunks the snapshot reads from the store: those with
+ * a copy whose epoch is at least the snapshot's.  Returns 0, -ENOENT when
+ * @snap_id is not a VALID snapshot, -EINVAL before a check, -ENOMEM.
+ */
+int vss_shadow_changed_chunks(const struct vss_store *store, uint32_t snap_id,
+			      uint64_t **chunks, size_t *count, uint64_t *new_copies);
 
 /* ---- filesystems (exported for tools and tests) ---- */
 

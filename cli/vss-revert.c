@@ -1,0 +1,219 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * vss-revert: return a volume to the content of one of its shadow copies.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <inttypes.h>
+#include <json-c/json.h>
+#include <popt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli-common.h"
+#include "libvsscore.h"
+
+static int opt_debug;
+
+static void log_cb(int level, const char *msg, void *arg)
+{
+	(void)arg;
+	if (vss_opt_quiet && level < VSS_LOG_ERROR)
+		return;
+	/* The outcome is printed by main(); the library's line is for --verbose. */
+	if (level == VSS_LOG_INFO && !vss_opt_verbose)
+		return;
+	fprintf(stderr, "%s%s\n", level == VSS_LOG_WARN ? "warning: " : "", msg);
+}
+
+/* "<n> (1-based decimal)" -> id; 0 on error. */
+static uint64_t parse_id(const char *s)
+{
+	unsigned long long v;
+	char *end;
+
+	if (!s || *s < '0' || *s > '9')
+		return 0;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || *end)
+		return 0;
+	return v;
+}
+
+/* "500ms", "2s", "2" (seconds) -> milliseconds; 0 on error. */
+static int parse_ms(const char *s)
+{
+	char *end;
+	double v = strtod(s, &end);
+
+	if (end == s || v <= 0)
+		return 0;
+	if (!strcmp(end, "ms"))
+		return (int)v;
+	if (!*end || !strcmp(end, "s"))
+		return (int)(v * 1000);
+	return 0;
+}
+
+static void print_json(const struct vss_revert_result *res, bool dry_run, int err)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "shadow_id", json_object_new_int64((int64_t)res->shadow_id));
+	json_object_object_add(o, "volume", json_object_new_string(res->volume));
+	json_object_object_add(o, "device", json_object_new_string(res->device));
+	json_object_object_add(o, "provider", json_object_new_string(res->provider));
+	json_object_object_add(o, "dry_run", json_object_new_boolean(dry_run));
+	json_object_object_add(o, "chunk_bytes", json_object_new_int64(res->chunk_bytes));
+	json_object_object_add(o, "changed_chunks",
+			       json_object_new_int64((int64_t)res->changed_chunks));
+	json_object_object_add(o, "changed_bytes",
+			       json_object_new_int64((int64_t)res->changed_bytes));
+	json_object_object_add(o, "copied_chunks",
+			       json_object_new_int64((int64_t)res->copied_chunks));
+	json_object_object_add(o, "copied_bytes",
+			       json_object_new_int64((int64_t)res->copied_bytes));
+	json_object_object_add(o, "equal_chunks",
+			       json_object_new_int64((int64_t)res->equal_chunks));
+	json_object_object_add(o, "store_chunks_needed",
+			       json_object_new_int64((int64_t)res->store_chunks_needed));
+	json_object_object_add(o, "store_chunks_free",
+			       json_object_new_int64((int64_t)res->store_chunks_free));
+	json_object_object_add(o, "reverted", json_object_new_boolean(!err && !dry_run));
+	json_object_object_add(o, "partial", json_object_new_boolean(res->partial));
+	json_object_object_add(o, "deleted", json_object_new_boolean(res->deleted));
+	if (res->mountpoint[0])
+		json_object_object_add(o, "mountpoint", json_object_new_string(res->mountpoint));
+	if (err)
+		json_object_object_add(o, "error", json_object_new_string(vss_strerror(err)));
+	printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
+						      JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(o);
+}
+
+static void print_text(const struct vss_revert_result *res, bool dry_run)
+{
+	if (dry_run) {
+		printf("%s: %" PRIu64 " chunks (%" PRIu64 " bytes) differ from shadow copy %"
+		       PRIu64 " and would be copied\n", res->volume, res->changed_chunks,
+		       res->changed_bytes, res->shadow_id);
+		if (vss_opt_verbose)
+			printf("  chunk size %" PRIu32 " bytes; the other shadow copies need %"
+			       PRIu64 " new copies in the store, %" PRIu64 " chunks free\n",
+			       res->chunk_bytes, res->store_chunks_needed, res->store_chunks_free);
+		return;
+	}
+	printf("%s reverted to shadow copy %" PRIu64 ".\n", res->volume, res->shadow_id);
+	if (vss_opt_verbose)
+		printf("  %" PRIu64 " chunks (%" PRIu64 " bytes) copied from %s, %" PRIu64
+		       " equal already; chunk size %" PRIu32 " bytes\n", res->copied_chunks,
+		       res->copied_bytes, res->device, res->equal_chunks, res->chunk_bytes);
+	if (res->deleted)
+		printf("  shadow copy %" PRIu64 " deleted.\n", res->shadow_id);
+}
+
+int main(int argc, char **argv)
+{
+	int dry_run = 0, delete_after = 0, json = 0, wait_ms = 0;
+	char *wait_s = NULL;
+	struct poptOption options[] = {
+		{ "dry-run", 'n', POPT_ARG_NONE, &dry_run, 0,
+		  "Print how many chunks and bytes would be copied; change nothing", NULL },
+		{ "delete", 'd', POPT_ARG_NONE, &delete_after, 0,
+		  "Delete the shadow copy once the volume is reverted", NULL },
+		{ "json", 'j', POPT_ARG_NONE, &json, 0, "Print the outcome as JSON", NULL },
+		{ "wait", '\0', POPT_ARG_STRING, &wait_s, 0,
+		  "Wait up to TIME for another command holding the lock (default: fail at once)",
+		  "TIME" },
+		{ "debug", '\0', POPT_ARG_NONE, &opt_debug, 0,
+		  "Print the library's debug messages", NULL },
+		VSS_POPT_COMMON,
+		POPT_AUTOHELP
+		POPT_TABLEEND
+	};
+	struct vss_revert_opts ropts = { 0 };
+	struct vss_revert_result res;
+	struct vss_ctx *ctx = NULL;
+	const char **args;
+	uint64_t id;
+	poptContext pc;
+	int rc, r;
+
+	vss_cli_init(argv[0]);
+	pc = poptGetContext(NULL, argc, (const char **)argv, options, 0);
+	poptSetOtherOptionHelp(pc, "[OPTION...] SHADOW_ID");
+	while ((rc = poptGetNextOpt(pc)) > 0)
+		;
+	if (rc < -1) {
+		rc = vss_popt_error(pc, rc);
+		goto out_popt;
+	}
+	if (vss_opt_version) {
+		vss_print_version();
+		rc = VSS_EXIT_OK;
+		goto out_popt;
+	}
+	args = poptGetArgs(pc);
+	rc = VSS_EXIT_USAGE;
+	if (!args || !args[0]) {
+		vss_errorx(NULL, "no shadow copy id given (see --help)");
+		goto out_popt;
+	}
+	if (args[1]) {
+		vss_errorx(NULL, "%s: one shadow copy id only (see --help)", args[1]);
+		goto out_popt;
+	}
+	id = parse_id(args[0]);
+	if (!id) {
+		vss_errorx(NULL, "%s: not a shadow copy id (a number, see vss-list)", args[0]);
+		goto out_popt;
+	}
+	if (wait_s && !(wait_ms = parse_ms(wait_s))) {
+		vss_errorx(NULL, "%s: bad time (e.g. 30s, 500ms, 2)", wait_s);
+		goto out_popt;
+	}
+	if (dry_run && delete_after) {
+		vss_errorx(NULL, "--dry-run and --delete exclude each other");
+		goto out_popt;
+	}
+	ropts.dry_run = dry_run;
+	ropts.delete_after = delete_after;
+
+	r = vss_ctx_new(&ctx);
+	if (r) {
+		vss_error(NULL, "cannot start", r);
+		rc = vss_exit_from_errno(r, VSS_EXIT_NO_RESOURCES);
+		goto out_popt;
+	}
+	vss_ctx_set_log(ctx, log_cb, NULL, opt_debug ? VSS_LOG_DEBUG :
+			vss_opt_verbose ? VSS_LOG_INFO : VSS_LOG_WARN);
+	r = vss_lock(ctx, wait_ms);
+	if (r) {
+		if (r == -EBUSY)
+			vss_errorx(NULL, "another vss command is in progress (see --wait)");
+		else
+			vss_error(vss_ctx_dir(ctx, "run"), "cannot take the lock", r);
+		rc = vss_exit_from_errno(r, VSS_EXIT_BUSY);
+		goto out;
+	}
+	r = vss_shadow_revert(ctx, id, &ropts, &res);
+	/*
+	 * Everything the library refuses or fails at past the volume checks
+	 * (a provider other than dm-vss-cow, a shadow copy the kernel dropped,
+	 * an I/O error) is the provider's failure: exit 7.
+	 */
+	rc = vss_exit_from_errno(r, VSS_EXIT_PROVIDER);
+	if (r == -ETIMEDOUT)
+		rc = VSS_EXIT_PROVIDER;
+	if (json)
+		print_json(&res, dry_run, r);
+	else if (!r && !vss_opt_quiet)
+		print_text(&res, dry_run);
+out:
+	vss_ctx_free(ctx);
+out_popt:
+	poptFreeContext(pc);
+	return rc;
+}
