@@ -155,6 +155,64 @@ struct vss_storage_info {
  */
 int vss_shadow_list(struct vss_ctx *ctx, struct vss_shadow_info **shadows, size_t *count);
 
+/*
+ * A shadow copy as the kernel sees it now (vss_shadow_get_state()).
+ * state is one of:
+ *   valid     the device exists and the provider serves the copy
+ *   invalid   the provider stopped serving it: the store failed, or it was
+ *             invalidated (dm-snapshot's or overflow_invalidate's overflow)
+ *   dropped   deleted by the provider to make room when its store filled
+ *   missing   the device does not exist (after a reboot: vss-activate)
+ *   creating, deleting   a command is making or deleting it (the catalog's word)
+ *   unknown   the kernel could not be asked (detail says why), or an
+ *             external provider, which the kernel knows nothing about
+ */
+struct vss_shadow_state {
+	char state[16];
+	char detail[160];	/* a short explanation, or empty */
+	bool device_present;
+	char mountpoint[256];	/* where its device is mounted now, else empty */
+	bool usage_known;	/* the fields below were read from the kernel */
+	uint32_t chunk_sectors;
+	uint64_t copied_chunks;	/* chunks it reads from the store, not the origin */
+	uint64_t copied_bytes;
+	uint64_t store_used_bytes;	/* the store (shared by the volume's copies) */
+	uint64_t store_size_bytes;
+};
+
+/**
+ * vss_shadow_get_state() - ask the kernel about a shadow copy.
+ * @ctx:   the context (no lock needed: nothing is changed)
+ * @info:  the shadow copy, from vss_shadow_list()
+ * @state: filled in
+ *
+ * Reads the status of the shadow copy's device and of its volume's origin
+ * (dm-vss-cow: vss-snap and vss-origin; dm-snapshot: snapshot), and, for a
+ * dm-vss-cow copy the kernel no longer serves, the store's snapshot table
+ * to tell "dropped" from "invalid".  Returns 0 (a missing device is a state,
+ * not an error) or -ENOMEM.
+ */
+int vss_shadow_get_state(struct vss_ctx *ctx, const struct vss_shadow_info *info,
+			 struct vss_shadow_state *state);
+
+/* A set as recorded in the catalog. */
+struct vss_set_info {
+	uint64_t set_id;
+	char state[32];		/* creating, created, deleting */
+	char tag[64];
+	char context[16];	/* persistent or backup */
+	time_t created;
+	size_t shadow_count;
+};
+
+/**
+ * vss_set_list() - the sets of the catalog.
+ * @ctx:   the context
+ * @sets:  set to a malloc'ed array (free with free()), NULL when empty
+ * @count: set to its length
+ */
+int vss_set_list(struct vss_ctx *ctx, struct vss_set_info **sets, size_t *count);
+
 /**
  * vss_storage_list() - the volumes enabled with vss_storage_add().
  * @ctx:   the context

@@ -1,0 +1,265 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * The kernel's view of a shadow copy, for listing: the status of its
+ * device and of its volume's origin, parsed here once, and the sets of the
+ * catalog.
+ *
+ *   vss-snap status    <snap_id> <valid|invalid> <copied_chunks>
+ *   vss-origin status  <chunk_sectors> <used>/<total> <meta_used>/<meta_total>
+ *                      <snap_count> <rw|ro|fail> ...
+ *   snapshot status    <allocated>/<total> <metadata_sectors>, or Invalid,
+ *                      Overflow, Merge failed
+ *
+ * vss-snap says only "invalid" for a snapshot it no longer serves; the
+ * store's snapshot table (written by the kernel before it stops serving
+ * one) says whether it was dropped to make room or invalidated.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "vss-internal.h"
+#include "libvsscore-store.h"
+#include "vss-ondisk.h"
+
+static const char *base_name(const char *path)
+{
+	const char *s = path ? strrchr(path, '/') : NULL;
+
+	return s ? s + 1 : path;
+}
+
+static void set_state(struct vss_shadow_state *st, const char *state, const char *detail)
+{
+	vss_strlcpy(st->state, state, sizeof(st->state));
+	vss_strlcpy(st->detail, detail, sizeof(st->detail));
+}
+
+/* The one target of a single-target device's table or status. */
+static int dm_single(const char *name, bool status, char *type, size_t tsize,
+		     char *params, size_t psize)
+{
+	struct vss_dm_target *t;
+	size_t n;
+	int r;
+
+	r = vss_dm_table(name, status, &t, &n);
+	if (r)
+		return r;
+	if (n != 1) {
+		vss_dm_targets_free(t, n);
+		return -EPROTO;
+	}
+	vss_strlcpy(type, t[0].type, tsize);
+	vss_strlcpy(params, t[0].params, psize);
+	vss_dm_targets_free(t, n);
+	return 0;
+}
+
+/*
+ * The state the store's snapshot table records for snap_id (VSS_SNAP_*),
+ * or -errno.  The kernel writes the table with bios that bypass the
+ * block device's page cache, so cached pages of it are dropped first.
+ */
+static int store_snap_state(const char *store_path, uint32_t snap_id)
+{
+	struct vss_store *s;
+	struct vss_store_snap sn;
+	struct vss_store_info info;
+	unsigned int i;
+	int fd, r;
+
+	fd = open(store_path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+	close(fd);
+	r = vss_store_open(store_path, 0, NULL, &s);
+	if (r)
+		return r;
+	r = vss_store_load(s);
+	if (!r)
+		r = vss_store_get_info(s, &info);
+	if (!r && info.state != VSS_STORE_LOADED)
+		r = -EUCLEAN;
+	if (!r) {
+		r = -ENOENT;
+		for (i = 0; i < vss_store_snap_count(s); i++)
+			if (!vss_store_snap_get(s, i, &sn) && sn.snap_id == snap_id) {
+				r = (int)sn.state;
+				break;
+			}
+	}
+	vss_store_close(s);
+	return r;
+}
+
+static void cow_state(const struct vss_shadow_info *info, const char *params,
+		      struct vss_shadow_state *st)
+{
+	char type[32], oparams[512], mode[8] = "", vstate[16] = "";
+	const char *origin = base_name(info->volume);
+	unsigned long long copied = 0, used, total;
+	unsigned int chunk, id;
+	int r;
+
+	if (sscanf(params, "%u %15s %llu", &id, vstate, &copied) != 3) {
+		set_state(st, "unknown", "vss-snap status not understood");
+		return;
+	}
+	if (!dm_single(origin, true, type, sizeof(type), oparams, sizeof(oparams)) &&
+	    !strcmp(type, "vss-origin") &&
+	    sscanf(oparams, "%u %llu/%llu %*u/%*u %*u %7s", &chunk, &used, &total, mode) == 4) {
+		st->usage_known = true;
+		st->chunk_sectors = chunk;
+		st->copied_chunks = copied;
+		st->copied_bytes = (uint64_t)copied * chunk * 512;
+		st->store_used_bytes = (uint64_t)used * chunk * 512;
+		st->store_size_bytes = (uint64_t)total * chunk * 512;
+	}
+	if (!strcmp(vstate, "valid")) {
+		set_state(st, "valid", "");
+		return;
+	}
+	st->copied_chunks = st->copied_bytes = 0;
+	if (!strcmp(mode, "fail")) {
+		set_state(st, "invalid", "the store failed (see the kernel log)");
+		return;
+	}
+	r = store_snap_state(info->store, info->snap_id);
+	if (r == VSS_SNAP_DROPPED)
+		set_state(st, "dropped", "dropped to make room when the store filled");
+	else if (r == VSS_SNAP_INVALID)
+		set_state(st, "invalid", "invalidated when the store filled (overflow_invalidate)");
+	else if (r == -ENOENT || r == VSS_SNAP_FREE)
+		set_state(st, "invalid", "no longer in the store's snapshot table");
+	else
+		set_state(st, "invalid", "");
+}
+
+static void snapshot_state(const char *snap_dev, const char *params,
+			   struct vss_shadow_state *st)
+{
+	unsigned long long alloc, total, meta;
+	char type[32], table[512];
+	unsigned int chunk = 0;
+
+	if (!strncmp(params, "Invalid", 7) || !strncmp(params, "Merge failed", 12)) {
+		set_state(st, "invalid", "dm-snapshot invalidated it");
+		return;
+	}
+	if (!strncmp(params, "Overflow", 8)) {
+		set_state(st, "dropped", "its copy-on-write area filled (dm-snapshot overflow)");
+		return;
+	}
+	if (sscanf(params, "%llu/%llu %llu", &alloc, &total, &meta) != 3) {
+		set_state(st, "unknown", "snapshot status not understood");
+		return;
+	}
+	/* table: <origin> <cow> <P|N> <chunk_sectors> */
+	if (!dm_single(snap_dev, false, type, sizeof(type), table, sizeof(table)))
+		sscanf(table, "%*s %*s %*s %u", &chunk);
+	st->usage_known = true;
+	st->chunk_sectors = chunk;
+	st->copied_bytes = (alloc > meta ? alloc - meta : 0) * 512;
+	st->copied_chunks = chunk ? st->copied_bytes / (chunk * 512ULL) : 0;
+	st->store_used_bytes = alloc * 512;
+	st->store_size_bytes = total * 512;
+	set_state(st, "valid", "");
+}
+
+VSS_EXPORT int vss_shadow_get_state(struct vss_ctx *ctx, const struct vss_shadow_info *info,
+				    struct vss_shadow_state *st)
+{
+	const char *snap_dev = base_name(info->device);
+	char type[32], params[512];
+	int r;
+
+	memset(st, 0, sizeof(*st));
+	if (!strcmp(info->state, "creating") || !strcmp(info->state, "deleting")) {
+		set_state(st, info->state, "a command is working on it (or died: the next "
+			  "command that takes the lock cleans up)");
+		return 0;
+	}
+	if (strcmp(info->provider, "dm-vss-cow") && strcmp(info->provider, "dm-snapshot")) {
+		set_state(st, "unknown", "external provider: the kernel has no view of it");
+		return 0;
+	}
+	if (!snap_dev || !*snap_dev || strncmp(info->device, "/dev/mapper/", 12)) {
+		set_state(st, "unknown", "no device recorded");
+		return 0;
+	}
+	r = dm_single(snap_dev, true, type, sizeof(type), params, sizeof(params));
+	if (r == -ENOENT || r == -ENXIO || r == -ENODEV) {
+		set_state(st, "missing", "its device does not exist (vss-activate brings it back)");
+		return 0;
+	}
+	if (r == -ENOMEM)
+		return r;
+	if (r) {
+		char why[96];
+
+		snprintf(why, sizeof(why), "cannot read the device's status: %s", strerror(-r));
+		set_state(st, "unknown", why);
+		vss_dbg(ctx, "%s: %s", info->device, why);
+		return 0;
+	}
+	st->device_present = true;
+	vss_mountpoint_of(snap_dev, st->mountpoint, sizeof(st->mountpoint));
+	if (!strcmp(type, "vss-snap"))
+		cow_state(info, params, st);
+	else if (!strcmp(type, "snapshot"))
+		snapshot_state(snap_dev, params, st);
+	else {
+		char why[96];
+
+		snprintf(why, sizeof(why), "its device has a %s table", type);
+		set_state(st, "unknown", why);
+	}
+	return 0;
+}
+
+VSS_EXPORT int vss_set_list(struct vss_ctx *ctx, struct vss_set_info **sets, size_t *count)
+{
+	json_object *root, *arr;
+	struct vss_set_info *out = NULL;
+	size_t n, i;
+	int r;
+
+	*sets = NULL;
+	*count = 0;
+	r = vss_catalog_load(ctx, &root);
+	if (r)
+		return r;
+	arr = vss_json_array(root, "sets");
+	n = arr ? json_object_array_length(arr) : 0;
+	if (n) {
+		out = calloc(n, sizeof(*out));
+		if (!out) {
+			json_object_put(root);
+			return -ENOMEM;
+		}
+	}
+	for (i = 0; i < n; i++) {
+		json_object *s = json_object_array_get_idx(arr, i);
+		json_object *shs = vss_json_array(s, "shadows");
+		const char *context = vss_json_str(s, "context");
+
+		out[i].set_id = vss_json_int(s, "set_id");
+		vss_strlcpy(out[i].state, vss_json_str(s, "state"), sizeof(out[i].state));
+		vss_strlcpy(out[i].tag, vss_json_str(s, "tag"), sizeof(out[i].tag));
+		vss_strlcpy(out[i].context, context ? context : "persistent",
+			    sizeof(out[i].context));
+		out[i].created = vss_parse_iso8601(vss_json_str(s, "created"));
+		out[i].shadow_count = shs ? json_object_array_length(shs) : 0;
+	}
+	json_object_put(root);
+	*sets = out;
+	*count = n;
+	return 0;
+}
