@@ -134,6 +134,11 @@ int main(int argc, char **argv)
 		vss_errorx(NULL, "add: --on DEV is needed");
 		return VSS_EXIT_USAGE;
 	}
+	if (provider && strcmp(provider, "dm-vss-cow") && strcmp(provider, "dm-snapshot")) {
+		vss_errorx(NULL, "%s: unknown storage provider (dm-vss-cow or dm-snapshot)",
+			   provider);
+		return VSS_EXIT_USAGE;
+	}
 	r = vss_ctx_new(&ctx);
 	if (r)
 		return VSS_EXIT_NO_RESOURCES;
