@@ -38,6 +38,10 @@ int main(int argc, char **argv)
 		vss_print_version();
 		return 0;
 	}
+	if (poptPeekArg(pc)) {
+		vss_errorx(NULL, "%s: unexpected argument (see --help)", poptPeekArg(pc));
+		return VSS_EXIT_USAGE;
+	}
 	if (vss_ctx_new(&ctx))
 		return VSS_EXIT_NO_RESOURCES;
 	r = vss_providers_list(ctx, &p, &n);
