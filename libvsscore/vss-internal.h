@@ -57,6 +57,10 @@ int vss_mountpoint_of(const char *dm_name, char *mnt, size_t size);
 int vss_mountpoint_of_devno(dev_t devno, char *mnt, size_t size);
 int vss_dm_name_of_devno(dev_t devno, char *name, size_t size);
 
+/* expose.c */
+/* Whether a filesystem is mounted exactly at path (the topmost's devno in *devno). */
+bool vss_mounted_at(const char *path, dev_t *devno);
+
 /* freeze.c: the watchdog */
 struct vss_watchdog;
 struct vss_watchdog_item {
