@@ -34,6 +34,16 @@ static const char *base_name(const char *path)
 	return s ? s + 1 : path;
 }
 
+/*
+ * Whether the kernel has device-mapper at all: without it libdevmapper
+ * cannot even create a task, and every question would fail as -ENOMEM.
+ * (/dev/mapper/control is no sign: libdevmapper makes the node itself.)
+ */
+static bool dm_present(void)
+{
+	return access("/sys/class/misc/device-mapper", F_OK) == 0;
+}
+
 static void set_state(struct vss_shadow_state *st, const char *state, const char *detail)
 {
 	vss_strlcpy(st->state, state, sizeof(st->state));
@@ -194,13 +204,15 @@ VSS_EXPORT int vss_shadow_get_state(struct vss_ctx *ctx, const struct vss_shadow
 		set_state(st, "unknown", "no device recorded");
 		return 0;
 	}
+	if (!dm_present()) {
+		set_state(st, "unknown", "the kernel has no device-mapper");
+		return 0;
+	}
 	r = dm_single(snap_dev, true, type, sizeof(type), params, sizeof(params));
 	if (r == -ENOENT || r == -ENXIO || r == -ENODEV) {
 		set_state(st, "missing", "its device does not exist (vss-activate brings it back)");
 		return 0;
 	}
-	if (r == -ENOMEM)
-		return r;
 	if (r) {
 		char why[96];
 
