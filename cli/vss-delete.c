@@ -1,0 +1,363 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * vss-delete: delete shadow copies by id, by set, the oldest of a volume,
+ * or all of a volume.
+ *
+ * An exposed (mounted) shadow copy is refused, never unmounted: it may be
+ * under a running backup, and refusing loses nothing.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <inttypes.h>
+#include <popt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "cli-common.h"
+#include "libvsscore.h"
+#include "report.h"
+
+static void log_cb(int level, const char *msg, void *arg)
+{
+	(void)arg;
+	if (vss_opt_quiet && level < VSS_LOG_ERROR)
+		return;
+	fprintf(stderr, "%s%s\n", level == VSS_LOG_WARN ? "warning: " : "", msg);
+}
+
+static int parse_u64(const char *s, uint64_t *v)
+{
+	char *end;
+	unsigned long long x;
+
+	if (!s || !*s || *s == '-' || *s == '+')
+		return -EINVAL;
+	errno = 0;
+	x = strtoull(s, &end, 10);
+	if (errno || *end || !x)
+		return -EINVAL;
+	*v = x;
+	return 0;
+}
+
+static const struct vss_shadow_info *find_shadow(const struct vss_shadow_info *sh, size_t n,
+						 uint64_t id)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (sh[i].shadow_id == id)
+			return &sh[i];
+	return NULL;
+}
+
+static int keep_first(int rc, int r)
+{
+	return rc ? rc : r;
+}
+
+/* Ask on the terminal; true for y or yes. */
+static bool confirm(const uint64_t *ids, size_t n, const char *what)
+{
+	char answer[32];
+	size_t i;
+
+	fprintf(stderr, "Delete %zu shadow cop%s (%s):", n, n == 1 ? "y" : "ies", what);
+	for (i = 0; i < n; i++)
+		fprintf(stderr, " %" PRIu64, ids[i]);
+	fprintf(stderr, "? [y/N] ");
+	fflush(stderr);
+	if (!fgets(answer, sizeof(answer), stdin))
+		return false;
+	answer[strcspn(answer, "\r\n")] = '\0';
+	return !strcasecmp(answer, "y") || !strcasecmp(answer, "yes");
+}
+
+/*
+ * Whether a shadow copy is exposed: mounted now (the kernel's mount table)
+ * or recorded exposed by vss-expose.  mnt gets where.
+ */
+static bool exposed(struct vss_ctx *ctx, const struct vss_shadow_info *s, char *mnt,
+		    size_t size)
+{
+	struct vss_shadow_state st;
+
+	if (!vss_shadow_get_state(ctx, s, &st) && st.mountpoint[0]) {
+		snprintf(mnt, size, "%s", st.mountpoint);
+		return true;
+	}
+	if (s->exposed[0]) {
+		snprintf(mnt, size, "%s", s->exposed);
+		return true;
+	}
+	return false;
+}
+
+static void said_deleted(const struct vss_shadow_info *s)
+{
+	if (!vss_opt_quiet)
+		printf("Deleted shadow copy %" PRIu64 " of %s (%s).\n", s->shadow_id, s->volume,
+		       s->device);
+}
+
+int main(int argc, char **argv)
+{
+	char *set_arg = NULL, *oldest = NULL, *all = NULL, *wait_arg = NULL;
+	int yes = 0, debug = 0;
+	struct poptOption options[] = {
+		{ "set", 's', POPT_ARG_STRING, &set_arg, 0,
+		  "Delete every shadow copy of this set", "ID" },
+		{ "oldest", '\0', POPT_ARG_STRING, &oldest, 0,
+		  "Delete the oldest shadow copy of this volume", "VOL" },
+		{ "all", '\0', POPT_ARG_STRING, &all, 0,
+		  "Delete every shadow copy of this volume", "VOL" },
+		{ "yes", 'y', POPT_ARG_NONE, &yes, 0,
+		  "Do not ask before deleting several (needed when not on a terminal)", NULL },
+		{ "wait", '\0', POPT_ARG_STRING, &wait_arg, 0,
+		  "Wait up to SECONDS for another command holding the lock (default: fail "
+		  "at once)", "SECONDS" },
+		{ "debug", '\0', POPT_ARG_NONE, &debug, 0,
+		  "Print debugging messages, libdevmapper's too", NULL },
+		VSS_POPT_COMMON,
+		POPT_AUTOHELP
+		POPT_TABLEEND
+	};
+	struct vss_shadow_info *sh = NULL;
+	struct vss_ctx *ctx = NULL;
+	uint64_t *ids = NULL, set_id = 0;
+	size_t n = 0, nids = 0, i, nforms;
+	const char **args;
+	char volpath[300], what[340], mnt[256];
+	bool plural, any_exposed = false;
+	poptContext pc;
+	int rc = VSS_EXIT_OK, r, wait_ms = 0;
+
+	vss_cli_init(argv[0]);
+	pc = poptGetContext(NULL, argc, (const char **)argv, options, 0);
+	poptSetOtherOptionHelp(pc, "[OPTION...] ID... | --set ID | --oldest VOL | --all VOL");
+	while ((r = poptGetNextOpt(pc)) > 0)
+		;
+	if (r < -1) {
+		rc = vss_popt_error(pc, r);
+		goto out;
+	}
+	if (vss_opt_version) {
+		vss_print_version();
+		goto out;
+	}
+	args = poptGetArgs(pc);
+	for (nids = 0; args && args[nids]; nids++)
+		;
+	nforms = (nids > 0) + !!set_arg + !!oldest + !!all;
+	if (nforms != 1) {
+		vss_errorx(NULL, "%s (see --help)", nforms ? "give only one of ID..., --set, "
+			   "--oldest and --all" : "no shadow copy given: ID..., --set ID, "
+			   "--oldest VOL or --all VOL");
+		rc = VSS_EXIT_USAGE;
+		goto out;
+	}
+	if (set_arg && parse_u64(set_arg, &set_id)) {
+		vss_errorx(set_arg, "not a set id (a positive number, see vss-list --sets)");
+		rc = VSS_EXIT_USAGE;
+		goto out;
+	}
+	if (wait_arg) {
+		char *end;
+		double s = strtod(wait_arg, &end);
+
+		if (end == wait_arg || *end || s < 0 || s > 86400) {
+			vss_errorx(NULL, "--wait: %s: not a number of seconds", wait_arg);
+			rc = VSS_EXIT_USAGE;
+			goto out;
+		}
+		wait_ms = (int)(s * 1000);
+	}
+	ids = calloc(nids + 1, sizeof(*ids));
+	if (!ids) {
+		rc = VSS_EXIT_NO_RESOURCES;
+		goto out;
+	}
+	for (i = 0; i < nids; i++)
+		if (parse_u64(args[i], &ids[i])) {
+			vss_errorx(args[i], "not a shadow copy id (a positive number, see vss-list)");
+			rc = VSS_EXIT_USAGE;
+			goto out;
+		}
+	if (debug)
+		setenv("VSS_DM_DEBUG", "1", 1);
+
+	r = vss_ctx_new(&ctx);
+	if (r) {
+		rc = vss_exit_from_errno(r, VSS_EXIT_NO_RESOURCES);
+		goto out;
+	}
+	vss_ctx_set_log(ctx, log_cb, NULL, debug ? VSS_LOG_DEBUG :
+			vss_opt_verbose ? VSS_LOG_INFO : VSS_LOG_WARN);
+
+	/* What to delete, decided (and confirmed) before the lock is taken,
+	 * so that a question on the terminal never holds up other commands. */
+	r = vss_shadow_list(ctx, &sh, &n);
+	if (r) {
+		vss_error("catalog", "cannot read", r);
+		rc = vss_exit_from_errno(r, VSS_EXIT_NO_RESOURCES);
+		goto out;
+	}
+	if (oldest || all) {
+		const struct vss_shadow_info *old = NULL;
+
+		r = vss_cli_volume_path(ctx, oldest ? oldest : all, volpath, sizeof(volpath));
+		if (r) {
+			rc = vss_exit_from_errno(r, VSS_EXIT_NOT_FOUND);
+			goto out;
+		}
+		free(ids);
+		ids = calloc(n + 1, sizeof(*ids));
+		if (!ids) {
+			rc = VSS_EXIT_NO_RESOURCES;
+			goto out;
+		}
+		for (i = 0; i < n; i++) {
+			if (strcmp(sh[i].volume, volpath))
+				continue;
+			if (all)
+				ids[nids++] = sh[i].shadow_id;
+			else if (!old || sh[i].created < old->created ||
+				 (sh[i].created == old->created && sh[i].shadow_id < old->shadow_id))
+				old = &sh[i];
+		}
+		if (old)
+			ids[nids++] = old->shadow_id;
+		if (!nids) {
+			vss_errorx(oldest ? oldest : all, "no shadow copies");
+			rc = VSS_EXIT_NOT_FOUND;
+			goto out;
+		}
+		snprintf(what, sizeof(what), "%s of %s", all ? "all" : "the oldest", volpath);
+	} else if (set_arg) {
+		struct vss_set_info *sets = NULL;
+		size_t nsets = 0;
+		bool found = false;
+
+		r = vss_set_list(ctx, &sets, &nsets);
+		for (i = 0; !r && i < nsets; i++)
+			if (sets[i].set_id == set_id)
+				found = true;
+		free(sets);
+		if (!found) {
+			if (r)
+				vss_error("catalog", "cannot read", r);
+			else
+				vss_errorx(NULL, "set %" PRIu64 ": not found", set_id);
+			rc = r ? vss_exit_from_errno(r, VSS_EXIT_NO_RESOURCES) : VSS_EXIT_NOT_FOUND;
+			goto out;
+		}
+		free(ids);
+		ids = calloc(n + 1, sizeof(*ids));
+		if (!ids) {
+			rc = VSS_EXIT_NO_RESOURCES;
+			goto out;
+		}
+		for (i = 0; i < n; i++)
+			if (sh[i].set_id == set_id)
+				ids[nids++] = sh[i].shadow_id;
+		snprintf(what, sizeof(what), "set %" PRIu64, set_id);
+	} else {
+		snprintf(what, sizeof(what), "by id");
+	}
+	plural = set_arg || all || nids > 1;
+	if (plural && !yes) {
+		if (!isatty(0)) {
+			vss_errorx(NULL, "deleting %s needs confirmation: standard input is not a "
+				   "terminal, use --yes", set_arg || all ? what :
+				   "several shadow copies");
+			rc = VSS_EXIT_USAGE;
+			goto out;
+		}
+		if (!confirm(ids, nids, what)) {
+			vss_errorx(NULL, "not confirmed: nothing deleted");
+			rc = VSS_EXIT_USAGE;
+			goto out;
+		}
+	}
+
+	r = vss_lock(ctx, wait_ms);
+	if (r) {
+		if (r == -EBUSY)
+			vss_errorx(NULL, "nothing deleted: another command holds the lock "
+				   "(--wait SECONDS waits for it)");
+		rc = vss_exit_from_errno(r, VSS_EXIT_BUSY);
+		goto out;
+	}
+	/* Taking the lock reconciled the catalog: read it again. */
+	free(sh);
+	sh = NULL;
+	r = vss_shadow_list(ctx, &sh, &n);
+	if (r) {
+		vss_error("catalog", "cannot read", r);
+		rc = vss_exit_from_errno(r, VSS_EXIT_NO_RESOURCES);
+		goto out;
+	}
+	for (i = 0; i < nids; i++) {
+		const struct vss_shadow_info *s = find_shadow(sh, n, ids[i]);
+
+		if (s && exposed(ctx, s, mnt, sizeof(mnt)))
+			any_exposed = true;
+	}
+	if (set_arg && !any_exposed) {
+		/* The whole set at once: one catalog write. */
+		r = vss_set_delete(ctx, set_id);
+		if (r) {
+			vss_error(what, "cannot delete", r);
+			rc = vss_exit_from_errno(r, VSS_EXIT_PROVIDER);
+		}
+		for (i = 0; i < nids; i++) {
+			const struct vss_shadow_info *s = find_shadow(sh, n, ids[i]);
+			struct vss_shadow_info *left = NULL;
+			size_t nleft = 0;
+
+			if (!s)
+				continue;
+			if (r && !vss_shadow_list(ctx, &left, &nleft) &&
+			    find_shadow(left, nleft, ids[i])) {
+				free(left);
+				continue;
+			}
+			free(left);
+			said_deleted(s);
+		}
+		goto out;
+	}
+	for (i = 0; i < nids; i++) {
+		const struct vss_shadow_info *s = find_shadow(sh, n, ids[i]);
+		char obj[48];
+
+		snprintf(obj, sizeof(obj), "shadow copy %" PRIu64, ids[i]);
+		if (!s) {
+			vss_errorx(obj, "not found");
+			rc = keep_first(rc, VSS_EXIT_NOT_FOUND);
+			continue;
+		}
+		if (exposed(ctx, s, mnt, sizeof(mnt))) {
+			vss_errorx(obj, "cannot delete: exposed at %s (run vss-unexpose %" PRIu64
+				   " first; nothing was unmounted)", mnt, ids[i]);
+			rc = keep_first(rc, VSS_EXIT_BUSY);
+			continue;
+		}
+		r = vss_shadow_delete(ctx, ids[i]);
+		if (r) {
+			vss_error(obj, "cannot delete", r);
+			rc = keep_first(rc, vss_exit_from_errno(r, VSS_EXIT_PROVIDER));
+			continue;
+		}
+		said_deleted(s);
+	}
+out:
+	free(ids);
+	free(sh);
+	vss_ctx_free(ctx);
+	poptFreeContext(pc);
+	return rc;
+}
