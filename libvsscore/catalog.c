@@ -322,7 +322,8 @@ VSS_EXPORT int vss_storage_list(struct vss_ctx *ctx, struct vss_storage_info **i
 /*
  * A set left "creating" was being made by a coordinator that died (we hold
  * the lock, so no other is running): delete what it made.  A shadow copy
- * whose device is gone is marked inactive (vss-activate brings it back).
+ * left "deleting" by a vss_shadow_delete() that died is deleted.  A shadow
+ * copy whose device is gone is marked inactive (vss-activate brings it back).
  */
 VSS_EXPORT int vss_catalog_reconcile(struct vss_ctx *ctx)
 {
@@ -356,13 +357,31 @@ VSS_EXPORT int vss_catalog_reconcile(struct vss_ctx *ctx)
 			const char *dev = vss_json_str(sh, "device");
 			const char *st = vss_json_str(sh, "state");
 			const char *name = dev && strrchr(dev, '/') ? strrchr(dev, '/') + 1 : dev;
+			pid_t spid = vss_json_int(sh, "pid");
 
+			/* vss_shadow_delete() marks before it removes: finish its work */
+			if (st && !strcmp(st, "deleting") &&
+			    (spid <= 0 || spid == getpid() || kill(spid, 0))) {
+				vss_warn(ctx, "shadow copy %lld: left deleting by process %d: "
+					 "deleting it", (long long)vss_json_int(sh, "shadow_id"),
+					 (int)spid);
+				if (!vss_shadow_remove_json(ctx, sh)) {
+					json_object_array_del_idx(shs, j--, 1);
+					changed = true;
+				}
+				continue;
+			}
 			if (!name || !st || strcmp(st, "created"))
 				continue;
 			if (vss_dm_exists(name) == 0) {
 				json_object_object_add(sh, "state", json_object_new_string("inactive"));
 				changed = true;
 			}
+		}
+		if (shs && json_object_array_length(shs) == 0) {
+			json_object_array_del_idx(sets, i, 1);
+			changed = true;
+			continue;
 		}
 		i++;
 	}
