@@ -255,13 +255,14 @@ VSS_EXPORT int vss_shadow_expose(struct vss_ctx *ctx, uint64_t shadow_id,
 		goto out;
 	}
 	if (exposed && *exposed) {
-		/* recorded, but no longer mounted (a reboot, or umount by hand) */
-		vss_info(ctx, "shadow copy %llu: no longer mounted at %s: record cleared",
-			 (unsigned long long)shadow_id, exposed);
+		/*
+		 * Recorded, but no longer mounted (a reboot, or umount by hand):
+		 * cleared when this call records the new mount (under the lock).
+		 */
+		vss_info(ctx, "shadow copy %llu: no longer mounted at %s", (unsigned long long)shadow_id,
+			 exposed);
 		json_object_object_del(sh, "exposed");
 		json_object_object_del(sh, "exposed_mkdir");
-		if (!mountpoint)
-			vss_catalog_save(ctx, root);
 	}
 	if (info)
 		info->exposed[0] = '\0';
