@@ -187,8 +187,14 @@ static void fill_shadow(struct vss_value *row, const struct vss_shadow_info *s,
 	vss_value_num(&row[SH_SNAP_ID], VSS_VAL_NUMBER, s->snap_id);
 	if (st->usage_known) {
 		vss_value_num(&row[SH_CHUNK_SIZE], VSS_VAL_SIZE, (uint64_t)st->chunk_sectors * 512);
-		vss_value_num(&row[SH_COPIED_CHUNKS], VSS_VAL_NUMBER, st->copied_chunks);
-		vss_value_num(&row[SH_COPIED], VSS_VAL_SIZE, st->copied_bytes);
+		/* a copy the kernel no longer serves has nothing copied for it */
+		if (!strcmp(st->state, "valid")) {
+			vss_value_num(&row[SH_COPIED_CHUNKS], VSS_VAL_NUMBER, st->copied_chunks);
+			vss_value_num(&row[SH_COPIED], VSS_VAL_SIZE, st->copied_bytes);
+		} else {
+			vss_value_none(&row[SH_COPIED_CHUNKS], VSS_VAL_NUMBER);
+			vss_value_none(&row[SH_COPIED], VSS_VAL_SIZE);
+		}
 		vss_value_num(&row[SH_STORE_USED], VSS_VAL_SIZE, st->store_used_bytes);
 		vss_value_num(&row[SH_STORE_SIZE], VSS_VAL_SIZE, st->store_size_bytes);
 		if (st->store_size_bytes)
