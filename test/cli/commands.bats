@@ -179,12 +179,16 @@ help_options() {
 	for c in $(commands); do
 		page=$TOP/man/$c.8
 		[ -f "$page" ] || { fail_for "$c" "no man/$c.8"; continue; }
-		text=$(man_section "$page" "EXIT STATUS")
+		# without the section numbers of references such as vss (7)
+		text=$(man_section "$page" "EXIT STATUS" | sed -E 's/\([1-8]\)//g')
 		# 0 and 1 apply to every command, as an entry of their own
 		for n in 0 1; do
 			grep -Eq "^\.B $n\$" <<<"$text" || fail_for "$c" "EXIT STATUS: no entry for $n"
 		done
-		# each other code has its entry or is said not to apply
+		# each other code has its entry or is said not to apply ("Codes 6
+		# and 8 are not used", "Codes 5 to 8 ...": a range counts for each)
+		text+=$'\n'$(grep -oE '[0-8] (to|\\-) [0-8]' <<<"$text" |
+			while read -r a _ b; do seq "$a" "$b"; done)
 		for n in 2 3 4 5 6 7 8; do
 			grep -Eq "(^|[^0-9.])$n([^0-9.]|\$)" <<<"$text" ||
 				fail_for "$c" "EXIT STATUS: $n neither documented nor said not to apply"
