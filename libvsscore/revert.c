@@ -33,8 +33,12 @@
 #include "libvsscore-store.h"
 #include "vss-ondisk.h"
 
-/* Longest the origin stays suspended while the records are read. */
-#define REVERT_SUSPEND_LIMIT_MS	30000U
+/*
+ * Longest the origin stays suspended while the records are read.  Nothing
+ * waits on it (the volume is unmounted and held by this process; the
+ * snapshots read <name>-real), so the bound only has to cover a large store.
+ */
+#define REVERT_SUSPEND_LIMIT_MS	600000U
 
 VSS_EXPORT int vss_shadow_changed_chunks(const struct vss_store *store, uint32_t snap_id,
 					 uint64_t **chunks, size_t *count, uint64_t *new_copies)
@@ -205,8 +209,9 @@ static int open_volume(struct vss_ctx *ctx, const char *dm_name, const char *pat
 }
 
 /*
- * Read the store with the origin suspended.  Fills *chunks (the changed
- * chunks), the chunk size and the space figures of @res.
+ * Read the store's records with the origin suspended (the records are then
+ * held in memory), resume, and work out the changed chunks.  Fills
+ * *chunks, the chunk size and the space figures of @res.
  */
 static int read_plan(struct vss_ctx *ctx, const char *dm_name, const char *store_path,
 		     uint32_t snap_id, uint64_t **chunks, size_t *count,
@@ -221,16 +226,22 @@ static int read_plan(struct vss_ctx *ctx, const char *dm_name, const char *store
 	uint64_t new_copies = 0;
 	int r, k, fd;
 
+	*chunks = NULL;
+	*count = 0;
+	/* Should this process die while the volume is suspended. */
 	vss_strlcpy(item.dm_name, dm_name, sizeof(item.dm_name));
 	r = vss_watchdog_start(ctx, &item, 1, REVERT_SUSPEND_LIMIT_MS, &wd);
 	if (r)
 		return r;
 	r = vss_dm_suspend(ctx, dm_name, true);
-	if (r)
-		goto out;
+	if (r) {
+		vss_watchdog_stop(wd);
+		vss_watchdog_free(wd);
+		return r;
+	}
 	/*
 	 * The kernel writes the store with bios, around the page cache: drop
-	 * what an earlier buffered reader (vss-check) may have left there.
+	 * what an earlier buffered reader (udev's probe, vss-check) left there.
 	 */
 	fd = open(store_path, O_RDONLY | O_CLOEXEC);
 	if (fd >= 0) {
@@ -239,19 +250,29 @@ static int read_plan(struct vss_ctx *ctx, const char *dm_name, const char *store
 		close(fd);
 	}
 	r = vss_store_open(store_path, 0, &cb, &store);
-	if (r) {
-		vss_err(ctx, "%s: cannot open the store: %s", store_path, strerror(-r));
-		goto resume;
-	}
-	r = vss_store_check(store);
 	if (r)
-		goto resume;
+		vss_err(ctx, "%s: cannot open the store: %s", store_path, strerror(-r));
+	else
+		r = vss_store_check(store);
+	k = vss_dm_resume(ctx, dm_name);
+	if (!r)
+		r = k;
+	k = vss_watchdog_stop(wd);
+	vss_watchdog_free(wd);
+	if (!r && k) {
+		vss_err(ctx, "/dev/mapper/%s: suspended longer than %u ms while reading the store",
+			dm_name, REVERT_SUSPEND_LIMIT_MS);
+		r = -ETIMEDOUT;
+	}
+	if (r)
+		goto out;
+
 	vss_store_get_info(store, &info);
 	if (!info.checked || info.nr_fatal) {
 		vss_err(ctx, "%s: the store has fatal findings (see vss-check): not reverting",
 			store_path);
 		r = -EUCLEAN;
-		goto resume;
+		goto out;
 	}
 	res->chunk_bytes = info.chunk_sectors << VSS_SECTOR_SHIFT;
 	res->store_chunks_free = info.free_chunks;
@@ -263,24 +284,8 @@ static int read_plan(struct vss_ctx *ctx, const char *dm_name, const char *store
 		r = -ESTALE;
 	}
 	res->store_chunks_needed = new_copies;
-resume:
-	vss_store_close(store);
-	k = vss_dm_resume(ctx, dm_name);
-	if (!r)
-		r = k;
 out:
-	k = vss_watchdog_stop(wd);
-	vss_watchdog_free(wd);
-	if (!r && k) {
-		vss_err(ctx, "/dev/mapper/%s: suspended longer than %u ms while reading the store",
-			dm_name, REVERT_SUSPEND_LIMIT_MS);
-		r = -ETIMEDOUT;
-	}
-	if (r) {
-		free(*chunks);
-		*chunks = NULL;
-		*count = 0;
-	}
+	vss_store_close(store);
 	return r;
 }
 
@@ -398,7 +403,7 @@ VSS_EXPORT int vss_shadow_revert(struct vss_ctx *ctx, uint64_t shadow_id,
 				 struct vss_revert_result *result)
 {
 	static const struct vss_revert_opts defaults;
-	struct vss_revert_result local, *res = result ? result : &local;
+	struct vss_revert_result local = { 0 }, *res = result ? result : &local;
 	char vol_path[200], snap_type[32], params[512], state[32] = "";
 	const char *dm_name, *snap_dev, *store, *provider;
 	json_object *sh = NULL;
