@@ -11,6 +11,11 @@
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Ilibvsscore -Idm-vss \
  *       test/fuzz/fuzz-store.c libvsscore/store.c libvsscore/crc32c.c -o fuzz-store
  *   ./fuzz-store -max_total_time=60 test/fuzz/corpus-store
+ *
+ * (test/fuzz/run-fuzzers builds and runs it with the others.)
+ *
+ * fuzz-sources: libvsscore/store.c libvsscore/crc32c.c
+ * fuzz-options: -max_len=1100000
  */
 #include <endian.h>
 #include <errno.h>
