@@ -76,7 +76,6 @@ static void read_store_table(struct act *a, const char *path, struct store_table
 	struct vss_store_callbacks cb = { NULL, store_log, a };
 	struct vss_store_info info;
 	struct vss_store *s;
-	unsigned int i;
 	int fd, r;
 
 	memset(t, 0, sizeof(*t));
@@ -102,7 +101,7 @@ static void read_store_table(struct act *a, const char *path, struct store_table
 			t->n = vss_store_snap_count(s);
 			t->snaps = calloc(t->n + 1, sizeof(*t->snaps));
 			if (t->snaps) {
-				for (i = 0; i < t->n; i++)
+				for (unsigned int i = 0; i < t->n; i++)
 					vss_store_snap_get(s, i, &t->snaps[i]);
 				t->known = true;
 			}
@@ -348,13 +347,12 @@ static void activate_cow_shadow(struct act *a, json_object *st, json_object *sh,
 	const char *store = vss_json_str(st, "store"), *snap_dev = vss_json_str(sh, "snap_dev");
 	long long id = (long long)vss_json_int(sh, "shadow_id");
 	uint32_t snap_id = (uint32_t)vss_json_int(sh, "snap_id");
-	const struct vss_store_snap *ss;
 	char params[600];
 	struct vss_dm_target t = { 0, 0, "vss-snap", params };
 	int r;
 
 	if (table->known) {
-		ss = table->unformatted ? NULL : store_snap(table, snap_id);
+		const struct vss_store_snap *ss = table->unformatted ? NULL : store_snap(table, snap_id);
 		if (!ss) {
 			invalid(a, sh, table->unformatted ? "its store is empty (not formatted)"
 				: "gone from its store");

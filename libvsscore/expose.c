@@ -193,8 +193,6 @@ static int probe_fstype(struct vss_ctx *ctx, uint64_t id, const char *device,
 /* An absolute path for a mount point that may not exist yet. */
 static int absolute(const char *path, char *out, size_t size)
 {
-	char cwd[PATH_MAX];
-
 	if (realpath(path, out))
 		return 0;
 	if (errno != ENOENT)
@@ -202,6 +200,8 @@ static int absolute(const char *path, char *out, size_t size)
 	if (path[0] == '/') {
 		vss_strlcpy(out, path, size);
 	} else {
+		char cwd[PATH_MAX];
+
 		if (!getcwd(cwd, sizeof(cwd)))
 			return -errno;
 		if ((size_t)snprintf(out, size, "%s/%s", cwd, path) >= size)
