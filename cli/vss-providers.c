@@ -12,11 +12,21 @@
 #include "cli-common.h"
 #include "libvsscore.h"
 
+static void log_cb(int level, const char *msg, void *arg)
+{
+	(void)arg;
+	if (vss_opt_quiet && level < VSS_LOG_ERROR)
+		return;
+	fprintf(stderr, "%s%s\n", level == VSS_LOG_WARN ? "warning: " : "", msg);
+}
+
 int main(int argc, char **argv)
 {
-	int json = 0;
+	int json = 0, debug = 0;
 	struct poptOption options[] = {
 		{ "json", 'j', POPT_ARG_NONE, &json, 0, "JSON output", NULL },
+		{ "debug", '\0', POPT_ARG_NONE, &debug, 0,
+		  "Print debugging messages, libdevmapper's too", NULL },
 		VSS_POPT_COMMON,
 		POPT_AUTOHELP
 		POPT_TABLEEND
@@ -42,8 +52,12 @@ int main(int argc, char **argv)
 		vss_errorx(NULL, "%s: unexpected argument (see --help)", poptPeekArg(pc));
 		return VSS_EXIT_USAGE;
 	}
+	if (debug)
+		setenv("VSS_DM_DEBUG", "1", 1);
 	if (vss_ctx_new(&ctx))
 		return VSS_EXIT_NO_RESOURCES;
+	vss_ctx_set_log(ctx, log_cb, NULL, debug ? VSS_LOG_DEBUG :
+			vss_opt_verbose ? VSS_LOG_INFO : VSS_LOG_WARN);
 	r = vss_providers_list(ctx, &p, &n);
 	if (!r)
 		r = vss_storage_list(ctx, &st, &ns);

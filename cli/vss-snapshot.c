@@ -130,7 +130,7 @@ int main(int argc, char **argv)
 	char *provider = NULL, *tag = NULL, *exec_cmd = NULL, *t_freeze = NULL,
 	     *t_commit = NULL, *wait_s = NULL, *context = NULL;
 	const char **writers = NULL, **excludes = NULL;
-	int no_writers = 0, retry = 0, keep = 0, json = 0;
+	int no_writers = 0, retry = 0, keep = 0, json = 0, debug = 0;
 	struct poptOption options[] = {
 		{ "provider", 'p', POPT_ARG_STRING, &provider, 0,
 		  "Use this provider for every volume", "NAME" },
@@ -145,7 +145,7 @@ int main(int argc, char **argv)
 		{ "timeout-commit", '\0', POPT_ARG_STRING, &t_commit, 0,
 		  "Filesystems' freeze-to-thaw limit (default 10s)", "TIME" },
 		{ "retry", 'r', POPT_ARG_INT, &retry, 0,
-		  "Retry up to N times when a writer fails in a retryable way", "N" },
+		  "Retry up to N times when a writer says its failure is retryable", "N" },
 		{ "tag", 't', POPT_ARG_STRING, &tag, 0, "Label the set", "TAG" },
 		{ "keep", 'k', POPT_ARG_INT, &keep, 0,
 		  "Then keep only the newest N shadow copies of each volume", "N" },
@@ -157,6 +157,8 @@ int main(int argc, char **argv)
 		  "Wait up to TIME for another set in progress (default: fail at once)", "TIME" },
 		{ "context", '\0', POPT_ARG_STRING, &context, 0,
 		  "persistent (default) or backup (deleted after backup-complete)", "KIND" },
+		{ "debug", '\0', POPT_ARG_NONE, &debug, 0,
+		  "Print debugging messages, libdevmapper's too", NULL },
 		VSS_POPT_COMMON,
 		POPT_AUTOHELP
 		POPT_TABLEEND
@@ -207,11 +209,14 @@ int main(int argc, char **argv)
 	}
 	if (exec_cmd)
 		sopts.context = VSS_CONTEXT_BACKUP;
+	if (debug)
+		setenv("VSS_DM_DEBUG", "1", 1);
 
 	r = vss_ctx_new(&ctx);
 	if (r)
 		return vss_exit_from_errno(r, VSS_EXIT_NO_RESOURCES);
-	vss_ctx_set_log(ctx, log_cb, NULL, vss_opt_verbose ? VSS_LOG_DEBUG : VSS_LOG_WARN);
+	vss_ctx_set_log(ctx, log_cb, NULL, debug ? VSS_LOG_DEBUG :
+			vss_opt_verbose ? VSS_LOG_INFO : VSS_LOG_WARN);
 	r = vss_lock(ctx, wait_ms);
 	if (r) {
 		if (r == -EBUSY)
@@ -230,6 +235,13 @@ int main(int argc, char **argv)
 		r = vss_set_commit(set);
 		if (!r || r != -ECANCELED || attempt == retry)
 			break;
+		/* A writer that hung, died or said "retryable": false: no retry. */
+		if (!vss_set_retryable(set)) {
+			if (!vss_opt_quiet)
+				fprintf(stderr, "%s: the writer failure is not retryable: "
+					"not retrying\n", vss_program_name());
+			break;
+		}
 		if (!vss_opt_quiet)
 			fprintf(stderr, "%s: writer failure: retrying (%d of %d)\n",
 				vss_program_name(), attempt + 1, retry);

@@ -4,7 +4,9 @@
  *
  *   vss-storage add --for VOL --on DEV [--chunk-size S] [--max-size S]
  *                   [--provider dm-vss-cow|dm-snapshot] [--wrap [--name N]]
+ *   vss-storage add --clone --for VOL --on DEV [--region-size S]
  *   vss-storage list [--json]
+ *   vss-storage resize --for VOL --max-size S
  *   vss-storage remove --for VOL [--force]
  */
 #define _GNU_SOURCE
@@ -43,9 +45,25 @@ static uint64_t parse_size(const char *s)
 	return *end ? 0 : v;
 }
 
+/* A clone's state as the kernel says it; false when it cannot be read. */
+static bool clone_state(struct vss_ctx *ctx, const struct vss_storage_info *st,
+			struct vss_clone_status *cs)
+{
+	if (strcmp(st->provider, "dm-vss-clone"))
+		return false;
+	return vss_storage_clone_status(ctx, st->volume, cs) == 0;
+}
+
+static unsigned int percent(const struct vss_clone_status *cs)
+{
+	return cs->total_regions ? (unsigned int)(cs->synced_regions * 100 / cs->total_regions)
+				 : 0;
+}
+
 static int do_list(struct vss_ctx *ctx, int json)
 {
 	struct vss_storage_info *st;
+	struct vss_clone_status cs;
 	size_t n, i;
 	int r = vss_storage_list(ctx, &st, &n);
 
@@ -64,16 +82,44 @@ static int do_list(struct vss_ctx *ctx, int json)
 			json_object_object_add(o, "chunk_sectors", json_object_new_int64(st[i].chunk_sectors));
 			json_object_object_add(o, "max_bytes", json_object_new_int64(st[i].max_bytes));
 			json_object_object_add(o, "wrapped", json_object_new_boolean(st[i].wrapped));
+			if (!strcmp(st[i].provider, "dm-vss-clone")) {
+				bool known = clone_state(ctx, &st[i], &cs);
+
+				json_object_object_add(o, "region_sectors",
+						       json_object_new_int64(st[i].region_sectors));
+				json_object_object_add(o, "clone_state", known ?
+						       json_object_new_string(cs.state) : NULL);
+				json_object_object_add(o, "synced_regions", known ?
+						       json_object_new_int64(cs.synced_regions) : NULL);
+				json_object_object_add(o, "total_regions", known ?
+						       json_object_new_int64(cs.total_regions) : NULL);
+			}
 			json_object_array_add(arr, o);
 		}
 		printf("%s\n", json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY |
 							      JSON_C_TO_STRING_NOSLASHESCAPE));
 		json_object_put(arr);
 	} else {
-		printf("%-28s %-12s %-28s %s\n", "Volume", "Provider", "Store", "Real");
-		for (i = 0; i < n; i++)
-			printf("%-28s %-12s %-28s /dev/mapper/%s\n", st[i].volume, st[i].provider,
-			       st[i].store, st[i].real);
+		printf("%-28s %-12s %-28s %-32s %s\n", "Volume", "Provider", "Store", "Real",
+		       "State");
+		for (i = 0; i < n; i++) {
+			char state[80] = "-", real[160];
+
+			if (!strcmp(st[i].provider, "dm-vss-clone")) {
+				if (!clone_state(ctx, &st[i], &cs))
+					snprintf(state, sizeof(state), "unknown");
+				else if (!strcmp(cs.state, "off"))
+					snprintf(state, sizeof(state), "off (not mirroring)");
+				else
+					snprintf(state, sizeof(state), "%s %u%% (%llu/%llu regions)",
+						 cs.state, percent(&cs),
+						 (unsigned long long)cs.synced_regions,
+						 (unsigned long long)cs.total_regions);
+			}
+			snprintf(real, sizeof(real), "/dev/mapper/%s", st[i].real);
+			printf("%-28s %-12s %-28s %-32s %s\n", st[i].volume, st[i].provider,
+			       st[i].store, real, state);
+		}
 	}
 	free(st);
 	return 0;
@@ -82,17 +128,21 @@ static int do_list(struct vss_ctx *ctx, int json)
 int main(int argc, char **argv)
 {
 	char *vol = NULL, *dev = NULL, *chunk = NULL, *maxs = NULL, *provider = NULL,
-	     *name = NULL;
-	int wrap = 0, force = 0, json = 0;
+	     *name = NULL, *region = NULL;
+	int wrap = 0, force = 0, json = 0, clone = 0, debug = 0;
 	struct poptOption options[] = {
 		{ "for", 'f', POPT_ARG_STRING, &vol, 0, "The volume", "VOL" },
 		{ "on", 'o', POPT_ARG_STRING, &dev, 0, "The store device (add)", "DEV" },
 		{ "chunk-size", 'c', POPT_ARG_STRING, &chunk, 0,
 		  "Copy-on-write chunk size, 4k..1M (add, dm-vss-cow)", "SIZE" },
 		{ "max-size", 'm', POPT_ARG_STRING, &maxs, 0,
-		  "Size of one shadow copy's area (add, dm-snapshot)", "SIZE" },
+		  "Size of one shadow copy's area (add, resize; dm-snapshot)", "SIZE" },
 		{ "provider", 'p', POPT_ARG_STRING, &provider, 0,
-		  "dm-vss-cow (default when loaded) or dm-snapshot (add)", "NAME" },
+		  "dm-vss-cow (default when loaded), dm-snapshot or dm-vss-clone (add)", "NAME" },
+		{ "clone", '\0', POPT_ARG_NONE, &clone, 0,
+		  "A split-mirror clone onto DEV (add; provider dm-vss-clone)", NULL },
+		{ "region-size", '\0', POPT_ARG_STRING, &region, 0,
+		  "The clone's region size, 4k..1G (add --clone; default 512k)", "SIZE" },
 		{ "wrap", '\0', POPT_ARG_NONE, &wrap, 0,
 		  "Wrap a plain, unmounted partition in a dm-linear device (add)", NULL },
 		{ "name", '\0', POPT_ARG_STRING, &name, 0,
@@ -100,6 +150,8 @@ int main(int argc, char **argv)
 		{ "force", '\0', POPT_ARG_NONE, &force, 0,
 		  "Also delete the volume's shadow copies (remove)", NULL },
 		{ "json", 'j', POPT_ARG_NONE, &json, 0, "JSON output (list)", NULL },
+		{ "debug", '\0', POPT_ARG_NONE, &debug, 0,
+		  "Print debugging messages, libdevmapper's too", NULL },
 		VSS_POPT_COMMON,
 		POPT_AUTOHELP
 		POPT_TABLEEND
@@ -111,7 +163,7 @@ int main(int argc, char **argv)
 
 	vss_cli_init(argv[0]);
 	pc = poptGetContext(NULL, argc, (const char **)argv, options, 0);
-	poptSetOtherOptionHelp(pc, "add|list|remove [OPTION...]");
+	poptSetOtherOptionHelp(pc, "add|list|resize|remove [OPTION...]");
 	while ((rc = poptGetNextOpt(pc)) > 0)
 		;
 	if (rc < -1)
@@ -122,8 +174,8 @@ int main(int argc, char **argv)
 	}
 	cmd = poptGetArg(pc);
 	if (!cmd || poptPeekArg(pc) || (strcmp(cmd, "add") && strcmp(cmd, "list") &&
-					strcmp(cmd, "remove"))) {
-		vss_errorx(NULL, "expected one of add, list, remove (see --help)");
+					strcmp(cmd, "resize") && strcmp(cmd, "remove"))) {
+		vss_errorx(NULL, "expected one of add, list, resize, remove (see --help)");
 		return VSS_EXIT_USAGE;
 	}
 	if (strcmp(cmd, "list") && !vol) {
@@ -134,15 +186,38 @@ int main(int argc, char **argv)
 		vss_errorx(NULL, "add: --on DEV is needed");
 		return VSS_EXIT_USAGE;
 	}
-	if (provider && strcmp(provider, "dm-vss-cow") && strcmp(provider, "dm-snapshot")) {
-		vss_errorx(NULL, "%s: unknown storage provider (dm-vss-cow or dm-snapshot)",
-			   provider);
+	if (!strcmp(cmd, "resize") && !maxs) {
+		vss_errorx(NULL, "resize: --max-size SIZE is needed");
 		return VSS_EXIT_USAGE;
 	}
+	if (provider && strcmp(provider, "dm-vss-cow") && strcmp(provider, "dm-snapshot") &&
+	    strcmp(provider, "dm-vss-clone")) {
+		vss_errorx(NULL, "%s: unknown storage provider (dm-vss-cow, dm-snapshot or "
+			   "dm-vss-clone)", provider);
+		return VSS_EXIT_USAGE;
+	}
+	if (clone && provider && strcmp(provider, "dm-vss-clone")) {
+		vss_errorx(NULL, "--clone and --provider %s: a clone is dm-vss-clone", provider);
+		return VSS_EXIT_USAGE;
+	}
+	if (clone)
+		provider = "dm-vss-clone";
+	if (provider && !strcmp(provider, "dm-vss-clone") && (chunk || maxs)) {
+		vss_errorx(NULL, "--chunk-size and --max-size are for copy-on-write stores, "
+			   "not clones (--region-size)");
+		return VSS_EXIT_USAGE;
+	}
+	if (region && !(provider && !strcmp(provider, "dm-vss-clone"))) {
+		vss_errorx(NULL, "--region-size is for clones (add --clone)");
+		return VSS_EXIT_USAGE;
+	}
+	if (debug)
+		setenv("VSS_DM_DEBUG", "1", 1);
 	r = vss_ctx_new(&ctx);
 	if (r)
 		return VSS_EXIT_NO_RESOURCES;
-	vss_ctx_set_log(ctx, log_cb, NULL, vss_opt_verbose ? VSS_LOG_DEBUG : VSS_LOG_WARN);
+	vss_ctx_set_log(ctx, log_cb, NULL, debug ? VSS_LOG_DEBUG :
+			vss_opt_verbose ? VSS_LOG_INFO : VSS_LOG_WARN);
 	if (!strcmp(cmd, "list")) {
 		r = do_list(ctx, json);
 		rc = vss_exit_from_errno(r, VSS_EXIT_NOT_FOUND);
@@ -174,13 +249,35 @@ int main(int argc, char **argv)
 			rc = VSS_EXIT_USAGE;
 			goto out;
 		}
+		if (region) {
+			uint64_t b = parse_size(region);
+
+			if (!b || (b & (b - 1)) || b < 4096 || b > (1ULL << 30)) {
+				vss_errorx(NULL, "%s: region size must be a power of two, 4k..1G",
+					   region);
+				rc = VSS_EXIT_USAGE;
+				goto out;
+			}
+			o.region_sectors = (uint32_t)(b >> 9);
+		}
 		r = vss_storage_add(ctx, &o);
+	} else if (!strcmp(cmd, "resize")) {
+		uint64_t b = parse_size(maxs);
+
+		if (!b || b < (1 << 20)) {
+			vss_errorx(NULL, "%s: bad size (at least 1M)", maxs);
+			rc = VSS_EXIT_USAGE;
+			goto out;
+		}
+		r = vss_storage_resize(ctx, vol, b);
 	} else {
 		r = vss_storage_remove(ctx, vol, force);
 	}
 	if (r)
 		vss_errorx(vol, "%s failed: %s", cmd, vss_strerror(r));
-	rc = r == -ENOTBLK ? VSS_EXIT_USAGE : vss_exit_from_errno(r, VSS_EXIT_PROVIDER);
+	/* A plain partition without --wrap, a store that cannot be resized: usage. */
+	rc = r == -ENOTBLK || (r == -EOPNOTSUPP && !strcmp(cmd, "resize")) ? VSS_EXIT_USAGE
+		: vss_exit_from_errno(r, VSS_EXIT_PROVIDER);
 out:
 	vss_ctx_free(ctx);
 	poptFreeContext(pc);

@@ -21,11 +21,13 @@ static void log_cb(int level, const char *msg, void *arg)
 
 int main(int argc, char **argv)
 {
-	int identify = 0, json = 0;
+	int identify = 0, json = 0, debug = 0;
 	struct poptOption options[] = {
 		{ "identify", 'i', POPT_ARG_NONE, &identify, 0,
 		  "Start each writer and ask for its metadata now", NULL },
 		{ "json", 'j', POPT_ARG_NONE, &json, 0, "JSON output", NULL },
+		{ "debug", '\0', POPT_ARG_NONE, &debug, 0,
+		  "Print debugging messages, libdevmapper's too", NULL },
 		VSS_POPT_COMMON,
 		POPT_AUTOHELP
 		POPT_TABLEEND
@@ -50,9 +52,12 @@ int main(int argc, char **argv)
 		vss_errorx(NULL, "%s: unexpected argument (see --help)", poptPeekArg(pc));
 		return VSS_EXIT_USAGE;
 	}
+	if (debug)
+		setenv("VSS_DM_DEBUG", "1", 1);
 	if (vss_ctx_new(&ctx))
 		return VSS_EXIT_NO_RESOURCES;
-	vss_ctx_set_log(ctx, log_cb, NULL, vss_opt_verbose ? VSS_LOG_DEBUG : VSS_LOG_WARN);
+	vss_ctx_set_log(ctx, log_cb, NULL, debug ? VSS_LOG_DEBUG :
+			vss_opt_verbose ? VSS_LOG_INFO : VSS_LOG_WARN);
 	if (identify && (r = vss_lock(ctx, 10000))) {
 		vss_ctx_free(ctx);
 		return vss_exit_from_errno(r, VSS_EXIT_BUSY);

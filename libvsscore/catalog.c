@@ -312,6 +312,7 @@ VSS_EXPORT int vss_storage_list(struct vss_ctx *ctx, struct vss_storage_info **i
 		out[i].wrapped = vss_json_bool(s, "wrapped");
 		vss_strlcpy(out[i].wrapped_dev, vss_json_str(s, "wrapped_dev"),
 			    sizeof(out[i].wrapped_dev));
+		out[i].region_sectors = vss_json_int(s, "region_sectors");
 	}
 	json_object_put(root);
 	*items = out;

@@ -140,11 +140,12 @@ struct vss_storage_info {
 	char name[128];		/* the dm name of the volume */
 	char real[128];		/* the dm name of its -real device */
 	char store[256];	/* the store device */
-	char provider[64];	/* dm-vss-cow or dm-snapshot */
+	char provider[64];	/* dm-vss-cow, dm-snapshot or dm-vss-clone */
 	uint32_t chunk_sectors;
 	uint64_t max_bytes;	/* dm-snapshot: size of one cow area; 0: whole store */
 	bool wrapped;		/* a dm-linear wrapper made by --wrap */
 	char wrapped_dev[256];	/* the device it wraps */
+	uint32_t region_sectors; /* dm-vss-clone: the clone's region size (store: its dest) */
 };
 
 /**
@@ -321,11 +322,13 @@ int vss_volume_resolve(struct vss_ctx *ctx, const char *arg, char *dm_name, size
 struct vss_storage_opts {
 	const char *volume;	/* the volume (any form vss_volume_resolve() takes) */
 	const char *store;	/* the store device */
-	const char *provider;	/* "dm-vss-cow", "dm-snapshot", or NULL: dm-vss-cow if loaded */
+	const char *provider;	/* "dm-vss-cow", "dm-snapshot", "dm-vss-clone",
+				 * or NULL: dm-vss-cow if loaded */
 	uint32_t chunk_sectors;	/* 0: the target's default */
 	uint64_t max_bytes;	/* dm-snapshot: bytes per cow area; 0: whole store */
 	bool wrap;		/* a plain partition: wrap it in a dm-linear device */
 	const char *wrap_name;	/* the dm name of the wrapper; NULL: from the partition */
+	uint32_t region_sectors; /* dm-vss-clone ("provider"): 0: 1024 (512 KiB) */
 };
 
 /**
@@ -347,6 +350,49 @@ int vss_storage_add(struct vss_ctx *ctx, const struct vss_storage_opts *opts);
  * @force:  also delete its shadow copies (else -EBUSY while there are some)
  */
 int vss_storage_remove(struct vss_ctx *ctx, const char *volume, bool force);
+
+/*
+ * dm-vss-clone: a volume enabled with provider "dm-vss-clone" becomes a
+ * vss-clone over <name>-real with the store as its dest (the split mirror of
+ * doc/dm-vss.rst); dest must be at least as large as the volume (else
+ * -ENOSPC) and not in use (else -EBUSY).  Its shadow copy is the split
+ * image: one at a time per clone.
+ */
+
+/* A clone as the kernel sees it now (vss_storage_clone_status()). */
+struct vss_clone_status {
+	char state[16];		/* syncing, mirrored, split, fail; "off" when the volume is
+				 * not under its vss-clone table (after a reboot, while a
+				 * shadow copy holds dest: see vss-storage(8)) */
+	uint32_t region_sectors;
+	uint64_t synced_regions;	/* dest holds what source holds (split: not written since) */
+	uint64_t total_regions;
+};
+
+/**
+ * vss_storage_clone_status() - read the status of a dm-vss-clone volume.
+ * @ctx:    the context (no lock needed)
+ * @volume: the volume (any form vss_volume_resolve() takes)
+ * @cs:     filled in
+ *
+ * Returns 0; -ENOENT/-ENODEV when the volume does not exist; -EPROTO for a
+ * status line that does not parse.
+ */
+int vss_storage_clone_status(struct vss_ctx *ctx, const char *volume,
+			     struct vss_clone_status *cs);
+
+/**
+ * vss_storage_resize() - change the size of the future shadow copies' areas.
+ * @ctx:       the context (the lock must be held)
+ * @volume:    the volume
+ * @max_bytes: dm-snapshot: bytes per cow area of the shadow copies made from
+ *             now on (existing ones keep theirs), at most the store's size
+ *
+ * Returns 0; -ENOENT when the volume is not enabled; -EOPNOTSUPP for a
+ * dm-vss-cow store (it cannot grow in place) or a clone; -ENOSPC when
+ * @max_bytes exceeds the store; -EINVAL when it is below 1 MiB.
+ */
+int vss_storage_resize(struct vss_ctx *ctx, const char *volume, uint64_t max_bytes);
 
 /* ---- writers ---- */
 
@@ -471,6 +517,17 @@ int vss_set_commit(struct vss_set *set);
  * Returns e.g. "freeze-writers", "freeze-filesystems", "commit", or NULL.
  */
 const char *vss_set_failed_phase(struct vss_set *set);
+
+/**
+ * vss_set_retryable() - whether a failed commit may succeed if tried again.
+ * @set: the set, after vss_set_commit() failed with -ECANCELED
+ *
+ * True when the writers that failed all answered "retryable": true, or when
+ * every writer answered but one said its writes were not held during the
+ * freeze.  False for a writer that hung, died, answered garbage or said
+ * "retryable": false, for a hook's veto, and for every other failure.
+ */
+bool vss_set_retryable(struct vss_set *set);
 
 /**
  * vss_set_id() - the set's id (0 before a successful commit).

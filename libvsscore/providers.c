@@ -8,6 +8,9 @@
  *                is a snapshot-origin over <name>-real; each shadow copy is
  *                a snapshot device over a slice of the store (vss-<id>-cow),
  *                activated while the origin is suspended
+ *   dm-vss-clone our vss-clone split mirror: the volume is a vss-clone over
+ *                <name>-real; "split" to the suspended volume makes its dest
+ *                the image; the shadow copy is a read-only linear over dest
  *   external     an executable in providers.d/ (the protocol is in
  *                man/vss-providers.8): one JSON request per run on stdin,
  *                one JSON answer on stdout
@@ -136,8 +139,12 @@ static int snap_prepare(struct vss_ctx *ctx, json_object *root, struct vss_pshad
 				const char *p = vss_json_str(sh, "provider");
 				const char *so = vss_json_str(sh, "store");
 
+				uint64_t off = vss_json_int(sh, "cow_offset");
+				uint64_t len = vss_json_int(sh, "cow_len");
+
+				/* Overlap, not equality: areas of an older --max-size stay. */
 				if (p && !strcmp(p, "dm-snapshot") && so && !strcmp(so, s->store) &&
-				    (uint64_t)vss_json_int(sh, "cow_offset") == slot * slice)
+				    off < (slot + 1) * slice && slot * slice < off + (len ? len : slice))
 					used = true;
 			}
 		}
@@ -216,6 +223,142 @@ static int snap_remove(struct vss_ctx *ctx, struct vss_pshadow *s)
 		r = vss_dm_remove(ctx, s->cow_dev);
 	if (!r)
 		s->committed = s->activated = false;
+	return r;
+}
+
+/* ---- dm-vss-clone ---- */
+
+/*
+ * The volume is a vss-clone over <name>-real, its storage's "store" the
+ * dest.  A shadow copy is the split: at the set's instant (the volume
+ * suspended with the others of the set) "split" makes dest the image of
+ * that instant, and the shadow copy's device is a read-only linear
+ * vss-<id> over dest.  One clone holds one split image: one shadow copy at
+ * a time.  Deleting it removes the device and sends "rejoin", which copies
+ * back only the regions written since the split.  After a reboot the kernel
+ * has forgotten the split (see storage.c): the volume is plain linear over
+ * <name>-real while the copy exists, and deleting the copy loads the
+ * vss-clone table again, a full resync.
+ */
+static int clone_prepare(struct vss_ctx *ctx, json_object *root, struct vss_pshadow *s)
+{
+	struct vss_clone_status cs;
+	uint64_t other = 0;
+	int r;
+
+	if (vss_clone_copy_exists(root, s->dm_name, &other)) {
+		vss_err(ctx, "/dev/mapper/%s: the clone holds shadow copy %llu already: one split "
+			"image at a time (vss-delete %llu rejoins the clone)", s->dm_name,
+			(unsigned long long)other, (unsigned long long)other);
+		return -EEXIST;
+	}
+	r = vss_clone_read_status(s->dm_name, &cs);
+	if (r) {
+		vss_err(ctx, "/dev/mapper/%s: cannot read the clone's status: %s", s->dm_name,
+			strerror(-r));
+		return r;
+	}
+	if (!strcmp(cs.state, "syncing")) {
+		vss_err(ctx, "/dev/mapper/%s: the clone is still syncing: %llu of %llu regions "
+			"copied (%llu%%); retry when vss-storage list shows it mirrored",
+			s->dm_name, (unsigned long long)cs.synced_regions,
+			(unsigned long long)cs.total_regions,
+			(unsigned long long)(cs.total_regions ?
+					     cs.synced_regions * 100 / cs.total_regions : 0));
+		return -EAGAIN;
+	}
+	if (!strcmp(cs.state, "split")) {
+		vss_err(ctx, "/dev/mapper/%s: the clone is split, but no shadow copy of the "
+			"catalog holds the image (split by hand?): rejoin it with 'dmsetup "
+			"message %s 0 rejoin' and retry", s->dm_name, s->dm_name);
+		return -EBUSY;
+	}
+	if (!strcmp(cs.state, "fail")) {
+		vss_err(ctx, "/dev/mapper/%s: the clone failed (an I/O error on its dest %s): "
+			"dest is not kept in step; repair it, then vss-storage remove and add",
+			s->dm_name, s->store);
+		return -EIO;
+	}
+	if (strcmp(cs.state, "mirrored")) {
+		vss_err(ctx, "/dev/mapper/%s: not under its vss-clone table (run vss-activate)",
+			s->dm_name);
+		return -ENODEV;
+	}
+	s->snap_id = (uint32_t)s->shadow_id;
+	snprintf(s->snap_dev, sizeof(s->snap_dev), "vss-%llu", (unsigned long long)s->shadow_id);
+	snprintf(s->device, sizeof(s->device), "/dev/mapper/%s", s->snap_dev);
+	return 0;
+}
+
+static int clone_commit(struct vss_ctx *ctx, struct vss_pshadow *s)
+{
+	struct vss_clone_status cs;
+	int r = vss_dm_message_quiet(s->dm_name, "split");
+
+	if (r) {
+		if (vss_clone_read_status(s->dm_name, &cs))
+			vss_strlcpy(cs.state, "unknown", sizeof(cs.state));
+		vss_err(ctx, "/dev/mapper/%s: split refused: %s (the clone is %s at the set's "
+			"instant, not mirrored)", s->dm_name, strerror(-r), cs.state);
+		return r;
+	}
+	s->committed = true;
+	return 0;
+}
+
+static int clone_activate(struct vss_ctx *ctx, struct vss_pshadow *s)
+{
+	char params[300];
+	struct vss_dm_target t = { 0, 0, "linear", params };
+	int r;
+
+	t.length = vss_dm_size(s->dm_name);
+	if (!t.length)
+		return -ENODEV;
+	snprintf(params, sizeof(params), "%s 0", s->store);
+	r = vss_dm_create(ctx, s->snap_dev, NULL, &t, 1, true, true);
+	if (!r)
+		s->activated = true;
+	return r;
+}
+
+static int clone_remove(struct vss_ctx *ctx, struct vss_pshadow *s)
+{
+	struct vss_clone_status cs;
+	int r = 0;
+
+	/* No device name: the set stopped before prepare; it holds no split. */
+	if (!s->snap_dev[0])
+		return 0;
+	if (vss_dm_exists(s->snap_dev) == 1)
+		r = vss_dm_remove(ctx, s->snap_dev);
+	if (r)
+		return r;
+	s->activated = false;
+	r = vss_clone_read_status(s->dm_name, &cs);
+	if (r == -ENOENT || r == -ENXIO || r == -ENODEV) {
+		vss_warn(ctx, "/dev/mapper/%s: gone: no clone to rejoin", s->dm_name);
+		s->committed = false;
+		return 0;
+	}
+	if (r) {
+		vss_err(ctx, "/dev/mapper/%s: cannot read the clone's status: %s", s->dm_name,
+			strerror(-r));
+		return r;
+	}
+	if (!strcmp(cs.state, "split")) {
+		r = vss_dm_message(ctx, s->dm_name, "rejoin");
+		if (!r)
+			vss_info(ctx, "/dev/mapper/%s: rejoined: copying the %llu regions written "
+				 "since the split", s->dm_name,
+				 (unsigned long long)(cs.total_regions - cs.synced_regions));
+	} else if (!strcmp(cs.state, "off")) {
+		/* After a reboot: the record of what was written is lost. */
+		r = vss_clone_reload(ctx, s->dm_name);
+	}
+	/* mirrored, syncing or fail: the split was never made (an abort) or is lost. */
+	if (!r)
+		s->committed = false;
 	return r;
 }
 
@@ -376,17 +519,20 @@ static int ext_remove(struct vss_ctx *ctx, struct vss_pshadow *s)
 static const struct vss_provider providers[] = {
 	{ "dm-vss-cow", cow_prepare, cow_commit, cow_activate, cow_remove },
 	{ "dm-snapshot", snap_prepare, snap_commit, snap_activate, snap_remove },
+	{ "dm-vss-clone", clone_prepare, clone_commit, clone_activate, clone_remove },
 	{ "external", ext_prepare, ext_commit, ext_activate, ext_remove },
 };
+#define N_PROVIDERS (sizeof(providers) / sizeof(providers[0]))
 
+/* A builtin provider by name; anything else is an external one. */
 const struct vss_provider *vss_provider_by_name(const char *name)
 {
 	size_t i;
 
-	for (i = 0; i < sizeof(providers) / sizeof(providers[0]); i++)
+	for (i = 0; name && i < N_PROVIDERS; i++)
 		if (!strcmp(providers[i].name, name))
 			return &providers[i];
-	return &providers[2];
+	return &providers[N_PROVIDERS - 1];
 }
 
 /* The executables of providers.d/ (sorted). */
@@ -455,7 +601,8 @@ int vss_provider_select(struct vss_ctx *ctx, json_object *root, const char *dm_n
 	}
 	s->ext_path[0] = '\0';
 	if (!st) {
-		if (forced && strcmp(forced, "dm-vss-cow") && strcmp(forced, "dm-snapshot")) {
+		if (forced && strcmp(forced, "dm-vss-cow") && strcmp(forced, "dm-snapshot") &&
+		    strcmp(forced, "dm-vss-clone")) {
 			vss_err(ctx, "%s: no provider named %s", dm_name, forced);
 			return -ENOENT;
 		}
@@ -476,6 +623,15 @@ int vss_provider_select(struct vss_ctx *ctx, json_object *root, const char *dm_n
 
 		if (vss_dm_target_version("vss-origin", v)) {
 			vss_err(ctx, "%s: the vss-origin kernel target is not loaded "
+				"(modprobe dm-vss)", dm_name);
+			return -ENOPKG;
+		}
+	}
+	if (!strcmp(s->provider, "dm-vss-clone")) {
+		unsigned v[3];
+
+		if (vss_dm_target_version("vss-clone", v)) {
+			vss_err(ctx, "%s: the vss-clone kernel target is not loaded "
 				"(modprobe dm-vss)", dm_name);
 			return -ENOPKG;
 		}
@@ -518,7 +674,7 @@ VSS_EXPORT int vss_providers_list(struct vss_ctx *ctx, struct vss_provider_info 
 	int n, i;
 
 	n = ext_list(ctx, ext, 16);
-	p = calloc(2 + n, sizeof(*p));
+	p = calloc(3 + n, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
 	for (i = 0; i < n; i++) {
@@ -535,9 +691,10 @@ VSS_EXPORT int vss_providers_list(struct vss_ctx *ctx, struct vss_provider_info 
 		json_object_put(ans);
 	}
 	vss_strlcpy(p[n].name, "dm-vss-cow", sizeof(p[n].name));
-	vss_strlcpy(p[n + 1].name, "dm-snapshot", sizeof(p[n + 1].name));
-	for (i = n; i < n + 2; i++) {
-		const char *target = i == n ? "vss-origin" : "snapshot";
+	vss_strlcpy(p[n + 1].name, "dm-vss-clone", sizeof(p[n + 1].name));
+	vss_strlcpy(p[n + 2].name, "dm-snapshot", sizeof(p[n + 2].name));
+	for (i = n; i < n + 3; i++) {
+		const char *target = i == n ? "vss-origin" : i == n + 1 ? "vss-clone" : "snapshot";
 
 		vss_strlcpy(p[i].kind, "builtin", sizeof(p[i].kind));
 		if (!vss_dm_target_version(target, v)) {
@@ -549,7 +706,7 @@ VSS_EXPORT int vss_providers_list(struct vss_ctx *ctx, struct vss_provider_info 
 		}
 	}
 	*out = p;
-	*count = n + 2;
+	*count = n + 3;
 	return 0;
 }
 

@@ -26,6 +26,7 @@ struct vss_set {
 	time_t created;
 	bool committed, released;
 	char phase[40];
+	bool retryable;		/* the failed commit may succeed if tried again */
 };
 
 static char **dup_list(const char *const *l)
@@ -244,6 +245,7 @@ VSS_EXPORT int vss_set_commit(struct vss_set *set)
 	struct vss_watchdog_item *items = NULL;
 	json_object *root = NULL;
 	bool *frozen = NULL, *suspended = NULL, hooks_frozen = false, recorded = false;
+	bool hook_vetoed = false;
 	uint64_t t_writers = 0, t_fs = 0, stall_ms = 0;
 	char hook[128];
 	const char *hang;
@@ -253,6 +255,7 @@ VSS_EXPORT int vss_set_commit(struct vss_set *set)
 	if (set->committed || !set->n)
 		return -EINVAL;
 	set->phase[0] = '\0';
+	set->retryable = false;
 	r = vss_catalog_load(ctx, &root);
 	if (r)
 		return r;
@@ -298,7 +301,9 @@ VSS_EXPORT int vss_set_commit(struct vss_set *set)
 		if (!r)
 			r = set->sh[i].ops->prepare(ctx, root, &set->sh[i]);
 		if (r) {
-			r = fail(set, "prepare", r == -ENOSPC || r == -ENOPKG ? r : -EIO);
+			/* -EEXIST: dm-vss-clone holds its one split image already */
+			r = fail(set, "prepare", r == -ENOSPC || r == -ENOPKG || r == -EEXIST ?
+				 r : -EIO);
 			goto abort;
 		}
 	}
@@ -317,6 +322,7 @@ VSS_EXPORT int vss_set_commit(struct vss_set *set)
 		r = vss_hooks_run(ctx, "freeze", set->opts.freeze_timeout_ms, hook, sizeof(hook));
 		if (r) {
 			vss_err(ctx, "hook %s: freeze: vetoed the set", hook);
+			hook_vetoed = true;
 			r = fail(set, "freeze-writers", -ECANCELED);
 			goto abort;
 		}
@@ -457,6 +463,13 @@ abort:
 	/* Nothing stays frozen or suspended; nothing made stays. */
 	if (hooks_frozen)
 		vss_hooks_run(ctx, "thaw", set->opts.freeze_timeout_ms, hook, sizeof(hook));
+	/*
+	 * --retry: only the writers' own word makes a failure worth another
+	 * try ("retryable": true, or writes not held); a hook's veto, a writer
+	 * that hung, died or said "retryable": false does not.
+	 */
+	set->retryable = r == -ECANCELED && set->ws && !hook_vetoed &&
+			 vss_writers_retryable(set->ws);
 	if (set->ws) {
 		vss_writers_record(set->ws, root);
 		vss_writers_stop(set->ws, true);
@@ -482,6 +495,11 @@ abort:
 VSS_EXPORT const char *vss_set_failed_phase(struct vss_set *set)
 {
 	return set->phase[0] ? set->phase : NULL;
+}
+
+VSS_EXPORT bool vss_set_retryable(struct vss_set *set)
+{
+	return set && !set->committed && set->retryable;
 }
 
 VSS_EXPORT uint64_t vss_set_id(struct vss_set *set)

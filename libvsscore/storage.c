@@ -3,16 +3,34 @@
  * vss_storage_add/remove: put a volume under an origin target without
  * interrupting it.  The volume's table moves to <name>-real; the volume is
  * reloaded with "vss-origin <name>-real <store>" (or "snapshot-origin
- * <name>-real" for dm-snapshot) and switched with one suspend/resume, the
- * way LVM adds a -real device under a snapshot origin.
+ * <name>-real" for dm-snapshot, or "vss-clone <name>-real <dest>
+ * <region_sectors>" for dm-vss-clone) and switched with one suspend/resume,
+ * the way LVM adds a -real device under a snapshot origin.
+ *
+ * A dm-vss-clone entry of the catalog's "storage" holds what is needed to
+ * rebuild the clone after a reboot: "name", "real", "store" (the dest) and
+ * "region_sectors".  The kernel keeps neither the split nor the record of
+ * the regions written since in any persistent place, so after a reboot
+ * (vss_clone_table()):
+ *   - no dm-vss-clone shadow copy of the volume in the catalog: load the
+ *     vss-clone table again; it copies everything (a full resync);
+ *   - a shadow copy exists: dest still holds its image, as long as nothing
+ *     writes to it; load the volume as plain linear over <name>-real (dest
+ *     untouched) and the copy's read-only linear device over dest.
+ *     Deleting the copy loads the vss-clone table again (vss_clone_reload():
+ *     a full resync instead of the incremental rejoin).
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/fs.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <unistd.h>
 
 #include "vss-internal.h"
 
@@ -74,12 +92,193 @@ static int wrap_device(struct vss_ctx *ctx, const struct vss_storage_opts *o, ch
 	return r;
 }
 
+/* ---- dm-vss-clone ---- */
+
+int vss_clone_parse_status(const char *params, struct vss_clone_status *cs)
+{
+	unsigned long long region, synced, total;
+	char state[16];
+	int end = 0;
+
+	memset(cs, 0, sizeof(*cs));
+	if (!params ||
+	    sscanf(params, "%llu %llu/%llu %15s%n", &region, &synced, &total, state, &end) != 4 ||
+	    (params[end] && params[end] != ' ') || !region || region > UINT32_MAX ||
+	    synced > total)
+		return -EPROTO;
+	if (strcmp(state, "syncing") && strcmp(state, "mirrored") && strcmp(state, "split") &&
+	    strcmp(state, "fail"))
+		return -EPROTO;
+	cs->region_sectors = (uint32_t)region;
+	cs->synced_regions = synced;
+	cs->total_regions = total;
+	vss_strlcpy(cs->state, state, sizeof(cs->state));
+	return 0;
+}
+
+int vss_clone_read_status(const char *dm_name, struct vss_clone_status *cs)
+{
+	struct vss_dm_target *t = NULL;
+	size_t n = 0;
+	int r;
+
+	memset(cs, 0, sizeof(*cs));
+	r = vss_dm_table(dm_name, true, &t, &n);
+	if (r)
+		return r;
+	if (n == 1 && !strcmp(t[0].type, "vss-clone"))
+		r = vss_clone_parse_status(t[0].params, cs);
+	else
+		vss_strlcpy(cs->state, "off", sizeof(cs->state));
+	vss_dm_targets_free(t, n);
+	return r;
+}
+
+VSS_EXPORT int vss_storage_clone_status(struct vss_ctx *ctx, const char *volume,
+					struct vss_clone_status *cs)
+{
+	char dm[128];
+	int r;
+
+	memset(cs, 0, sizeof(*cs));
+	r = vss_volume_resolve(ctx, volume, dm, sizeof(dm));
+	if (r)
+		return r;
+	r = vss_clone_read_status(dm, cs);
+	if (r == -EPROTO)
+		vss_err(ctx, "/dev/mapper/%s: cannot parse the vss-clone status", dm);
+	return r;
+}
+
+int vss_clone_table(json_object *st, uint64_t sectors, bool split_copy,
+		    struct vss_dm_target *t, char *params, size_t psize)
+{
+	const char *real = vss_json_str(st, "real"), *dest = vss_json_str(st, "store");
+	uint32_t region = (uint32_t)vss_json_int(st, "region_sectors");
+
+	if (!real || !*real || !dest || !*dest || !sectors)
+		return -EINVAL;
+	if (!region)
+		region = VSS_CLONE_DEFAULT_REGION_SECTORS;
+	t->start = 0;
+	t->length = sectors;
+	t->params = params;
+	if (split_copy) {
+		vss_strlcpy(t->type, "linear", sizeof(t->type));
+		snprintf(params, psize, "/dev/mapper/%s 0", real);
+	} else {
+		vss_strlcpy(t->type, "vss-clone", sizeof(t->type));
+		snprintf(params, psize, "/dev/mapper/%s %s %u", real, dest, region);
+	}
+	return 0;
+}
+
+bool vss_clone_copy_exists(json_object *root, const char *dm_name, uint64_t *id)
+{
+	json_object *sets = vss_json_array(root, "sets");
+	size_t i, j;
+
+	for (i = 0; sets && i < json_object_array_length(sets); i++) {
+		json_object *shs = vss_json_array(json_object_array_get_idx(sets, i), "shadows");
+
+		for (j = 0; shs && j < json_object_array_length(shs); j++) {
+			json_object *sh = json_object_array_get_idx(shs, j);
+			const char *p = vss_json_str(sh, "provider");
+			const char *name = vss_json_str(sh, "name");
+			const char *snap = vss_json_str(sh, "snap_dev");
+
+			/* No snap_dev: a set that never got past prepare holds no split. */
+			if (p && !strcmp(p, "dm-vss-clone") && name && !strcmp(name, dm_name) &&
+			    snap && *snap) {
+				if (id)
+					*id = vss_json_int(sh, "shadow_id");
+				return true;
+			}
+		}
+	}
+	return false;
+}
+
+int vss_clone_reload(struct vss_ctx *ctx, const char *dm_name)
+{
+	struct vss_dm_target t;
+	char params[600];
+	json_object *root, *st;
+	int r;
+
+	r = vss_catalog_load(ctx, &root);
+	if (r)
+		return r;
+	st = vss_catalog_find_storage(root, dm_name);
+	if (!st || strcmp(vss_json_str(st, "provider") ? vss_json_str(st, "provider") : "",
+			  "dm-vss-clone")) {
+		json_object_put(root);
+		return 0;	/* no longer a clone volume: nothing to bring back */
+	}
+	r = vss_clone_table(st, vss_dm_size(dm_name), false, &t, params, sizeof(params));
+	json_object_put(root);
+	if (r) {
+		vss_err(ctx, "/dev/mapper/%s: cannot make the vss-clone table: %s", dm_name,
+			strerror(-r));
+		return r;
+	}
+	vss_info(ctx, "/dev/mapper/%s: vss-clone table loaded again: dest is copied in full",
+		 dm_name);
+	return switch_table(ctx, dm_name, &t, 1);
+}
+
+static int blk_size(const char *path, uint64_t *bytes)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int r = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (ioctl(fd, BLKGETSIZE64, bytes))
+		r = -errno;
+	close(fd);
+	return r;
+}
+
+/* A clone's dest: as large as the volume, and used by nothing else. */
+static int clone_check_dest(struct vss_ctx *ctx, const char *dm, const char *dest)
+{
+	uint64_t need = vss_dm_size(dm) << 9, have = 0;
+	int fd, r;
+
+	r = blk_size(dest, &have);
+	if (r) {
+		vss_err(ctx, "%s: cannot read the size of the clone's dest: %s", dest,
+			strerror(-r));
+		return r;
+	}
+	if (have < need) {
+		vss_err(ctx, "%s: too small for a clone of /dev/mapper/%s: %llu bytes, the "
+			"volume has %llu (dest must hold a full copy)", dest, dm,
+			(unsigned long long)have, (unsigned long long)need);
+		return -ENOSPC;
+	}
+	/* O_EXCL on a block device fails while it is mounted or held by dm. */
+	fd = open(dest, O_RDONLY | O_EXCL | O_CLOEXEC);
+	if (fd < 0) {
+		r = -errno;
+		vss_err(ctx, "%s: cannot be the clone's dest: %s", dest,
+			r == -EBUSY ? "in use (mounted, or under another device)" : strerror(-r));
+		return r;
+	}
+	close(fd);
+	return 0;
+}
+
 VSS_EXPORT int vss_storage_add(struct vss_ctx *ctx, const struct vss_storage_opts *o)
 {
 	char dm[128], real[160], wrapped[256] = "", params[600], store[256];
 	struct vss_dm_target *old = NULL, t = { 0, 0, "", params };
 	const char *provider = o->provider;
 	json_object *root = NULL, *e;
+	uint32_t region = o->region_sectors ? o->region_sectors
+					    : VSS_CLONE_DEFAULT_REGION_SECTORS;
+	bool clone;
 	size_t n = 0;
 	unsigned v[3];
 	int r;
@@ -93,9 +292,22 @@ VSS_EXPORT int vss_storage_add(struct vss_ctx *ctx, const struct vss_storage_opt
 	}
 	if (!provider)
 		provider = vss_dm_target_version("vss-origin", v) ? "dm-snapshot" : "dm-vss-cow";
-	if (strcmp(provider, "dm-vss-cow") && strcmp(provider, "dm-snapshot")) {
-		vss_err(ctx, "%s: unknown storage provider (dm-vss-cow or dm-snapshot)", provider);
+	if (strcmp(provider, "dm-vss-cow") && strcmp(provider, "dm-snapshot") &&
+	    strcmp(provider, "dm-vss-clone")) {
+		vss_err(ctx, "%s: unknown storage provider (dm-vss-cow, dm-snapshot or "
+			"dm-vss-clone)", provider);
 		return -EINVAL;
+	}
+	clone = !strcmp(provider, "dm-vss-clone");
+	if (clone && (region < 8 || region > 2097152 || (region & (region - 1)))) {
+		vss_err(ctx, "%u sectors: the clone's region size must be a power of two "
+			"from 4 KiB to 1 GiB", region);
+		return -EINVAL;
+	}
+	if (clone && vss_dm_target_version("vss-clone", v)) {
+		vss_err(ctx, "%s: the vss-clone kernel target is not loaded (modprobe dm-vss)",
+			o->volume);
+		return -ENOPKG;
 	}
 	if (!strcmp(provider, "dm-vss-cow") && vss_dm_target_version("vss-origin", v)) {
 		vss_err(ctx, "%s: the vss-origin kernel target is not loaded (modprobe dm-vss)",
@@ -118,6 +330,11 @@ VSS_EXPORT int vss_storage_add(struct vss_ctx *ctx, const struct vss_storage_opt
 		r = -EEXIST;
 		goto fail;
 	}
+	if (clone) {
+		r = clone_check_dest(ctx, dm, store);
+		if (r)
+			goto fail;
+	}
 	snprintf(real, sizeof(real), "%s-real", dm);
 	r = vss_dm_table(dm, false, &old, &n);
 	if (r)
@@ -138,6 +355,9 @@ VSS_EXPORT int vss_storage_add(struct vss_ctx *ctx, const struct vss_storage_opt
 				 real, store, o->chunk_sectors);
 		else
 			snprintf(params, sizeof(params), "/dev/mapper/%s %s", real, store);
+	} else if (clone) {
+		vss_strlcpy(t.type, "vss-clone", sizeof(t.type));
+		snprintf(params, sizeof(params), "/dev/mapper/%s %s %u", real, store, region);
 	} else {
 		vss_strlcpy(t.type, "snapshot-origin", sizeof(t.type));
 		snprintf(params, sizeof(params), "/dev/mapper/%s", real);
@@ -159,9 +379,17 @@ VSS_EXPORT int vss_storage_add(struct vss_ctx *ctx, const struct vss_storage_opt
 	json_object_object_add(e, "max_bytes", json_object_new_int64(o->max_bytes));
 	json_object_object_add(e, "wrapped", json_object_new_boolean(wrapped[0] != '\0'));
 	json_object_object_add(e, "wrapped_dev", json_object_new_string(wrapped));
+	if (clone)
+		json_object_object_add(e, "region_sectors", json_object_new_int64(region));
 	json_object_array_add(vss_json_array(root, "storage"), e);
 	r = vss_catalog_save(ctx, root);
-	vss_info(ctx, "/dev/mapper/%s: shadow copies enabled (%s, store %s)", dm, provider, store);
+	if (clone)
+		vss_info(ctx, "/dev/mapper/%s: split-mirror clone enabled (dest %s, %u KiB "
+			 "regions): dest is being copied in the background (vss-storage list)",
+			 dm, store, region / 2);
+	else
+		vss_info(ctx, "/dev/mapper/%s: shadow copies enabled (%s, store %s)", dm,
+			 provider, store);
 	vss_dm_targets_free(old, n);
 	json_object_put(root);
 	return r;
@@ -244,6 +472,71 @@ VSS_EXPORT int vss_storage_remove(struct vss_ctx *ctx, const char *volume, bool 
 		}
 	if (!r)
 		r = vss_catalog_save(ctx, root);
+	json_object_put(root);
+	return r;
+}
+
+VSS_EXPORT int vss_storage_resize(struct vss_ctx *ctx, const char *volume, uint64_t max_bytes)
+{
+	json_object *root, *e;
+	const char *provider, *store;
+	uint64_t store_bytes = 0;
+	char dm[128];
+	int r;
+
+	r = vss_volume_resolve(ctx, volume, dm, sizeof(dm));
+	if (r)
+		return r;
+	r = vss_catalog_load(ctx, &root);
+	if (r)
+		return r;
+	e = vss_catalog_find_storage(root, dm);
+	if (!e) {
+		vss_err(ctx, "/dev/mapper/%s: not enabled for shadow copies (vss-storage add)", dm);
+		r = -ENOENT;
+		goto out;
+	}
+	provider = vss_json_str(e, "provider") ? vss_json_str(e, "provider") : "";
+	store = vss_json_str(e, "store") ? vss_json_str(e, "store") : "";
+	if (!strcmp(provider, "dm-vss-cow")) {
+		vss_err(ctx, "/dev/mapper/%s: cannot resize a dm-vss-cow store: it cannot grow "
+			"in place (doc/dm-vss.rst, Known limits), and every shadow copy of the "
+			"volume shares the whole store already; to use a larger store, delete the "
+			"shadow copies, vss-storage remove, then add with the new store", dm);
+		r = -EOPNOTSUPP;
+		goto out;
+	}
+	if (strcmp(provider, "dm-snapshot")) {
+		vss_err(ctx, "/dev/mapper/%s: provider %s has no shadow copy area to resize "
+			"(--max-size is for dm-snapshot)", dm, provider);
+		r = -EOPNOTSUPP;
+		goto out;
+	}
+	if (max_bytes < (1 << 20)) {
+		vss_err(ctx, "/dev/mapper/%s: %llu bytes: a shadow copy's area needs at least 1 MiB",
+			dm, (unsigned long long)max_bytes);
+		r = -EINVAL;
+		goto out;
+	}
+	r = blk_size(store, &store_bytes);
+	if (r) {
+		vss_err(ctx, "%s: cannot read the store's size: %s", store, strerror(-r));
+		goto out;
+	}
+	if (max_bytes > store_bytes) {
+		vss_err(ctx, "/dev/mapper/%s: %llu bytes: larger than the store %s (%llu bytes)",
+			dm, (unsigned long long)max_bytes, store, (unsigned long long)store_bytes);
+		r = -ENOSPC;
+		goto out;
+	}
+	json_object_object_add(e, "max_bytes", json_object_new_int64(max_bytes & ~4095ULL));
+	r = vss_catalog_save(ctx, root);
+	if (!r)
+		vss_info(ctx, "/dev/mapper/%s: shadow copies made from now on get %llu bytes of "
+			 "%s each (%llu at a time); existing ones keep their area", dm,
+			 (unsigned long long)(max_bytes & ~4095ULL), store,
+			 (unsigned long long)(store_bytes / (max_bytes & ~4095ULL)));
+out:
 	json_object_put(root);
 	return r;
 }

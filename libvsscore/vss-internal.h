@@ -158,4 +158,25 @@ const struct vss_provider *vss_provider_by_name(const char *name);
 void vss_pshadow_from_json(json_object *sh, struct vss_pshadow *s);
 int vss_shadow_remove_json(struct vss_ctx *ctx, json_object *sh);
 
+/* storage.c: dm-vss-clone volumes */
+#define VSS_CLONE_DEFAULT_REGION_SECTORS 1024	/* 512 KiB */
+/* Parse "<region_sectors> <synced>/<total> <state>"; -EPROTO if malformed. */
+int vss_clone_parse_status(const char *params, struct vss_clone_status *cs);
+/* The status of the volume dm_name: state "off" when its table is not vss-clone. */
+int vss_clone_read_status(const char *dm_name, struct vss_clone_status *cs);
+/*
+ * The volume's table for a storage entry of provider dm-vss-clone (into t,
+ * whose params buffer of psize bytes is filled in), for @sectors sectors:
+ * "vss-clone /dev/mapper/<real> <dest> <region_sectors>", or, with
+ * split_copy set (after a reboot, while a shadow copy of the clone exists:
+ * the kernel forgot the split), "linear /dev/mapper/<real> 0", so that
+ * nothing writes to dest until the copy is deleted.  For vss-activate.
+ */
+int vss_clone_table(json_object *st, uint64_t sectors, bool split_copy,
+		    struct vss_dm_target *t, char *params, size_t psize);
+/* Whether the catalog holds a dm-vss-clone shadow copy of dm_name (its id in *id). */
+bool vss_clone_copy_exists(json_object *root, const char *dm_name, uint64_t *id);
+/* Load the vss-clone table again over a volume left linear (a full resync). */
+int vss_clone_reload(struct vss_ctx *ctx, const char *dm_name);
+
 #endif

@@ -273,6 +273,97 @@ static void test_hooks_order_and_veto(void **state)
 	fclose(f);
 }
 
+/* How many lines of a writer's event log are this event. */
+static int count_events(const char *name, const char *event)
+{
+	char path[160], buf[64], want[64];
+	int n = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s.events", dir, name);
+	snprintf(want, sizeof(want), "%s\n", event);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	while (fgets(buf, sizeof(buf), f))
+		n += !strcmp(buf, want);
+	fclose(f);
+	return n;
+}
+
+/*
+ * What vss_set_retryable() (and so vss-snapshot --retry) rests on: a
+ * failure is retryable only when every writer that failed said
+ * "retryable": true; "retryable": false, no "retryable" at all, a death or
+ * garbage are not, and one non-retryable writer makes the whole failure so.
+ */
+static void test_writer_retryable_only_when_said(void **state)
+{
+	struct vss_set_opts opts = { .freeze_timeout_ms = 5000 };
+	struct vss_writers *ws;
+	const char *phase;
+
+	(void)state;
+	put_writer("nope", "freeze",
+		   "echo '{\"status\":\"error\",\"retryable\":false,\"message\":\"no\"}'; continue",
+		   "/srv/data/x");
+	assert_int_equal(vss_writers_start(ctx, 1, vols, mounts, &opts, &ws), 0);
+	assert_int_equal(vss_writers_event(ws, "freeze", 0), -ECANCELED);
+	assert_string_equal(vss_writers_failed(ws, &phase), "nope");
+	assert_false(vss_writers_retryable(ws));
+	vss_writers_stop(ws, true);
+	clean(NULL);
+
+	/* an error without the field is not retryable */
+	put_writer("silent", "prepare-snapshot",
+		   "echo '{\"status\":\"error\",\"message\":\"no\"}'; continue", "/srv/data/x");
+	assert_int_equal(vss_writers_start(ctx, 1, vols, mounts, &opts, &ws), 0);
+	assert_int_equal(vss_writers_event(ws, "prepare-snapshot", 0), -ECANCELED);
+	assert_false(vss_writers_retryable(ws));
+	vss_writers_stop(ws, true);
+	clean(NULL);
+
+	/* a death or garbage is never retryable */
+	put_writer("dies", "freeze", "exit 3", "/srv/data/x");
+	assert_int_equal(vss_writers_start(ctx, 1, vols, mounts, &opts, &ws), 0);
+	assert_int_equal(vss_writers_event(ws, "freeze", 0), -ECANCELED);
+	assert_false(vss_writers_retryable(ws));
+	vss_writers_stop(ws, true);
+	clean(NULL);
+	put_writer("garbage", "freeze", "echo 'retryable: true'; continue", "/srv/data/x");
+	assert_int_equal(vss_writers_start(ctx, 1, vols, mounts, &opts, &ws), 0);
+	assert_int_equal(vss_writers_event(ws, "freeze", 0), -ECANCELED);
+	assert_false(vss_writers_retryable(ws));
+	vss_writers_stop(ws, true);
+	clean(NULL);
+
+	/* thaw and backup-complete reach every writer: two fail, one of them for good */
+	put_writer("a-busy", "thaw",
+		   "echo '{\"status\":\"error\",\"retryable\":true,\"message\":\"busy\"}'; continue",
+		   "/srv/data/x");
+	put_writer("b-broken", "thaw",
+		   "echo '{\"status\":\"error\",\"retryable\":false,\"message\":\"broken\"}'; continue",
+		   "/srv/data/y");
+	assert_int_equal(vss_writers_start(ctx, 1, vols, mounts, &opts, &ws), 0);
+	assert_int_equal(vss_writers_event(ws, "freeze", 0), 0);
+	assert_int_equal(vss_writers_event(ws, "thaw", 0), -ECANCELED);
+	assert_int_equal(count_events("b-broken", "thaw"), 1);
+	assert_false(vss_writers_retryable(ws));
+	vss_writers_stop(ws, true);
+	clean(NULL);
+
+	/* writes not held: no writer failed, the set may be tried again */
+	put_writer("unheld", "thaw", "echo '{\"status\":\"ok\",\"held\":false}'; continue",
+		   "/srv/data/x");
+	assert_int_equal(vss_writers_start(ctx, 1, vols, mounts, &opts, &ws), 0);
+	assert_int_equal(vss_writers_event(ws, "freeze", 0), 0);
+	assert_int_equal(vss_writers_event(ws, "thaw", 0), 0);
+	assert_false(vss_writers_all_held(ws));
+	assert_null(vss_writers_failed(ws, &phase));
+	assert_true(vss_writers_retryable(ws));
+	vss_writers_stop(ws, false);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -284,6 +375,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_writer_selection, clean),
 		cmocka_unit_test_teardown(test_writer_unsafe_refused, clean),
 		cmocka_unit_test_teardown(test_hooks_order_and_veto, clean),
+		cmocka_unit_test_teardown(test_writer_retryable_only_when_said, clean),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
