@@ -67,7 +67,7 @@ has() {
 
 @test "vss-storage: subcommands first, then options, then option values" {
 	run comp "$BIN/vss-storage" ""
-	[ "$output" = $'add\nlist\nremove' ]
+	[ "$output" = $'add\nlist\nresize\nremove' ]
 	run comp "$BIN/vss-storage" add --
 	has --for --on --chunk-size --max-size --provider --wrap --name --force
 	run comp "$BIN/vss-storage" add --provider ""
@@ -79,7 +79,7 @@ has() {
 	[ "$output" = 64k ]
 	# a value is not taken for a subcommand
 	run comp "$BIN/vss-storage" --for vg0-data ""
-	[ "$output" = $'add\nlist\nremove' ]
+	[ "$output" = $'add\nlist\nresize\nremove' ]
 }
 
 @test "option values in the forms bash splits them into" {
