@@ -184,9 +184,10 @@ static int activate_origin(struct act *a, json_object *st, bool *loaded_now)
 		vss_dm_targets_free(vt, nv);
 		return 0;
 	}
-	if (!is_blockdev(store)) {
-		vss_err(ctx, "/dev/mapper/%s: cannot bring back its %s: its store %s is missing",
-			name, otype, store);
+	/* a detached loop device, or a disk gone while its node stays: no size */
+	if (!is_blockdev(store) || blockdev_sectors(store, &len) || !len) {
+		vss_err(ctx, "/dev/mapper/%s: cannot bring back its %s: its store %s is missing "
+			"(no such device, or empty)", name, otype, store);
 		r = -ENODEV;
 		goto fail;
 	}
@@ -241,6 +242,7 @@ static int activate_origin(struct act *a, json_object *st, bool *loaded_now)
 		r = -ENODEV;
 		goto fail;
 	}
+	len = 0;
 	for (i = 0; i < nb; i++)
 		len = base[i].start + base[i].length > len ? base[i].start + base[i].length : len;
 	if (!strcmp(otype, "vss-origin")) {
