@@ -158,13 +158,39 @@ static int blockdev_sectors(const char *path, uint64_t *sectors)
  * in a dry run, would be) in place; *loaded_now tells whether it was
  * loaded by this call (the volume was not live under it before).
  */
-static int activate_origin(struct act *a, json_object *st, bool *loaded_now)
+/*
+ * Whether the volume's live table is already what activation makes: the
+ * origin target, or for a split clone a linear table over <name>-real
+ * (which the table LVM or the boot made, over the disk, is not).
+ */
+static bool origin_in_place(const struct vss_dm_target *vt, size_t nv, const char *otype,
+			    const char *real, bool real_exists)
+{
+	unsigned maj, min;
+	char dev[32];
+
+	if (nv != 1 || strcmp(vt[0].type, otype))
+		return false;
+	if (strcmp(otype, "linear"))
+		return true;
+	if (!real_exists || vss_dm_info(real, NULL, &maj, &min, NULL))
+		return false;
+	snprintf(dev, sizeof(dev), "%u:%u ", maj, min);
+	return !strncmp(vt[0].params, dev, strlen(dev));
+}
+
+static int activate_origin(struct act *a, json_object *root, json_object *st,
+			   bool *loaded_now)
 {
 	struct vss_ctx *ctx = a->ctx;
 	const char *name = vss_json_str(st, "name"), *real = vss_json_str(st, "real");
 	const char *store = vss_json_str(st, "store"), *provider = vss_json_str(st, "provider");
 	const char *wrapped_dev = vss_json_str(st, "wrapped_dev");
-	const char *otype = !strcmp(provider, "dm-snapshot") ? "snapshot-origin" : "vss-origin";
+	bool clone = !strcmp(provider, "dm-vss-clone");
+	/* a clone whose shadow copy holds dest: the volume stays off it */
+	bool split = clone && vss_clone_copy_exists(root, name, NULL);
+	const char *otype = !strcmp(provider, "dm-snapshot") ? "snapshot-origin" :
+			    split ? "linear" : clone ? "vss-clone" : "vss-origin";
 	uint32_t chunk = (uint32_t)vss_json_int(st, "chunk_sectors");
 	struct vss_dm_target *vt = NULL, *rt = NULL, *base = NULL, wrap, ot;
 	char params[600], wparams[300];
@@ -177,8 +203,8 @@ static int activate_origin(struct act *a, json_object *st, bool *loaded_now)
 	*loaded_now = false;
 	vol_exists = vss_dm_exists(name) == 1;
 	real_exists = vss_dm_exists(real) == 1;
-	if (vol_exists && vss_dm_table(name, false, &vt, &nv) == 0 && nv &&
-	    !strcmp(vt[0].type, otype)) {
+	if (vol_exists && vss_dm_table(name, false, &vt, &nv) == 0 &&
+	    origin_in_place(vt, nv, otype, real, real_exists)) {
 		vss_dbg(ctx, "/dev/mapper/%s: already under its %s: left alone", name, otype);
 		a->res->origins_present++;
 		vss_dm_targets_free(vt, nv);
@@ -191,9 +217,10 @@ static int activate_origin(struct act *a, json_object *st, bool *loaded_now)
 		r = -ENODEV;
 		goto fail;
 	}
-	if (!strcmp(otype, "vss-origin") && vss_dm_target_version("vss-origin", v)) {
-		vss_err(ctx, "/dev/mapper/%s: cannot bring back its vss-origin: the kernel target "
-			"is not loaded (modprobe dm-vss)", name);
+	if ((!strcmp(otype, "vss-origin") || !strcmp(otype, "vss-clone")) &&
+	    vss_dm_target_version(otype, v)) {
+		vss_err(ctx, "/dev/mapper/%s: cannot bring back its %s: the kernel target "
+			"is not loaded (modprobe dm-vss)", name, otype);
 		r = -ENOPKG;
 		goto fail;
 	}
@@ -245,7 +272,14 @@ static int activate_origin(struct act *a, json_object *st, bool *loaded_now)
 	len = 0;
 	for (i = 0; i < nb; i++)
 		len = base[i].start + base[i].length > len ? base[i].start + base[i].length : len;
-	if (!strcmp(otype, "vss-origin")) {
+	if (clone) {
+		r = vss_clone_table(st, len, split, &ot, params, sizeof(params));
+		if (r) {
+			vss_err(ctx, "/dev/mapper/%s: cannot make the %s table: %s", name, otype,
+				strerror(-r));
+			goto fail;
+		}
+	} else if (!strcmp(otype, "vss-origin")) {
 		if (chunk)
 			snprintf(params, sizeof(params), "/dev/mapper/%s %s 2 chunk_sectors %u",
 				 real, store, chunk);
@@ -254,8 +288,10 @@ static int activate_origin(struct act *a, json_object *st, bool *loaded_now)
 	} else {
 		snprintf(params, sizeof(params), "/dev/mapper/%s", real);
 	}
-	ot = (struct vss_dm_target){ 0, len, "", params };
-	vss_strlcpy(ot.type, otype, sizeof(ot.type));
+	if (!clone) {
+		ot = (struct vss_dm_target){ 0, len, "", params };
+		vss_strlcpy(ot.type, otype, sizeof(ot.type));
+	}
 	if (a->dry) {
 		if (!real_exists)
 			vss_info(ctx, "/dev/mapper/%s: would create %s (%s %s)", name, real,
@@ -484,6 +520,42 @@ fail:
 	failed(a, r);
 }
 
+/*
+ * dm-vss-clone: the split image is dest itself, which nothing wrote to
+ * since (the volume came back as linear over <name>-real): a read-only
+ * linear device over it.  The kernel keeps no state to check it against.
+ */
+static void activate_clone_shadow(struct act *a, json_object *st, json_object *sh)
+{
+	struct vss_ctx *ctx = a->ctx;
+	const char *name = vss_json_str(st, "name"), *dest = vss_json_str(st, "store");
+	const char *snap_dev = vss_json_str(sh, "snap_dev");
+	long long id = (long long)vss_json_int(sh, "shadow_id");
+	char params[300];
+	struct vss_dm_target t = { 0, 0, "linear", params };
+	int r;
+
+	snprintf(params, sizeof(params), "%s 0", dest);
+	if (a->dry) {
+		vss_info(ctx, "shadow copy %lld: would create /dev/mapper/%s (linear %s, read-only)",
+			 id, snap_dev, params);
+		a->res->shadows_loaded++;
+		return;
+	}
+	t.length = vss_dm_size(name);
+	r = t.length ? vss_dm_create(ctx, snap_dev, NULL, &t, 1, true, true) : -ENODEV;
+	if (r) {
+		vss_err(ctx, "shadow copy %lld: cannot bring back /dev/mapper/%s: %s", id, snap_dev,
+			strerror(-r));
+		failed(a, r);
+		return;
+	}
+	vss_info(ctx, "shadow copy %lld: /dev/mapper/%s activated (the split image on %s)", id,
+		 snap_dev, dest);
+	mark(a, sh, "created");
+	a->res->shadows_loaded++;
+}
+
 /* The exposure of a copy does not survive its mount: clear stale records. */
 static void clear_stale_exposure(struct act *a, json_object *sh)
 {
@@ -522,7 +594,8 @@ static void activate_volume(struct act *a, json_object *root, json_object *st)
 			 "skipped");
 		return;
 	}
-	if (strcmp(provider, "dm-vss-cow") && strcmp(provider, "dm-snapshot")) {
+	if (strcmp(provider, "dm-vss-cow") && strcmp(provider, "dm-snapshot") &&
+	    strcmp(provider, "dm-vss-clone")) {
 		vss_warn(ctx, "/dev/mapper/%s: provider %s: vss-activate does not bring it back: "
 			 "left alone", name, provider);
 		return;
@@ -530,7 +603,7 @@ static void activate_volume(struct act *a, json_object *root, json_object *st)
 	cow = !strcmp(provider, "dm-vss-cow");
 	if (cow && is_blockdev(store))
 		read_store_table(a, store, &table);
-	r = activate_origin(a, st, &loaded_now);
+	r = activate_origin(a, root, st, &loaded_now);
 
 	for (i = 0; sets && i < json_object_array_length(sets); i++) {
 		json_object *set = json_object_array_get_idx(sets, i);
@@ -573,6 +646,8 @@ static void activate_volume(struct act *a, json_object *root, json_object *st)
 			}
 			if (cow)
 				activate_cow_shadow(a, st, sh, &table);
+			else if (!strcmp(provider, "dm-vss-clone"))
+				activate_clone_shadow(a, st, sh);
 			else
 				activate_snapshot_shadow(a, st, sh);
 		}

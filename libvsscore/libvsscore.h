@@ -295,7 +295,10 @@ struct vss_activate_result {
  * partition), and every shadow copy its store still holds valid gets its
  * device back; a copy the store no longer has, or holds invalid or
  * dropped, is marked invalid in the catalog.  Devices already present are
- * left alone, so running it again changes nothing.  What cannot be brought
+ * left alone, so running it again changes nothing.  A dm-vss-clone volume
+ * gets its vss-clone table again (a full resync), or, while a shadow copy
+ * holds the split image, a linear table over <name>-real and the copy a
+ * read-only linear device over the destination.  What cannot be brought
  * back (a missing volume or store) is logged as an error and the rest is
  * done.  Returns 0; -ENODEV when something could not be brought back;
  * -ENOPKG when the kernel target is missing.
