@@ -81,7 +81,6 @@ static int store_snap_state(const char *store_path, uint32_t snap_id)
 	struct vss_store *s;
 	struct vss_store_snap sn;
 	struct vss_store_info info;
-	unsigned int i;
 	int fd, r;
 
 	fd = open(store_path, O_RDONLY | O_CLOEXEC);
@@ -98,6 +97,8 @@ static int store_snap_state(const char *store_path, uint32_t snap_id)
 	if (!r && info.state != VSS_STORE_LOADED)
 		r = -EUCLEAN;
 	if (!r) {
+		unsigned int i;
+
 		r = -ENOENT;
 		for (i = 0; i < vss_store_snap_count(s); i++)
 			if (!vss_store_snap_get(s, i, &sn) && sn.snap_id == snap_id) {
