@@ -222,3 +222,48 @@ files_sha() {
 	[[ "$output" == *"open in another program"* ]]
 	check_dmesg
 }
+
+@test "no room in the store for the newer copy's chunks: refused untouched; an inactive copy: exit 4" {
+	local l
+	l=$(make_loop 16M vol)
+	# 1 MiB store of 4 KiB chunks: 253 data chunks
+	STORE=$(make_loop 1M store)
+	dm_create "$VOL" --table "0 32768 linear $l 0"
+	dd if=/dev/urandom of="/dev/mapper/$VOL" bs=1M count=16 oflag=direct status=none
+	add_storage
+	read -r ida deva < <(snapshot)
+	shaa=$(dev_sha256 "$deva")
+	dd if=/dev/urandom of="/dev/mapper/$VOL" bs=4k count=200 seek=1000 oflag=direct status=none
+	read -r idb devb < <(snapshot)
+	shab=$(dev_sha256 "$devb")
+	now=$(dev_sha256 "/dev/mapper/$VOL")
+	[ "$(copied "$deva")" = 200 ] && [ "$(copied "$devb")" = 0 ]
+
+	# reverting to a needs 200 copies for b; 53 chunks are free
+	run vss-revert "$ida"
+	echo "$output"
+	[ "$status" = 3 ]
+	[[ "$output" == *"needs 200 free chunks"*"has 53"* ]]
+	[ "$(dev_sha256 "/dev/mapper/$VOL")" = "$now" ]
+	[ "$(dev_sha256 "$deva")" = "$shaa" ]
+	[ "$(dev_sha256 "$devb")" = "$shab" ]
+	[ "$(state "$deva")" = valid ] && [ "$(state "$devb")" = valid ]
+	run --separate-stderr vss-revert --dry-run --json "$ida"
+	[ "$status" = 3 ]
+	[ "$(echo "$output" | jq '.store_chunks_needed')" = 200 ]
+	[ "$(echo "$output" | jq '.store_chunks_free')" = 53 ]
+
+	# b is the newest: reverting to it needs no copy (nothing changed)
+	run --separate-stderr vss-revert --json "$idb"
+	[ "$status" = 0 ]
+	[ "$(echo "$output" | jq '.changed_chunks')" = 0 ]
+
+	# the shadow copy's device gone: exit 4, the volume untouched
+	dmsetup remove "${deva#/dev/mapper/}"
+	run vss-revert "$ida"
+	echo "$output"
+	[ "$status" = 4 ]
+	[[ "$output" == *"not active"* ]]
+	[ "$(dev_sha256 "/dev/mapper/$VOL")" = "$now" ]
+	check_dmesg
+}
