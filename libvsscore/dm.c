@@ -218,7 +218,11 @@ int vss_dm_create(struct vss_ctx *ctx, const char *name, const char *uuid,
 		r = add_targets(dmt, t, n);
 	if (!r && readonly && !dm_task_set_ro(dmt))
 		r = -ENOMEM;
-	if (!r && !run_sync(dmt, 0)) {
+	/*
+	 * A device created without a table raises no uevent: waiting for
+	 * udev on it would wait for ever.  Its node comes with its resume.
+	 */
+	if (!r && !(activate ? run_sync(dmt, 0) : dm_task_run(dmt))) {
 		r = task_errno(dmt);
 		vss_err(ctx, "%s: cannot create the device (%s %s): %s", name, t[0].type,
 			t[0].params, strerror(-r));

@@ -207,10 +207,14 @@ static int snap_commit(struct vss_ctx *ctx, struct vss_pshadow *s)
 	return 0;
 }
 
+/*
+ * The snapshot was resumed inside the commit window without waiting for
+ * udev (the volumes were suspended then); resuming it again, now that
+ * they are not, waits until its /dev/mapper node is there.
+ */
 static int snap_activate(struct vss_ctx *ctx, struct vss_pshadow *s)
 {
-	(void)ctx; (void)s;
-	return 0;
+	return vss_dm_resume(ctx, s->snap_dev);
 }
 
 static int snap_remove(struct vss_ctx *ctx, struct vss_pshadow *s)

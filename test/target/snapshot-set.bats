@@ -1,0 +1,181 @@
+#!/usr/bin/env bats
+# SPDX-License-Identifier: GPL-2.0
+# vss-storage and vss-snapshot end to end, inside the test VM: two mounted
+# volumes (ext4, xfs) under a writer taken as one set at one instant, an
+# abort path that leaves nothing frozen, suspended or orphaned, and the
+# dm-snapshot provider with the dm-vss module not loaded.
+
+bats_require_minimum_version 1.5.0
+
+B=$BATS_TEST_DIRNAME/../../build/bin
+
+setup() {
+	[ "$(id -u)" = 0 ] || skip "runs as root in the VM (scripts/vm-run)"
+	W=/tmp/snap-tests/$BATS_TEST_NUMBER
+	rm -rf "$W"; mkdir -p "$W/state" "$W/run" "$W/conf"
+	export VSS_STATE_DIR=$W/state VSS_RUN_DIR=$W/run VSS_CONF_DIR=$W/conf
+	LOOPS=()
+}
+
+teardown() {
+	[ -n "${WPID:-}" ] && kill "$WPID" 2>/dev/null; wait 2>/dev/null
+	for m in $(awk '$2 ~ "^/tmp/snap-tests/" {print $2}' /proc/mounts | sort -r); do
+		umount -l "$m"
+	done
+	udevadm settle --timeout=10 >/dev/null 2>&1
+	for d in $(dmsetup ls 2>/dev/null | awk '$1 ~ /^(st-|vss-)/ {print $1}'); do
+		dmsetup resume "$d" >/dev/null 2>&1
+	done
+	for pass in 1 2 3; do
+		for d in $(dmsetup ls 2>/dev/null | awk '$1 ~ /^vss-/ {print $1}') \
+			 $(dmsetup ls 2>/dev/null | awk '$1 ~ /^st-/ && $1 !~ /-real$/ {print $1}') \
+			 $(dmsetup ls 2>/dev/null | awk '$1 ~ /^st-.*-real$/ {print $1}'); do
+			dmsetup remove "$d" >/dev/null 2>&1
+		done
+	done
+	for l in "${LOOPS[@]}"; do losetup -d "$l" 2>/dev/null; done
+	rm -rf "$W"
+}
+
+# vol NAME SIZE_MB: a dm-linear volume over a loop device, and its store
+vol() {
+	local l s
+	truncate -s "$2M" "$W/$1.img"
+	truncate -s 64M "$W/$1.store"
+	l=$(losetup -f --show "$W/$1.img"); LOOPS+=("$l")
+	s=$(losetup -f --show "$W/$1.store"); LOOPS+=("$s")
+	dmsetup create "st-$1" --table "0 $(($2 * 2048)) linear $l 0"
+	udevadm settle --timeout=10
+	eval "STORE_$1=$s"
+}
+
+# A writer of sequence markers: n to volume a, then n to volume b.
+marker_writer() {
+	local n=0
+	while :; do
+		n=$((n + 1))
+		echo $n > "$W/a/seq.tmp" && mv "$W/a/seq.tmp" "$W/a/seq"
+		echo $n > "$W/b/seq.tmp" && mv "$W/b/seq.tmp" "$W/b/seq"
+		dd if=/dev/urandom of="$W/a/blob" bs=64k count=1 conv=notrunc,fsync status=none
+	done
+}
+
+no_leftovers() {
+	# nothing suspended, nothing frozen, no shadow copy device, no set
+	! dmsetup info -c --noheadings -o name,attr | awk '$1 ~ /^st-/' | grep -q 's'
+	run timeout 10 touch "$W/a/after" "$W/b/after"
+	[ "$status" = 0 ]
+	! dmsetup ls | grep -q '^vss-'
+	run jq '.sets | length' "$VSS_STATE_DIR/catalog.json"
+	[ "$output" = 0 ]
+}
+
+@test "dm-snapshot provider with the dm-vss module not loaded" {
+	! grep -q '^dm_vss ' /proc/modules
+	vol a 64; vol b 64
+	mkfs.ext4 -q /dev/mapper/st-a
+	mkdir -p "$W/a" "$W/sa"
+	mount /dev/mapper/st-a "$W/a"
+	echo before > "$W/a/f"; sync
+	"$B/vss-storage" add --for "$W/a" --on "$STORE_a" --max-size 32M
+	dmsetup table st-a | grep -q snapshot-origin
+	run "$B/vss-snapshot" --json "$W/a"
+	echo "$output"
+	[ "$status" = 0 ]
+	[ "$(echo "$output" | jq -r '.shadows[0].provider')" = dm-snapshot ]
+	d=$(echo "$output" | jq -r '.shadows[0].device')
+	echo after > "$W/a/f"; sync
+	mount -o ro,noload "$d" "$W/sa"
+	[ "$(cat "$W/sa/f")" = before ]
+	umount "$W/sa"
+}
+
+@test "two volumes, ext4 and xfs, one instant under a writer; contents verified" {
+	modprobe dm-vss
+	vol a 128; vol b 320	# mkfs.xfs wants 300 MiB at least
+	mkfs.ext4 -q /dev/mapper/st-a; mkfs.xfs -q /dev/mapper/st-b
+	mkdir -p "$W/a" "$W/b" "$W/sa" "$W/sb"
+	mount /dev/mapper/st-a "$W/a"; mount /dev/mapper/st-b "$W/b"
+	dd if=/dev/urandom of="$W/a/big" bs=1M count=8 status=none
+	cp "$W/a/big" "$W/b/big"; sync
+	"$B/vss-storage" add --for "$W/a" --on "$STORE_a"
+	"$B/vss-storage" add --for /dev/mapper/st-b --on "$STORE_b" --chunk-size 64k
+	dmsetup table st-a | grep -q 'vss-origin'
+	dmsetup table st-a-real | grep -q linear
+	marker_writer & WPID=$!
+	sleep 1
+	run "$B/vss-snapshot" --json "$W/a" "$W/b"
+	echo "$output"
+	[ "$status" = 0 ]
+	set_id=$(echo "$output" | jq '.set_id')
+	[ "$(echo "$output" | jq '.shadows | length')" = 2 ]
+	[ "$(echo "$output" | jq -r '.shadows[0].provider')" = dm-vss-cow ]
+	[ "$(echo "$output" | jq '.shadows[0].set_id')" = "$set_id" ]
+	da=$(echo "$output" | jq -r '.shadows[0].device')
+	db=$(echo "$output" | jq -r '.shadows[1].device')
+	kill $WPID; wait $WPID 2>/dev/null || true; WPID=
+	# the origin moves on, the shadow copies do not
+	dd if=/dev/urandom of="$W/a/big" bs=1M count=8 conv=fsync status=none
+	mount -o ro,noload "$da" "$W/sa"
+	mount -o ro,norecovery,nouuid "$db" "$W/sb"
+	sa=$(cat "$W/sa/seq"); sb=$(cat "$W/sb/seq")
+	echo "markers: a=$sa b=$sb"
+	# one instant: b was written right after a
+	[ "$sa" = "$sb" ] || [ "$sa" = $((sb + 1)) ]
+	cmp "$W/sa/big" "$W/sb/big"
+	! cmp -s "$W/sa/big" "$W/a/big"
+	umount "$W/sa" "$W/sb"
+	dmsetup status "${da#/dev/mapper/}" | grep -q ' valid '
+}
+
+@test "an abort at commit leaves no frozen fs, no suspended device, no orphan" {
+	modprobe dm-vss
+	vol a 64; vol b 64
+	mkfs.ext4 -q /dev/mapper/st-a; mkfs.ext4 -q /dev/mapper/st-b
+	mkdir -p "$W/a" "$W/b"
+	mount /dev/mapper/st-a "$W/a"; mount /dev/mapper/st-b "$W/b"
+	"$B/vss-storage" add --for "$W/a" --on "$STORE_a"
+	"$B/vss-storage" add --for "$W/b" --on "$STORE_b"
+	for phase in prepare freeze-filesystems suspend commit activate; do
+		run env VSS_TEST_FAIL=$phase "$B/vss-snapshot" "$W/a" "$W/b"
+		echo "$phase: $status $output"
+		[ "$status" = 7 ]
+		[[ "$output" == *"failed at $phase"* ]]
+		no_leftovers
+	done
+	# commit limit passed while frozen: aborted, thawed, exit 7
+	run env VSS_TEST_HANG_FROZEN_MS=1500 "$B/vss-snapshot" --timeout-commit 500ms "$W/a" "$W/b"
+	echo "$output"
+	[ "$status" = 7 ]
+	no_leftovers
+	# and the next set works
+	run "$B/vss-snapshot" "$W/a" "$W/b"
+	[ "$status" = 0 ]
+}
+
+@test "a writer that vetoes exits 6 and leaves nothing behind" {
+	modprobe dm-vss
+	vol a 64; vol b 64
+	mkfs.ext4 -q /dev/mapper/st-a; mkfs.ext4 -q /dev/mapper/st-b
+	mkdir -p "$W/a" "$W/b" "$VSS_CONF_DIR/writers.d"
+	mount /dev/mapper/st-a "$W/a"; mount /dev/mapper/st-b "$W/b"
+	"$B/vss-storage" add --for "$W/a" --on "$STORE_a"
+	"$B/vss-storage" add --for "$W/b" --on "$STORE_b"
+	cat > "$VSS_CONF_DIR/writers.d/veto" <<-'EOS'
+	#!/bin/sh
+	while read -r l; do
+	  case "$l" in
+	  *'"freeze"'*) echo '{"status":"error","retryable":false,"message":"not now"}' ;;
+	  *) echo '{"status":"ok"}' ;;
+	  esac
+	done
+	EOS
+	chmod 755 "$VSS_CONF_DIR/writers.d/veto"
+	run "$B/vss-snapshot" "$W/a" "$W/b"
+	echo "$output"
+	[ "$status" = 6 ]
+	[[ "$output" == *"writer veto: freeze: vetoed: not now"* ]]
+	no_leftovers
+	run "$B/vss-snapshot" --exclude-writer veto "$W/a" "$W/b"
+	[ "$status" = 0 ]
+}
