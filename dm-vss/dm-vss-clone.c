@@ -16,7 +16,7 @@
  * written since the split.  The bitmap lives in memory only: dest stays a
  * plain, mountable image with no metadata of ours in it.  A table reload of
  * the same device carries the bitmap over to the new table (see
- * clone_handover()); anything else starts from a full copy.
+ * clone_take_over()); anything else starts from a full copy.
  *
  * Writes against copies.  Every write (and discard, write-zeroes) is kept
  * on the in-flight list from map to end_io.  A copy job covers a run of
@@ -26,6 +26,13 @@
  * the copy has finished.  So a copy never reads source while a write to the
  * same region is on its way, and never overwrites on dest data newer than
  * what it read.
+ *
+ * Writes against writes.  Two mirrored writes to the same sectors in flight
+ * at once could land in one order on source and in the other on dest,
+ * leaving the devices different with every region marked in step (a mirror
+ * that allows this has legs that silently disagree).  So a mirrored write
+ * that overlaps one still in flight waits on it, and is routed again when
+ * it completes: overlapping writes reach the devices one at a time.
  *
  * Where a write goes.  While mirrored, to both devices.  While syncing, to
  * both if any of its regions is in sync, else to source only (the copy will
@@ -112,7 +119,12 @@ struct clone_io {
 	struct list_head inflight;
 	unsigned long first;	/* regions [first, end) */
 	unsigned long end;
+	sector_t sector;	/* sectors [sector, end_sector) */
+	sector_t end_sector;
+	struct bio_list waiters; /* overlapping writes routed after this one */
 	enum clone_io_kind kind;
+	bool mirrored;		/* sent to dest too */
+	bool dest_differs;	/* dest could not discard or zero */
 };
 
 /* The dest half of a mirrored write; allocated from vc->dest_bios. */
@@ -143,6 +155,7 @@ struct vss_clone {
 	unsigned int nr_waiting_jobs;	/* jobs with waiting_writes > 0 */
 	unsigned long cursor;		/* where the next copy search starts */
 	bool suspending;		/* plan no new copy */
+	struct bio_list retry;		/* waiters of finished writes, to route again */
 	unsigned long next_copy;	/* jiffies: the pause while busy */
 
 	unsigned long fg_last;		/* jiffies of the last foreground bio */
@@ -151,6 +164,7 @@ struct vss_clone {
 	struct workqueue_struct *wq;
 	struct delayed_work copy_work;
 	struct work_struct event_work;
+	struct work_struct retry_work;
 	wait_queue_head_t jobs_wait;	/* nr_jobs reaching zero */
 	struct bio_set dest_bios;
 
@@ -287,6 +301,18 @@ static struct clone_job *__clone_job_over(struct vss_clone *vc,
 	return NULL;
 }
 
+/* Caller holds vc->lock.  A mirrored write in flight over these sectors. */
+static struct clone_io *__clone_mirrored_over(struct vss_clone *vc,
+					      sector_t sector, sector_t end_sector)
+{
+	struct clone_io *io;
+
+	list_for_each_entry(io, &vc->inflight, inflight)
+		if (io->mirrored && sector < io->end_sector && io->sector < end_sector)
+			return io;
+	return NULL;
+}
+
 /*---------------------------------------------------------------------------
  * Foreground I/O
  *-------------------------------------------------------------------------*/
@@ -295,10 +321,17 @@ static void clone_dest_endio(struct bio *bio)
 {
 	struct clone_dest_bio *db = container_of(bio, struct clone_dest_bio, bio);
 	struct bio *parent = db->parent;
+	struct clone_io *io = dm_per_bio_data(parent, sizeof(struct clone_io));
 	blk_status_t status = bio->bi_status;
 
-	/* A dest that cannot discard just keeps its old data there. */
-	if (status && !(status == BLK_STS_NOTSUPP && bio_op(bio) == REQ_OP_DISCARD))
+	/*
+	 * A dest that cannot discard or zero a range keeps its old data
+	 * there: the regions are copied again, dest has not failed.
+	 */
+	if (status == BLK_STS_NOTSUPP &&
+	    (bio_op(bio) == REQ_OP_DISCARD || bio_op(bio) == REQ_OP_WRITE_ZEROES))
+		io->dest_differs = true;
+	else if (status)
 		clone_fail(db->vc, "write error on dest");
 	bio_put(bio);
 	bio_endio(parent);
@@ -327,8 +360,11 @@ static void clone_mirror_to_dest(struct vss_clone *vc, struct bio *bio)
 static int clone_route_write(struct vss_clone *vc, struct bio *bio)
 {
 	struct clone_io *io = dm_per_bio_data(bio, sizeof(struct clone_io));
+	struct clone_io *earlier;
 	struct clone_job *job;
 	unsigned long flags, first, end;
+	sector_t sector = bio->bi_iter.bi_sector;
+	sector_t end_sector = sector + max_t(sector_t, bio_sectors(bio), 1);
 	bool to_dest = false;
 
 	bio_regions(vc, bio, &first, &end);
@@ -353,9 +389,22 @@ static int clone_route_write(struct vss_clone *vc, struct bio *bio)
 	case CLONE_FAIL:
 		break;
 	}
+	if (to_dest) {
+		earlier = __clone_mirrored_over(vc, sector, end_sector);
+		if (earlier) {
+			bio_list_add(&earlier->waiters, bio);
+			spin_unlock_irqrestore(&vc->lock, flags);
+			return DM_MAPIO_SUBMITTED;
+		}
+	}
 	io->kind = CLONE_IO_WRITE;
+	io->mirrored = to_dest;
+	io->dest_differs = false;
 	io->first = first;
 	io->end = end;
+	io->sector = sector;
+	io->end_sector = end_sector;
+	bio_list_init(&io->waiters);
 	list_add_tail(&io->inflight, &vc->inflight);
 	spin_unlock_irqrestore(&vc->lock, flags);
 
@@ -372,6 +421,19 @@ static void clone_dispatch_held(struct vss_clone *vc, struct bio_list *bios)
 	while ((bio = bio_list_pop(bios)))
 		if (clone_route_write(vc, bio) == DM_MAPIO_REMAPPED)
 			dm_submit_bio_remap(bio, NULL);
+}
+
+/* Route again the writes that waited on finished ones (process context). */
+static void clone_retry_worker(struct work_struct *work)
+{
+	struct vss_clone *vc = container_of(work, struct vss_clone, retry_work);
+	struct bio_list bios;
+
+	spin_lock_irq(&vc->lock);
+	bios = vc->retry;
+	bio_list_init(&vc->retry);
+	spin_unlock_irq(&vc->lock);
+	clone_dispatch_held(vc, &bios);
 }
 
 static int clone_map(struct dm_target *ti, struct bio *bio)
@@ -419,13 +481,19 @@ static void clone_write_done(struct vss_clone *vc, struct clone_io *io,
 
 	spin_lock_irqsave(&vc->lock, flags);
 	list_del(&io->inflight);
+	if (!bio_list_empty(&io->waiters)) {
+		bio_list_merge(&vc->retry, &io->waiters);
+		bio_list_init(&io->waiters);
+		queue_work(vc->wq, &vc->retry_work);
+	}
 
 	/*
-	 * A write that failed on source may still have reached dest: the
-	 * region no longer matches, so copy it again (a copy that cannot
-	 * read source then fails the clone).
+	 * A write that failed on source may still have reached dest, and
+	 * one may have done on source what dest could not: the regions no
+	 * longer match, so copy them again (a copy that cannot read source
+	 * then fails the clone).
 	 */
-	if (status && status != BLK_STS_NOTSUPP &&
+	if ((status || io->dest_differs) &&
 	    (vc->state == CLONE_SYNCING || vc->state == CLONE_MIRRORED) &&
 	    __clone_any_synced(vc, io->first, io->end)) {
 		__clone_clear_synced(vc, io->first, io->end);
@@ -655,30 +723,32 @@ static void clone_copy_worker(struct work_struct *work)
  *-------------------------------------------------------------------------*/
 
 /*
- * A reload builds the new table while the old one still runs, then
- * suspends the device, destroys the old table and resumes the new one.
- * When the old instance is destroyed, a new one of the same device, over
- * the same devices and geometry and not yet resumed, takes over what the
- * old one knew: its state and in_sync bitmap.  Without this a reload of a
- * split clone would start a full copy over the split image.  A failed
- * clone hands nothing over, so a reload is also how to retry after fixing
- * dest.
+ * A reload builds the new table while the old one still runs; a resume
+ * then suspends the device, swaps the tables, resumes the new one and only
+ * then destroys the old one.  So at its first preresume a new instance
+ * looks for the instance it replaces (same device, same source, dest and
+ * geometry, resumed before, suspended now) and takes over what that one
+ * knew: its state and in_sync bitmap.  Without this a reload of a split
+ * clone would start a full copy over the split image.  A failed clone
+ * hands nothing over, so a reload is also how to retry after fixing dest.
  */
-static void clone_handover(struct vss_clone *old)
+static void clone_take_over(struct vss_clone *new)
 {
-	struct vss_clone *new;
+	struct vss_clone *old;
 	unsigned long *bitmap;
 
 	lockdep_assert_held(&clone_registry_lock);
-	if (!old->resumed || old->state == CLONE_FAIL)
-		return;
-	list_for_each_entry(new, &clone_registry, registry) {
-		if (new == old || new->resumed || new->md != old->md ||
-		    new->source->bdev != old->source->bdev ||
-		    new->dest->bdev != old->dest->bdev ||
-		    new->region_sectors != old->region_sectors ||
-		    new->ti->len != old->ti->len)
+	list_for_each_entry(old, &clone_registry, registry) {
+		if (old == new || !old->resumed || old->md != new->md ||
+		    old->source->bdev != new->source->bdev ||
+		    old->dest->bdev != new->dest->bdev ||
+		    old->region_sectors != new->region_sectors ||
+		    old->ti->len != new->ti->len)
 			continue;
+		/* Never again: old is suspended and about to be destroyed. */
+		old->resumed = false;
+		if (old->state == CLONE_FAIL)
+			return;
 		/* Neither serves I/O now: old is suspended, new not resumed. */
 		spin_lock_irq(&new->lock);
 		bitmap = new->in_sync;
@@ -688,7 +758,7 @@ static void clone_handover(struct vss_clone *old)
 		new->state = old->state;
 		spin_unlock_irq(&new->lock);
 		DMINFO("vss-clone %s: reload keeps state %s with %lu of %lu regions in step",
-		       clone_name(old), clone_state_names[new->state],
+		       clone_name(new), clone_state_names[new->state],
 		       new->nr_synced, new->nr_regions);
 		return;
 	}
@@ -769,6 +839,8 @@ static int clone_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	init_waitqueue_head(&vc->jobs_wait);
 	INIT_DELAYED_WORK(&vc->copy_work, clone_copy_worker);
 	INIT_WORK(&vc->event_work, clone_event_worker);
+	INIT_WORK(&vc->retry_work, clone_retry_worker);
+	bio_list_init(&vc->retry);
 	INIT_LIST_HEAD(&vc->registry);
 	/* jiffies start near the wrap: a zero would read as "just now". */
 	vc->fg_last = jiffies - CLONE_BUSY_WINDOW - 1;
@@ -915,7 +987,6 @@ static void clone_dtr(struct dm_target *ti)
 
 	mutex_lock(&clone_registry_lock);
 	list_del(&vc->registry);
-	clone_handover(vc);
 	mutex_unlock(&clone_registry_lock);
 
 	bioset_exit(&vc->dest_bios);
@@ -943,13 +1014,21 @@ static void clone_postsuspend(struct dm_target *ti)
 	cancel_delayed_work_sync(&vc->copy_work);
 }
 
-static void clone_resume(struct dm_target *ti)
+static int clone_preresume(struct dm_target *ti)
 {
 	struct vss_clone *vc = ti->private;
 
 	mutex_lock(&clone_registry_lock);
+	if (!vc->resumed)
+		clone_take_over(vc);
 	vc->resumed = true;
 	mutex_unlock(&clone_registry_lock);
+	return 0;
+}
+
+static void clone_resume(struct dm_target *ti)
+{
+	struct vss_clone *vc = ti->private;
 
 	spin_lock_irq(&vc->lock);
 	vc->suspending = false;
@@ -1102,6 +1181,7 @@ static struct target_type clone_target = {
 	.end_io = clone_end_io,
 	.presuspend = clone_presuspend,
 	.postsuspend = clone_postsuspend,
+	.preresume = clone_preresume,
 	.resume = clone_resume,
 	.status = clone_status,
 	.message = clone_message,
