@@ -138,13 +138,18 @@ static int snap_prepare(struct vss_ctx *ctx, json_object *root, struct vss_pshad
 				json_object *sh = json_object_array_get_idx(shs, j);
 				const char *p = vss_json_str(sh, "provider");
 				const char *so = vss_json_str(sh, "store");
-
+				const char *cow = vss_json_str(sh, "cow_dev");
 				uint64_t off = vss_json_int(sh, "cow_offset");
 				uint64_t len = vss_json_int(sh, "cow_len");
 
-				/* Overlap, not equality: areas of an older --max-size stay. */
+				/*
+				 * Only shadow copies given an area (not this set's, recorded
+				 * before prepare); overlap, not equality: areas of an older
+				 * --max-size stay where they are.
+				 */
 				if (p && !strcmp(p, "dm-snapshot") && so && !strcmp(so, s->store) &&
-				    off < (slot + 1) * slice && slot * slice < off + (len ? len : slice))
+				    cow && *cow && off < (slot + 1) * slice &&
+				    slot * slice < off + (len ? len : slice))
 					used = true;
 			}
 		}
