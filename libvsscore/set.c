@@ -383,9 +383,22 @@ VSS_EXPORT int vss_set_commit(struct vss_set *set)
 	/* 4. resume and thaw */
 release:
 	k = r;
-	for (i = set->n; i-- > 0;)
-		if (suspended[i] && !vss_dm_resume(ctx, set->sh[i].dm_name))
+	for (i = set->n; i-- > 0;) {
+		int e;
+
+		if (!suspended[i])
+			continue;
+		/*
+		 * Without waiting for udev: the volume's node is there already,
+		 * and its writers wait for every millisecond spent here.
+		 */
+		e = vss_dm_resume_raw(set->sh[i].dm_name);
+		if (e)
+			vss_err(ctx, "/dev/mapper/%s: cannot resume: %s", set->sh[i].dm_name,
+				strerror(-e));
+		else
 			suspended[i] = false;
+	}
 	for (i = set->n; i-- > 0;) {
 		if (!frozen[i])
 			continue;
