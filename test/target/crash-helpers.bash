@@ -333,9 +333,8 @@ crash_fail() {
 	crash_finding "FAIL $*"
 }
 
-# The devices of each check are made and removed by dmsetup itself, without
-# udev rules (blkid on each new device would cost more than the check).
-CR_DM="dmsetup --noudevrules --noudevsync"
+# The dmsetup of the devices of each check.
+CR_DM=${CRASH_DMSETUP:-dmsetup}
 
 crash_rm() {
 	$CR_DM remove --retry "$1" >/dev/null 2>&1 ||
@@ -503,7 +502,7 @@ crash_replay_all() {
 			crash_check_point "$idx" "$mode"
 			# over budget at this pace: check every stride-th of the
 			# remaining points (marks always)
-			if ((CR_N_POINTS % 10 == 0 && budget > 0)); then
+			if ((budget > 0 && CR_N_POINTS >= 5)); then
 				left=$((budget - (SECONDS - start)))
 				((left > 1)) || left=1
 				stride=$(( ((SECONDS - start) * (total - seen) + left * CR_N_POINTS - 1) / (left * CR_N_POINTS) ))
