@@ -75,14 +75,14 @@ batch_log() {
 		table=${table//@C@/$C} table=${table//@D@/$D}
 		table=${table//@SMALL@/$SMALL} table=${table//@N@/$N}
 		LAST_INPUT="table ($mode) $table"
+		rc=0
 		if [ "$mode" = ro ]; then
 			timeout 20 dmsetup create --readonly --noudevsync "$name" --table "$table" \
-				> /dev/null 2> "$T/err"
+				> /dev/null 2> "$T/err" || rc=$?
 		else
 			timeout 20 dmsetup create --noudevsync "$name" --table "$table" \
-				> /dev/null 2> "$T/err"
+				> /dev/null 2> "$T/err" || rc=$?
 		fi
-		rc=$?
 		if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then
 			echo "dmsetup create hung (killed after 20 s): $LAST_INPUT" >&2
 			return 1
@@ -100,7 +100,7 @@ batch_log() {
 				echo "refused without a message (exit $rc): $LAST_INPUT" >&2
 				return 1
 			}
-			grep -q 'ioctl' "$T/err" && kernel=$((kernel + 1))
+			if grep -q 'ioctl' "$T/err"; then kernel=$((kernel + 1)); fi
 			# a refused create must not leave the device behind
 			if dmsetup info "$name" >/dev/null 2>&1; then
 				echo "refused, but $name exists: $LAST_INPUT" >&2
@@ -110,12 +110,12 @@ batch_log() {
 		i=$((i + 1))
 		if [ $((i % 200)) -eq 0 ]; then
 			batch_log
-			kerr=$((kerr + $(grep -cE 'device-mapper: (table|ioctl):' "$T/batch.log")))
+			kerr=$((kerr + $(grep -cE 'device-mapper: (table|ioctl):' "$T/batch.log" || true)))
 			batch_mark "$i"
 		fi
 	done < "$T/tables"
 	batch_log
-	kerr=$((kerr + $(grep -cE 'device-mapper: (table|ioctl):' "$T/batch.log")))
+	kerr=$((kerr + $(grep -cE 'device-mapper: (table|ioctl):' "$T/batch.log" || true)))
 	echo "# $i table lines in $((SECONDS - start)) s: $loaded loaded and removed," \
 		"$refused refused ($kernel by the kernel, $kerr kernel error lines)" >&3
 	[ "$i" -gt 2000 ]
@@ -136,8 +136,8 @@ send() {
 	local dev=$1 msg=$2
 	LAST_INPUT="message to $dev: '$msg'"
 	# shellcheck disable=SC2086
-	timeout 20 dmsetup message "$dev" 0 $msg > /dev/null 2> "$T/err"
-	rc=$?
+	rc=0
+	timeout 20 dmsetup message "$dev" 0 $msg > /dev/null 2> "$T/err" || rc=$?
 	if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then
 		echo "dmsetup message hung (killed after 20 s): $LAST_INPUT" >&2
 		return 1
@@ -168,7 +168,7 @@ send() {
 			}
 			busy=$((busy + 1))
 		fi
-		[ $rc -eq 0 ] && ok=$((ok + 1))
+		if [ $rc -eq 0 ]; then ok=$((ok + 1)); fi
 		i=$((i + 1))
 		if [ $((i % 200)) -eq 0 ]; then batch_log; batch_mark "$i"; fi
 	done < "$T/messages"
@@ -183,9 +183,9 @@ send() {
 		send "$dev" "$msg" || return 1
 		read -r word1 id n <<< "$msg"
 		if [[ ${word1,,} == create ]]; then
-			[ $rc -eq 0 ] && created=$((created + 1))
-			grep -q 'File exists' "$T/err" && dup=$((dup + 1))
-			grep -q 'No space left' "$T/err" && full=$((full + 1))
+			if [ $rc -eq 0 ]; then created=$((created + 1)); fi
+			if grep -q 'File exists' "$T/err"; then dup=$((dup + 1)); fi
+			if grep -q 'No space left' "$T/err"; then full=$((full + 1)); fi
 		fi
 		i=$((i + 1))
 		if [ $((i % 200)) -eq 0 ]; then batch_log; batch_mark "$i"; fi
@@ -224,7 +224,7 @@ send() {
 			echo "split while not suspended was accepted: $LAST_INPUT" >&2
 			return 1
 		fi
-		[ $rc -eq 0 ] && ok=$((ok + 1))
+		if [ $rc -eq 0 ]; then ok=$((ok + 1)); fi
 		i=$((i + 1))
 		if [ $((i % 200)) -eq 0 ]; then batch_log; batch_mark "$i"; fi
 	done < "$T/messages"
