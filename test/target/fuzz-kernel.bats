@@ -21,6 +21,12 @@ NRAND=${VSS_FUZZ_LINES:-600}
 SIZE=$((16 << 20))
 N=$((SIZE / 512))
 
+setup_file() {
+	DM_LINES=$BATS_FILE_TMPDIR/dm-lines
+	export DM_LINES
+	cc -O1 -Wall -Wextra -o "$DM_LINES" "$BATS_TEST_DIRNAME/../tools/dm-lines.c" -ldevmapper
+}
+
 setup() {
 	vm_setup
 	require dmsetup losetup timeout awk
@@ -47,6 +53,32 @@ batch_log() {
 	fi
 }
 
+# run_lines create|message DEV INPUT OUTPUT: the lines through dm-lines,
+# 200 at a time, the kernel log checked after each batch; OUTPUT gets one
+# result a line.  $KERR counts the kernel's error lines.
+run_lines() {
+	local op=$1 dev=$2 in=$3 out=$4 chunk rc
+	: > "$out"
+	KERR=0
+	rm -f "$T"/chunk.*
+	split -l 200 -d -a 3 "$in" "$T/chunk."
+	for chunk in "$T"/chunk.*; do
+		LAST_INPUT="$op to $dev, lines of $chunk (the one after the last result: $(wc -l < "$out"))"
+		batch_mark "${chunk##*.}"
+		rc=0
+		timeout 120 "$DM_LINES" "$op" "$dev" < "$chunk" >> "$out" 2> "$T/err" || rc=$?
+		if [ $rc -ne 0 ]; then
+			echo "dm-lines $op exited $rc (124: hung for 120 s): $LAST_INPUT" >&2
+			sed -n "$(($(wc -l < "$out") % 200 + 1))p" "$chunk" >&2
+			tail -3 "$T/err" >&2
+			return 1
+		fi
+		batch_log || return 1
+		KERR=$((KERR + $(grep -cE 'device-mapper: (table|ioctl|vss|vss-clone)' "$T/batch.log" || true)))
+	done
+	[ "$(wc -l < "$out")" -eq "$(wc -l < "$in")" ]
+}
+
 # Every table line: create, and remove if it loaded.
 @test "table lines for vss-origin, vss-snap and vss-clone: each loads or is refused, no hang, no oops" {
 	local O S O2 S2 FO FS C D SMALL
@@ -63,64 +95,30 @@ batch_log() {
 	dmsetup message "${VSS_TEST_PFX}o" 0 create 4294967295
 	dmsetup resume "${VSS_TEST_PFX}o"
 
-	"$GEN" tables "$SEED" "$NRAND" > "$T/tables"
-	local name=${VSS_TEST_PFX}t line mode table rc i=0 loaded=0 refused=0 kernel=0 kerr=0
-	local start=$SECONDS
-	batch_mark 0
+	"$GEN" tables "$SEED" "$NRAND" > "$T/tables.in"
+	local name=${VSS_TEST_PFX}t line table i=0 loaded=0 refused=0 start=$SECONDS
 	while IFS= read -r line; do
-		mode=${line%% *} table=${line#* }
-		table=${table//@O2@/$O2} table=${table//@S2@/$S2}
+		table=${line//@O2@/$O2} table=${table//@S2@/$S2}
 		table=${table//@O@/$O} table=${table//@S@/$S}
 		table=${table//@FO@/$FO} table=${table//@FS@/$FS}
 		table=${table//@C@/$C} table=${table//@D@/$D}
 		table=${table//@SMALL@/$SMALL} table=${table//@N@/$N}
-		LAST_INPUT="table ($mode) $table"
-		rc=0
-		if [ "$mode" = ro ]; then
-			timeout 20 dmsetup create --readonly --noudevsync "$name" --table "$table" \
-				> /dev/null 2> "$T/err" || rc=$?
-		else
-			timeout 20 dmsetup create --noudevsync "$name" --table "$table" \
-				> /dev/null 2> "$T/err" || rc=$?
-		fi
-		if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then
-			echo "dmsetup create hung (killed after 20 s): $LAST_INPUT" >&2
-			return 1
-		elif [ $rc -eq 0 ]; then
-			loaded=$((loaded + 1))
-			echo "loaded: $table" >> "$T/loaded"
-			timeout 20 dmsetup remove --retry --noudevsync "$name" 2> "$T/err" || {
-				echo "dmsetup remove failed after: $LAST_INPUT" >&2
-				cat "$T/err" >&2
-				return 1
-			}
-		else
-			refused=$((refused + 1))
-			[ -s "$T/err" ] || {
-				echo "refused without a message (exit $rc): $LAST_INPUT" >&2
-				return 1
-			}
-			if grep -q 'ioctl' "$T/err"; then kernel=$((kernel + 1)); fi
-			# a refused create must not leave the device behind
-			if dmsetup info "$name" >/dev/null 2>&1; then
-				echo "refused, but $name exists: $LAST_INPUT" >&2
-				return 1
-			fi
-		fi
-		i=$((i + 1))
-		if [ $((i % 200)) -eq 0 ]; then
-			batch_log
-			kerr=$((kerr + $(grep -cE 'device-mapper: (table|ioctl):' "$T/batch.log" || true)))
-			batch_mark "$i"
-		fi
-	done < "$T/tables"
-	batch_log
-	kerr=$((kerr + $(grep -cE 'device-mapper: (table|ioctl):' "$T/batch.log" || true)))
+		echo "$table"
+	done < "$T/tables.in" > "$T/tables"
+	echo "$name" >> "$T/.dm"
+	run_lines create "$name" "$T/tables" "$T/results"
+	loaded=$(grep -c '^loaded$' "$T/results" || true)
+	refused=$(grep -c '^refused [1-9][0-9]*$' "$T/results" || true)
+	i=$(wc -l < "$T/tables")
+	paste -d '|' "$T/results" "$T/tables" | grep '^loaded' > "$T/loaded" || true
+	# every line loaded or was refused with an errno; none is left behind
+	[ $((loaded + refused)) -eq "$i" ]
+	! dmsetup info "$name" >/dev/null 2>&1
 	echo "# $i table lines in $((SECONDS - start)) s: $loaded loaded and removed," \
-		"$refused refused ($kernel by the kernel, $kerr kernel error lines)" >&3
+		"$refused refused, $KERR kernel error lines" >&3
 	[ "$i" -gt 2000 ]
-	# every refusal the kernel made is explained in its log
-	[ "$kerr" -ge "$kernel" ]
+	# every refusal is explained in the kernel log
+	[ "$KERR" -ge "$refused" ]
 	[ "$loaded" -gt 10 ] && [ "$refused" -gt 1000 ]
 	# the live origins still work and still hold their snapshots
 	run -0 dmsetup status "${VSS_TEST_PFX}o"
@@ -131,68 +129,39 @@ batch_log() {
 	check_dmesg
 }
 
-# One message to a device: sets rc and $T/err; fails on a hang.
-send() {
-	local dev=$1 msg=$2
-	LAST_INPUT="message to $dev: '$msg'"
-	# shellcheck disable=SC2086
-	rc=0
-	timeout 20 dmsetup message "$dev" 0 $msg > /dev/null 2> "$T/err" || rc=$?
-	if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then
-		echo "dmsetup message hung (killed after 20 s): $LAST_INPUT" >&2
-		return 1
-	fi
-	if [ $rc -ne 0 ] && ! [ -s "$T/err" ]; then
-		echo "refused without a message (exit $rc): $LAST_INPUT" >&2
-		return 1
-	fi
-}
-
 @test "messages to a live vss-origin: junk refused, create needs suspension, ids at the boundaries" {
-	local O S dev=${VSS_TEST_PFX}o msg rc i=0 ok=0 busy=0 n word1 id
+	local O S dev=${VSS_TEST_PFX}o msg res rc i=0 ok=0 busy=0 n word1 id start=$SECONDS
 	O=$(make_loop $SIZE o) S=$(make_loop $SIZE s)
 	dm_create "$dev" --table "0 $N vss-origin $O $S"
 	"$GEN" messages-origin "$SEED" "$NRAND" > "$T/messages"
-	local start=$SECONDS
-	batch_mark 0
-	# Not suspended: a well-formed create is EBUSY, everything else refused or a delete.
-	while IFS= read -r msg; do
-		send "$dev" "$msg" || return 1
-		read -r word1 id n <<< "$msg"
+	# Not suspended: a well-formed create is EBUSY, everything else refused.
+	run_lines message "$dev" "$T/messages" "$T/results"
+	while IFS='|' read -r res msg; do
+		i=$((i + 1))
+		[[ $res == sent || $res =~ ^error\ [1-9][0-9]*$ ]] ||
+			{ echo "message $i: bad result '$res': '$msg'" >&2; return 1; }
+		if [ "$res" = sent ]; then ok=$((ok + 1)); fi
+		read -r word1 id n <<< "$msg" || true
 		if [[ ${word1,,} == create && $id =~ ^\+?[0-9]+$ && -z $n ]] &&
 		   [ "${#id}" -le 10 ] && [ "$((10#${id#+}))" -le 4294967295 ]; then
-			[ $rc -ne 0 ] && grep -q 'Device or resource busy' "$T/err" || {
-				echo "create while not suspended did not give EBUSY: $LAST_INPUT" >&2
-				cat "$T/err" >&2
+			[ "$res" = "error 16" ] || {
+				echo "create while not suspended did not give EBUSY: '$msg': $res" >&2
 				return 1
 			}
 			busy=$((busy + 1))
 		fi
-		if [ $rc -eq 0 ]; then ok=$((ok + 1)); fi
-		i=$((i + 1))
-		if [ $((i % 200)) -eq 0 ]; then batch_log; batch_mark "$i"; fi
-	done < "$T/messages"
-	batch_log
+	done < <(paste -d '|' "$T/results" "$T/messages")
 	[ "$ok" -eq 0 ]		# nothing to delete, nothing to create
 	[ "$busy" -gt 50 ]
 	# Suspended: the same messages create (up to the 160 the table holds) and delete.
 	dmsetup suspend "$dev"
-	batch_mark s
-	local created=0 dup=0 full=0
-	while IFS= read -r msg; do
-		send "$dev" "$msg" || return 1
-		read -r word1 id n <<< "$msg"
-		if [[ ${word1,,} == create ]]; then
-			if [ $rc -eq 0 ]; then created=$((created + 1)); fi
-			if grep -q 'File exists' "$T/err"; then dup=$((dup + 1)); fi
-			if grep -q 'No space left' "$T/err"; then full=$((full + 1)); fi
-		fi
-		i=$((i + 1))
-		if [ $((i % 200)) -eq 0 ]; then batch_log; batch_mark "$i"; fi
-	done < "$T/messages"
-	batch_log
+	run_lines message "$dev" "$T/messages" "$T/results2"
 	dmsetup resume "$dev"
-	echo "# $i messages in $((SECONDS - start)) s: $busy creates refused busy while" \
+	local created dup full
+	created=$(paste -d '|' "$T/results2" "$T/messages" | grep -ci '^sent|create' || true)
+	dup=$(grep -c '^error 17$' "$T/results2" || true)
+	full=$(grep -c '^error 28$' "$T/results2" || true)
+	echo "# $((2 * i)) messages in $((SECONDS - start)) s: $busy creates refused busy while" \
 		"running; suspended, $created created, $dup duplicates, $full table full" >&3
 	[ "$created" -gt 10 ] && [ "$dup" -ge 2 ]
 	# The origin still works: its snapshot count is what the messages left.
@@ -201,48 +170,44 @@ send() {
 	n=${BASH_REMATCH[1]}
 	[ "$n" -le 160 ]
 	dmsetup suspend "$dev"
-	send "$dev" "create 4294967295"
+	dmsetup message "$dev" 0 create 4294967295 2>/dev/null || true
 	dmsetup resume "$dev"
-	send "$dev" "delete 4294967295"
-	[ $rc -eq 0 ]
-	send "$dev" "delete 4294967295"
-	[ $rc -ne 0 ]
-	grep -q 'Invalid argument' "$T/err"
+	dmsetup message "$dev" 0 delete 4294967295
+	run -1 dmsetup message "$dev" 0 delete 4294967295
+	[[ $output == *"Invalid argument"* ]]
 	check_dmesg
 }
 
 @test "messages to a live vss-clone: junk refused, split needs suspension, no hang" {
-	local C D dev=${VSS_TEST_PFX}c msg rc i=0 ok=0
+	local C D dev=${VSS_TEST_PFX}c msg res i=0 ok=0 start=$SECONDS
 	C=$(make_loop $SIZE c) D=$(make_loop $SIZE d)
 	dm_create "$dev" --table "0 $N vss-clone $C $D 1024 1 nosync"
 	"$GEN" messages-clone "$SEED" "$NRAND" > "$T/messages"
-	local start=$SECONDS
-	batch_mark 0
-	while IFS= read -r msg; do
-		send "$dev" "$msg" || return 1
-		if [[ ${msg,,} == split && $rc -eq 0 ]]; then
-			echo "split while not suspended was accepted: $LAST_INPUT" >&2
+	run_lines message "$dev" "$T/messages" "$T/results"
+	while IFS='|' read -r res msg; do
+		i=$((i + 1))
+		[[ $res == sent || $res =~ ^error\ [1-9][0-9]*$ ]] ||
+			{ echo "message $i: bad result '$res': '$msg'" >&2; return 1; }
+		if [ "$res" = sent ]; then
+			echo "accepted while mirrored and not suspended: '$msg'" >&2
+			ok=$((ok + 1))
+		fi
+		if [[ ${msg,,} == split && $res != "error 16" ]]; then
+			echo "split while not suspended did not give EBUSY: $res" >&2
 			return 1
 		fi
-		if [ $rc -eq 0 ]; then ok=$((ok + 1)); fi
-		i=$((i + 1))
-		if [ $((i % 200)) -eq 0 ]; then batch_log; batch_mark "$i"; fi
-	done < "$T/messages"
-	batch_log
-	echo "# $i clone messages in $((SECONDS - start)) s, $ok accepted" >&3
+	done < <(paste -d '|' "$T/results" "$T/messages")
+	echo "# $i clone messages in $((SECONDS - start)) s, $ok accepted, $KERR kernel log lines" >&3
 	[ "$ok" -eq 0 ]		# rejoin while mirrored, split while running: all refused
 	run -0 dmsetup status "$dev"
 	[[ $output == *"vss-clone 1024 32/32 mirrored" ]]
 	# The messages still work as documented.
 	dmsetup suspend "$dev"
-	send "$dev" split
-	[ $rc -eq 0 ]
+	dmsetup message "$dev" 0 split
 	dmsetup resume "$dev"
 	run -0 dmsetup status "$dev"
 	[[ $output == *" split" ]]
-	send "$dev" split
-	[ $rc -ne 0 ]
-	send "$dev" rejoin
-	[ $rc -eq 0 ]
+	run -1 dmsetup message "$dev" 0 split
+	dmsetup message "$dev" 0 rejoin
 	check_dmesg
 }
