@@ -14,6 +14,7 @@
  * are committed in batches (flush, exception blocks, flush) and only then
  * are the held writes sent to the origin.
  */
+#include <linux/blkdev.h>
 #include <linux/device-mapper.h>
 #include <linux/dm-kcopyd.h>
 #include <linux/hash.h>
@@ -953,6 +954,16 @@ static int vss_msg_create(struct dm_target *ti, struct vss_store *s, u32 id)
 	if (!sn || !epoch) {
 		DMWARN("create %u: the store's snapshot table is full (%u)", id, VSS_MAX_SNAPS);
 		r = -ENOSPC;
+		goto out;
+	}
+	/*
+	 * The snapshot reads the origin wherever nothing was copied: what
+	 * the origin acknowledged before this instant must survive a power
+	 * cut too, not only sit in its volatile cache.
+	 */
+	r = blkdev_issue_flush(s->origin_bdev);
+	if (r) {
+		DMWARN("create %u: cannot flush the origin: %d", id, r);
 		goto out;
 	}
 	sn->id = id;
