@@ -324,6 +324,8 @@ nothing_left() {
 	# the first area of the store
 	off=$(jq ".sets[].shadows[] | select(.shadow_id == $id1) | .cow_offset" "$VSS_STATE_DIR/catalog.json")
 	[ "$off" = 0 ]
+	# udev may still be redoing /dev/mapper/cp-s after the set's resume
+	udevadm settle --timeout=10
 	run "$B/vss-storage" resize --for /dev/mapper/cp-s --max-size 8M
 	echo "$output"
 	[ "$status" = 0 ]
