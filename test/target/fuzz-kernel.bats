@@ -60,9 +60,9 @@ run_lines() {
 	local op=$1 dev=$2 in=$3 out=$4 chunk rc
 	: > "$out"
 	KERR=0
-	rm -f "$T"/chunk.*
+	find "$T" -maxdepth 1 -name 'chunk.*' -delete
 	split -l 200 -d -a 3 "$in" "$T/chunk."
-	for chunk in "$T"/chunk.*; do
+	for chunk in $(find "$T" -maxdepth 1 -name 'chunk.*' | sort); do
 		LAST_INPUT="$op to $dev, lines of $chunk (the one after the last result: $(wc -l < "$out"))"
 		batch_mark "${chunk##*.}"
 		rc=0
