@@ -302,6 +302,32 @@ int vss_dm_resume_raw(const char *name)
 	return r;
 }
 
+/*
+ * Resume, counting the uevent on *cookie (0: a new one) but not waiting
+ * for udev: vss_dm_udev_wait() does, later, for every resume counted.
+ */
+int vss_dm_resume_cookie(const char *name, uint32_t *cookie)
+{
+	struct dm_task *dmt = task(DM_DEVICE_RESUME, name);
+	int r = 0;
+
+	if (!dmt)
+		return -ENOMEM;
+	dm_task_no_open_count(dmt);
+	if (udev_sync && !dm_task_set_cookie(dmt, cookie, 0))
+		r = -ENOMEM;
+	if (!r && !dm_task_run(dmt))
+		r = task_errno(dmt);
+	dm_task_destroy(dmt);
+	return r;
+}
+
+void vss_dm_udev_wait(uint32_t cookie)
+{
+	if (udev_sync && cookie)
+		dm_udev_wait(cookie);
+}
+
 int vss_dm_remove(struct vss_ctx *ctx, const char *name)
 {
 	struct dm_task *dmt;

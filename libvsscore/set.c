@@ -247,6 +247,7 @@ VSS_EXPORT int vss_set_commit(struct vss_set *set)
 	bool *frozen = NULL, *suspended = NULL, hooks_frozen = false, recorded = false;
 	bool hook_vetoed = false;
 	uint64_t t_writers = 0, t_fs = 0, stall_ms = 0;
+	uint32_t cookie = 0;
 	char hook[128];
 	const char *hang;
 	size_t i;
@@ -389,10 +390,10 @@ release:
 		if (!suspended[i])
 			continue;
 		/*
-		 * Without waiting for udev: the volume's node is there already,
-		 * and its writers wait for every millisecond spent here.
+		 * Udev is waited for after the thaw: the writers of the
+		 * volumes wait for every millisecond spent here.
 		 */
-		e = vss_dm_resume_raw(set->sh[i].dm_name);
+		e = vss_dm_resume_cookie(set->sh[i].dm_name, &cookie);
 		if (e)
 			vss_err(ctx, "/dev/mapper/%s: cannot resume: %s", set->sh[i].dm_name,
 				strerror(-e));
@@ -408,6 +409,7 @@ release:
 		frozen[i] = false;
 	}
 	stall_ms = vss_now_ms() - t_fs;
+	vss_dm_udev_wait(cookie);
 	r = vss_watchdog_stop(wd);
 	vss_watchdog_free(wd);
 	wd = NULL;

@@ -102,6 +102,8 @@ uint64_t vss_dm_size(const char *name);
 /* For a forked child (the watchdog): no udev synchronisation. */
 void vss_dm_no_udev(void);
 int vss_dm_resume_raw(const char *name);
+int vss_dm_resume_cookie(const char *name, uint32_t *cookie);
+void vss_dm_udev_wait(uint32_t cookie);
 
 /* writers.c */
 struct vss_writers;
