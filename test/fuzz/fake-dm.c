@@ -208,6 +208,17 @@ int vss_dm_resume_raw(const char *name)
 	return vss_dm_resume(NULL, name);
 }
 
+int vss_dm_resume_cookie(const char *name, uint32_t *cookie)
+{
+	(void)cookie;
+	return vss_dm_resume(NULL, name);
+}
+
+void vss_dm_udev_wait(uint32_t cookie)
+{
+	(void)cookie;
+}
+
 int vss_dm_remove(struct vss_ctx *ctx, const char *name)
 {
 	(void)ctx;
