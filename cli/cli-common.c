@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cli-common.h"
+#include "libvsscore.h"
 
 #ifndef VSS_VERSION
 # ifdef PACKAGE_VERSION
@@ -104,4 +105,12 @@ int vss_popt_error(poptContext ctx, int rc)
 	fprintf(stderr, "%s: %s: %s (see --help)\n", program,
 		poptBadOption(ctx, POPT_BADOPTION_NOALIAS), poptStrerror(rc));
 	return VSS_EXIT_USAGE;
+}
+
+void vss_cli_log(int level, const char *msg, void *arg)
+{
+	(void)arg;
+	if (vss_opt_quiet && level < VSS_LOG_ERROR)
+		return;
+	fprintf(stderr, "%s%s\n", level == VSS_LOG_WARN ? "warning: " : "", msg);
 }

@@ -41,6 +41,12 @@ void vss_error(const char *object, const char *what, int err);
 void vss_errorx(const char *object, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/*
+ * The library's log callback of the commands: messages on stderr, warnings
+ * marked, only errors with --quiet.  Give it to vss_ctx_set_log().
+ */
+void vss_cli_log(int level, const char *msg, void *arg);
+
 /* "<program> (dm-vss) <version>" on stdout. */
 void vss_print_version(void);
 

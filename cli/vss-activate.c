@@ -16,14 +16,6 @@
 /* At boot nothing else runs; by hand, another command may hold the lock a while. */
 #define LOCK_WAIT_MS 120000
 
-static void log_cb(int level, const char *msg, void *arg)
-{
-	(void)arg;
-	if (vss_opt_quiet && level < VSS_LOG_ERROR)
-		return;
-	fprintf(stderr, "%s%s\n", level == VSS_LOG_WARN ? "warning: " : "", msg);
-}
-
 int main(int argc, char **argv)
 {
 	int dry_run = 0, debug = 0;
@@ -71,7 +63,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	/* what is done is said by default: this runs at boot, into the journal */
-	vss_ctx_set_log(ctx, log_cb, NULL, debug || vss_opt_verbose ? VSS_LOG_DEBUG :
+	vss_ctx_set_log(ctx, vss_cli_log, NULL, debug || vss_opt_verbose ? VSS_LOG_DEBUG :
 			VSS_LOG_INFO);
 	opts.dry_run = dry_run;
 	/* a dry run reads only: no lock, so no reconciling write either */

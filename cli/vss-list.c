@@ -131,14 +131,6 @@ struct filter {
 	size_t nids;
 };
 
-static void log_cb(int level, const char *msg, void *arg)
-{
-	(void)arg;
-	if (vss_opt_quiet && level < VSS_LOG_ERROR)
-		return;
-	fprintf(stderr, "%s%s\n", level == VSS_LOG_WARN ? "warning: " : "", msg);
-}
-
 static bool id_wanted(struct filter *f, uint64_t id)
 {
 	size_t i;
@@ -479,7 +471,7 @@ int main(int argc, char **argv)
 		rc = vss_exit_from_errno(r, VSS_EXIT_NO_RESOURCES);
 		goto out;
 	}
-	vss_ctx_set_log(ctx, log_cb, NULL, debug ? VSS_LOG_DEBUG :
+	vss_ctx_set_log(ctx, vss_cli_log, NULL, debug ? VSS_LOG_DEBUG :
 			vss_opt_verbose ? VSS_LOG_INFO : VSS_LOG_WARN);
 	if (volume) {
 		r = vss_cli_volume_path(ctx, volume, volpath, sizeof(volpath));

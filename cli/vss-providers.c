@@ -12,14 +12,6 @@
 #include "cli-common.h"
 #include "libvsscore.h"
 
-static void log_cb(int level, const char *msg, void *arg)
-{
-	(void)arg;
-	if (vss_opt_quiet && level < VSS_LOG_ERROR)
-		return;
-	fprintf(stderr, "%s%s\n", level == VSS_LOG_WARN ? "warning: " : "", msg);
-}
-
 int main(int argc, char **argv)
 {
 	int json = 0, debug = 0;
@@ -56,7 +48,7 @@ int main(int argc, char **argv)
 		setenv("VSS_DM_DEBUG", "1", 1);
 	if (vss_ctx_new(&ctx))
 		return VSS_EXIT_NO_RESOURCES;
-	vss_ctx_set_log(ctx, log_cb, NULL, debug ? VSS_LOG_DEBUG :
+	vss_ctx_set_log(ctx, vss_cli_log, NULL, debug ? VSS_LOG_DEBUG :
 			vss_opt_verbose ? VSS_LOG_INFO : VSS_LOG_WARN);
 	r = vss_providers_list(ctx, &p, &n);
 	if (!r)

@@ -18,14 +18,6 @@
 #include "cli-common.h"
 #include "libvsscore.h"
 
-static void log_cb(int level, const char *msg, void *arg)
-{
-	(void)arg;
-	if (vss_opt_quiet && level < VSS_LOG_ERROR)
-		return;
-	fprintf(stderr, "%s%s\n", level == VSS_LOG_WARN ? "warning: " : "", msg);
-}
-
 /* "500ms", "2s", "2" (seconds) -> milliseconds; 0 on error. */
 static unsigned int parse_ms(const char *s)
 {
@@ -215,7 +207,7 @@ int main(int argc, char **argv)
 	r = vss_ctx_new(&ctx);
 	if (r)
 		return vss_exit_from_errno(r, VSS_EXIT_NO_RESOURCES);
-	vss_ctx_set_log(ctx, log_cb, NULL, debug ? VSS_LOG_DEBUG :
+	vss_ctx_set_log(ctx, vss_cli_log, NULL, debug ? VSS_LOG_DEBUG :
 			vss_opt_verbose ? VSS_LOG_INFO : VSS_LOG_WARN);
 	r = vss_lock(ctx, wait_ms);
 	if (r) {

@@ -20,14 +20,6 @@
 #include "cli-common.h"
 #include "libvsscore.h"
 
-static void log_cb(int level, const char *msg, void *arg)
-{
-	(void)arg;
-	if (vss_opt_quiet && level < VSS_LOG_ERROR)
-		return;
-	fprintf(stderr, "%s%s\n", level == VSS_LOG_WARN ? "warning: " : "", msg);
-}
-
 /* "64k", "4M", "1G", bytes otherwise; 0 on error. */
 static uint64_t parse_size(const char *s)
 {
@@ -216,7 +208,7 @@ int main(int argc, char **argv)
 	r = vss_ctx_new(&ctx);
 	if (r)
 		return VSS_EXIT_NO_RESOURCES;
-	vss_ctx_set_log(ctx, log_cb, NULL, debug ? VSS_LOG_DEBUG :
+	vss_ctx_set_log(ctx, vss_cli_log, NULL, debug ? VSS_LOG_DEBUG :
 			vss_opt_verbose ? VSS_LOG_INFO : VSS_LOG_WARN);
 	if (!strcmp(cmd, "list")) {
 		r = do_list(ctx, json);

@@ -15,14 +15,6 @@
 /* How long to wait for another command holding the coordinator lock. */
 #define LOCK_WAIT_MS 30000
 
-static void log_cb(int level, const char *msg, void *arg)
-{
-	(void)arg;
-	if (vss_opt_quiet && level < VSS_LOG_ERROR)
-		return;
-	fprintf(stderr, "%s%s\n", level == VSS_LOG_WARN ? "warning: " : "", msg);
-}
-
 int main(int argc, char **argv)
 {
 	int force = 0, debug = 0;
@@ -78,7 +70,7 @@ int main(int argc, char **argv)
 		rc = vss_exit_from_errno(r, VSS_EXIT_NO_RESOURCES);
 		goto out;
 	}
-	vss_ctx_set_log(ctx, log_cb, NULL, debug ? VSS_LOG_DEBUG :
+	vss_ctx_set_log(ctx, vss_cli_log, NULL, debug ? VSS_LOG_DEBUG :
 			vss_opt_verbose ? VSS_LOG_INFO : VSS_LOG_WARN);
 	r = vss_lock(ctx, LOCK_WAIT_MS);
 	if (r) {
