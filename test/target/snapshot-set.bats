@@ -179,3 +179,38 @@ no_leftovers() {
 	run "$B/vss-snapshot" --exclude-writer veto "$W/a" "$W/b"
 	[ "$status" = 0 ]
 }
+
+@test "the SQLite writer: the database in the copy is whole and holds a prefix of the committed transactions" {
+	modprobe dm-vss
+	vol a 64
+	mkfs.ext4 -q /dev/mapper/st-a
+	mkdir -p "$W/a" "$W/sa" "$VSS_CONF_DIR/writers.d"
+	mount /dev/mapper/st-a "$W/a"
+	"$B/vss-storage" add --for "$W/a" --on "$STORE_a"
+	install -m 755 "$BATS_TEST_DIRNAME/../../scripts/writers/sqlite-writer" "$VSS_CONF_DIR/writers.d/sqlite"
+	echo "$W/a/t.db" > "$VSS_CONF_DIR/sqlite-writer.list"
+	sqlite3 "$W/a/t.db" 'CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT);'
+	# Each committed id is logged off the volume once its transaction returned.
+	( i=0; while :; do i=$((i + 1))
+		sqlite3 -cmd '.timeout 20000' "$W/a/t.db" "INSERT INTO t(id, v) VALUES($i, hex(randomblob(64)));" &&
+			echo $i >> "$W/committed"; done ) & WPID=$!
+	sleep 2
+	before=$(wc -l < "$W/committed")
+	run "$B/vss-snapshot" --json "$W/a"
+	echo "$output"
+	[ "$status" = 0 ]
+	after=$(wc -l < "$W/committed")
+	kill $WPID; wait $WPID 2>/dev/null || true; WPID=
+	d=$(echo "$output" | jq -r '.shadows[0].device')
+	mount -o ro,noload "$d" "$W/sa"
+	cp "$W/sa/t.db" "$W/copy.db"
+	umount "$W/sa"
+	[ "$(sqlite3 "$W/copy.db" 'PRAGMA integrity_check;')" = ok ]
+	n=$(sqlite3 "$W/copy.db" 'SELECT count(*) FROM t;')
+	max=$(sqlite3 "$W/copy.db" 'SELECT coalesce(max(id), 0) FROM t;')
+	echo "committed before: $before, in the copy: $n (max id $max), committed by the end: $after"
+	# no gap: exactly the transactions 1..n, a prefix of the committed ones
+	[ "$n" = "$max" ]
+	(( n >= before && n <= after ))
+	[ "$(sqlite3 "$W/copy.db" 'SELECT count(*) FROM t WHERE length(v) != 128;')" = 0 ]
+}
