@@ -35,7 +35,7 @@ static const struct dm_report_field_type shadow_fields[] = {
 	VSS_REPORT_FIELD(SH_DEVICE, VSS_REPORT_STR, 6, "device", "Device",
 			 "Shadow copy's read-only device."),
 	VSS_REPORT_FIELD(SH_PROVIDER, VSS_REPORT_STR, 8, "provider", "Provider",
-			 "Provider that made it: dm-vss-cow, dm-snapshot or an external one."),
+			 "Provider that made it: dm-vss-cow, dm-vss-clone, dm-snapshot or an external one."),
 	VSS_REPORT_FIELD(SH_STATE, VSS_REPORT_STR, 5, "state", "State",
 			 "State as the kernel sees it now: valid, invalid, dropped, missing, "
 			 "creating, deleting, unknown."),

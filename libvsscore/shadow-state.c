@@ -9,6 +9,9 @@
  *                      <snap_count> <rw|ro|fail> ...
  *   snapshot status    <allocated>/<total> <metadata_sectors>, or Invalid,
  *                      Overflow, Merge failed
+ *   vss-clone status   <region_sectors> <synced>/<total> <syncing|mirrored|split|fail>
+ *                      (of the volume: a clone's shadow copy is a linear
+ *                      device over the clone's dest)
  *
  * vss-snap says only "invalid" for a snapshot it no longer serves; the
  * store's snapshot table (written by the kernel before it stops serving
@@ -21,6 +24,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "vss-internal.h"
@@ -153,6 +158,64 @@ static void cow_state(const struct vss_shadow_info *info, const char *params,
 		set_state(st, "invalid", "");
 }
 
+/*
+ * A dm-vss-clone shadow copy: the device is linear over the clone's dest
+ * (info->store), and dest holds the image of the split instant as long as
+ * nothing writes to it: the volume is split, or (after a reboot, see
+ * vss_clone_table()) linear over its -real device, or gone.  A volume that
+ * mirrors or syncs again writes to dest: the image is lost.  The usage
+ * fields stay unknown: a clone has no store of copied chunks, dest is a
+ * full image.
+ */
+static void clone_state(const struct vss_shadow_info *info, const char *snap_dev,
+			struct vss_shadow_state *st)
+{
+	const char *volume = base_name(info->volume);
+	char type[32], table[512], why[320];
+	struct vss_clone_status cs;
+	unsigned int maj, min;
+	struct stat sb;
+	int r;
+
+	/* table (a linear status says nothing): <maj:min> <offset> */
+	if (dm_single(snap_dev, false, type, sizeof(type), table, sizeof(table)) ||
+	    strcmp(type, "linear") || sscanf(table, "%u:%u %*u", &maj, &min) != 2) {
+		set_state(st, "unknown", "its linear table could not be read");
+		return;
+	}
+	if (stat(info->store, &sb) || !S_ISBLK(sb.st_mode)) {
+		snprintf(why, sizeof(why), "its clone's dest %s is missing", info->store);
+		set_state(st, "invalid", why);
+		return;
+	}
+	if (major(sb.st_rdev) != maj || minor(sb.st_rdev) != min) {
+		snprintf(why, sizeof(why), "its device maps %u:%u, not the clone's dest %s",
+			 maj, min, info->store);
+		set_state(st, "invalid", why);
+		return;
+	}
+	r = volume && *volume ? vss_clone_read_status(volume, &cs) : -ENOENT;
+	if (r == -ENOENT || r == -ENXIO || r == -ENODEV) {
+		/* Nothing can write to dest: the image stays whole. */
+		set_state(st, "valid", "");
+		return;
+	}
+	if (r) {
+		snprintf(why, sizeof(why), "cannot read the clone's status: %s", strerror(-r));
+		set_state(st, "unknown", why);
+		return;
+	}
+	if (!strcmp(cs.state, "split") || !strcmp(cs.state, "off")) {
+		set_state(st, "valid", "");
+	} else if (!strcmp(cs.state, "fail")) {
+		set_state(st, "invalid", "the clone failed (an I/O error on its dest)");
+	} else {
+		snprintf(why, sizeof(why), "the clone is %s again: its dest no longer holds the "
+			 "image", cs.state);
+		set_state(st, "invalid", why);
+	}
+}
+
 static void snapshot_state(const char *snap_dev, const char *params,
 			   struct vss_shadow_state *st)
 {
@@ -197,7 +260,8 @@ VSS_EXPORT int vss_shadow_get_state(struct vss_ctx *ctx, const struct vss_shadow
 			  "command that takes the lock cleans up)");
 		return 0;
 	}
-	if (strcmp(info->provider, "dm-vss-cow") && strcmp(info->provider, "dm-snapshot")) {
+	if (strcmp(info->provider, "dm-vss-cow") && strcmp(info->provider, "dm-snapshot") &&
+	    strcmp(info->provider, "dm-vss-clone")) {
 		set_state(st, "unknown", "external provider: the kernel has no view of it");
 		return 0;
 	}
@@ -228,6 +292,8 @@ VSS_EXPORT int vss_shadow_get_state(struct vss_ctx *ctx, const struct vss_shadow
 		cow_state(info, params, st);
 	else if (!strcmp(type, "snapshot"))
 		snapshot_state(snap_dev, params, st);
+	else if (!strcmp(type, "linear") && !strcmp(info->provider, "dm-vss-clone"))
+		clone_state(info, snap_dev, st);
 	else {
 		char why[96];
 
