@@ -12,17 +12,22 @@
 # flushing, so every write before the mark is durable at it), after each
 # delete (d<id>) and at other quiet moments (s<n>).
 #
-# Replaying: replay-log rebuilds the data device as it was at each chosen
-# crash point, in a file under a loop device with the same two slices; the
-# check loads vss-origin on them and reads every snapshot whose create had
-# returned before the point.
+# Replaying and checking: test/tools/crash-check rebuilds the data device
+# as it was at each chosen crash point, as two files (the origin's slice and
+# the store's) under two loop devices, and checks the point in the same
+# process: the store reader and vss-check on the store, a vss-origin table
+# made by ioctl (no udev), every snapshot whose create had returned read
+# back through a vss-snap table and compared with the hash recorded at its
+# creation, the origin against the journal.
 
 load helpers
 
 MiB=$((1024 * 1024))
 
-# Geometry: 8 MiB origin, 8 MiB store (4 KiB chunks), 16 MiB data device.
-CR_OSECT=16384
+# Geometry: 4 MiB origin, 8 MiB store (4 KiB chunks), 12 MiB data device:
+# a small origin keeps reading and hashing a snapshot cheap; the store is
+# large enough that no snapshot is dropped for lack of room.
+CR_OSECT=8192
 CR_SSECT=16384
 CR_DSECT=$((CR_OSECT + CR_SSECT))
 CR_LOG_BYTES=$((512 * MiB))
@@ -37,7 +42,13 @@ crash_setup_file() {
 	REPLAY_LOG=$BATS_FILE_TMPDIR/replay-log
 	${CC:-cc} -O2 -Wall -Wextra -o "$REPLAY_LOG" "$VSS_TOP/test/tools/replay-log.c" ||
 		{ echo "cannot build test/tools/replay-log.c" >&2; return 1; }
-	export VSS_CHECK REPLAY_LOG
+	CRASH_CHECK=$BATS_FILE_TMPDIR/crash-check
+	[ -e "$VSS_TOP/build/lib/libvsscore.so" ] || { echo "no build/lib/libvsscore.so: run make first" >&2; return 1; }
+	${CC:-cc} -O2 -Wall -Wextra -I"$VSS_TOP/libvsscore" -I"$VSS_TOP/test/tools" \
+		-o "$CRASH_CHECK" "$VSS_TOP/test/tools/crash-check.c" \
+		-L"$VSS_TOP/build/lib" -Wl,-rpath,"$VSS_TOP/build/lib" -lvsscore -ldevmapper ||
+		{ echo "cannot build test/tools/crash-check.c" >&2; return 1; }
+	export VSS_CHECK REPLAY_LOG CRASH_CHECK
 }
 
 # ---- recording ----
@@ -53,7 +64,7 @@ crash_record_setup() {
 	CR_O=${VSS_TEST_PFX}o
 	CR_ODEV=/dev/mapper/$CR_O
 	CR_J=$T/journal
-	# "<id> <sha256>" per snapshot, in creation order, "<id>" per delete
+	# "<id> <sha256> <hash64>" per snapshot, in creation order, "<id>" per delete
 	# that returned, and in *.before the mark made last before each create
 	# or delete began (no write of it can be in the log before that mark)
 	CR_CREATED=$T/created
@@ -162,9 +173,10 @@ crash_write_group() {
 
 # crash_create ID: suspend, create, mark c<ID> at once, resume; then read
 # the snapshot through a vss-snap device: it must equal the journal at the
-# mark, and its sha256 is recorded.
+# mark, and its sha256 and the hash the checks compare with (crash-check
+# hash) are recorded.
 crash_create() {
-	local id=$1 snap=${VSS_TEST_PFX}s$1 sha r=0
+	local id=$1 snap=${VSS_TEST_PFX}s$1 sha hash r=0
 	echo "$id $CR_LAST_MARK" >> "$CR_CREATED.before"
 	crash_flush || return 1
 	dmsetup suspend "$CR_O" || return 1
@@ -177,9 +189,10 @@ crash_create() {
 	"$REPLAY_LOG" verify "/dev/mapper/$snap" "$CR_J" "c$id" "c$id" >&2 ||
 		{ echo "snapshot $id differs from the origin at its creation (before any crash)" >&2; return 1; }
 	sha=$(dev_sha256 "/dev/mapper/$snap") || return 1
+	hash=$("$CRASH_CHECK" hash "/dev/mapper/$snap") || return 1
 	udevadm settle --timeout=20 >/dev/null 2>&1
 	dmsetup remove --retry "$snap" || return 1
-	echo "$id $sha" >> "$CR_CREATED"
+	echo "$id $sha $hash" >> "$CR_CREATED"
 	CR_LIVE+=("$id")
 }
 
@@ -202,7 +215,7 @@ crash_workload() {
 	crash_sync_mark start || return 1
 	crash_origin_load || return 1
 	crash_sync_mark formatted || return 1
-	for ((i = 0; i < 8; i++)); do
+	for ((i = 0; i < CR_OSECT * 512 / MiB; i++)); do
 		crash_write $((i * MiB)) "$MiB" || return 1
 	done
 	crash_sync_mark filled || return 1
@@ -273,266 +286,108 @@ crash_points() {
 		}' "$T/entries" > "$T/points"
 }
 
+# ---- choosing the crash points ----
+
+# crash_points MAX: from `replay-log list`, in $T/entries, writes $T/points:
+# every mark; every flush as it completed and torn in the middle (a power
+# cut during it with a random part of the volatile writes kept, CRASH_TORN
+# different draws, default 3); other entries (a power cut after a prefix of
+# the writes that reached the log before a flush) evenly spaced.  When that
+# is more than MAX points, flushes and other entries are sampled evenly
+# (marks always stay).
+crash_points() {
+	local max=$1
+	"$REPLAY_LOG" list "$CR_LOGDEV" > "$T/entries" || return 1
+	awk -v max="$max" -v seed="${CRASH_SEED:-1}" -v torn="${CRASH_TORN:-3}" '
+		$1 == "entries" { next }
+		{ kind[$1] = $2; n = $1 + 1 }
+		END {
+			for (i = 0; i < n; i++) {
+				if (kind[i] == "mark") marks++
+				else if (kind[i] == "flush") flushes++
+				else others++
+			}
+			room = max - marks
+			if (room < 4) room = 4
+			# a flush counts 1 + torn points; the others get a quarter
+			fstep = flushes ? ((1 + torn) * flushes) / (room * 0.75) : 1
+			ostep = others ? others / (room * 0.25) : 1
+			if (fstep < 1) fstep = 1
+			if (ostep < 1) ostep = 1
+			fi = 0; oi = 0; fnext = 0; onext = 0
+			for (i = 0; i < n; i++) {
+				if (kind[i] == "mark") { print i, "prefix"; continue }
+				if (kind[i] == "flush") {
+					if (fi++ >= fnext) {
+						fnext += fstep
+						for (t = 0; t < torn; t++) print i, "torn", seed * 7919 + i * 16 + t
+						print i, "prefix"
+					}
+					continue
+				}
+				if (oi++ >= onext) { onext += ostep; print i, "prefix" }
+			}
+		}' "$T/entries" > "$T/points"
+}
+
 # ---- checking ----
 
-# crash_replay_setup: the replay image, its loop device and its slices.
+# crash_replay_setup: the two replay images and their loop devices.
 crash_replay_setup() {
-	CR_IMG=$T/replay.img
-	truncate -s $((CR_DSECT * 512)) "$CR_IMG" || return 1
-	CR_RDEV=$(losetup --find --show "$CR_IMG") || return 1
-	echo "$CR_RDEV" >> "$T/.loops"
-	CR_ROR=${VSS_TEST_PFX}ror
-	CR_RST=${VSS_TEST_PFX}rst
-	CR_RO=${VSS_TEST_PFX}ro
-	dm_create "$CR_ROR" --table "0 $CR_OSECT linear $CR_RDEV 0" || return 1
-	dm_create "$CR_RST" --table "0 $CR_SSECT linear $CR_RDEV $CR_OSECT" || return 1
-	# index of each mark in the log, and the sync marks in journal order
-	declare -gA CR_MARK_AT=() CR_SHA=()
-	CR_KIND=()
-	local idx kind sector bytes name id sha
-	while read -r idx kind sector bytes name; do
-		[ "$idx" = entries ] && continue
-		CR_KIND[$idx]=$kind
-		[ "$kind" = mark ] && CR_MARK_AT[$name]=$idx
-	done < "$T/entries"
-	CR_SYNC_MARKS=()
-	while read -r kind name; do
-		[ "$kind" = m ] || continue
-		[ -n "${CR_MARK_AT[$name]:-}" ] || { echo "mark $name is not in the log" >&2; return 1; }
-		CR_SYNC_MARKS+=("$name")
-	done < <(grep '^m ' "$CR_J")
-	CR_IDS=()
-	while read -r id sha; do
-		CR_SHA[$id]=$sha
-		CR_IDS+=("$id")
-		[ -n "${CR_MARK_AT[c$id]:-}" ] || { echo "mark c$id is not in the log" >&2; return 1; }
-	done < "$CR_CREATED"
-	# log entries from which each create and delete may have written
-	declare -gA CR_CFROM=() CR_DFROM=() CR_DAT=()
-	while read -r id name; do
-		CR_CFROM[$id]=${CR_MARK_AT[$name]}
-	done < "$CR_CREATED.before"
-	while read -r id name; do
-		CR_DFROM[$id]=${CR_MARK_AT[$name]}
-		CR_DAT[$id]=${CR_MARK_AT[d$id]:-999999999}
-	done < "$CR_DELETED.before"
-	CR_N_POINTS=0 CR_N_FAIL=0 CR_N_REFUSED=0 CR_N_LOADED=0 CR_N_FORMAT=0
-	CR_N_SNAP_OK=0 CR_N_SNAP_INVALID=0 CR_N_EXTRA=0 CR_N_TORN=0 CR_N_INFLIGHT=0
-	CR_N_VSSCHECK=0 CR_N_SKIPPED=0 CR_CHECK_EVERY=${CRASH_CHECK_EVERY:-4}
-	declare -gA CR_REFUSALS=()
-	: > "$T/findings"
+	CR_OIMG=$T/replay-origin.img
+	CR_SIMG=$T/replay-store.img
+	truncate -s $((CR_OSECT * 512)) "$CR_OIMG" || return 1
+	truncate -s $((CR_SSECT * 512)) "$CR_SIMG" || return 1
+	CR_ROD=$(losetup --find --show "$CR_OIMG") || return 1
+	echo "$CR_ROD" >> "$T/.loops"
+	CR_RSD=$(losetup --find --show "$CR_SIMG") || return 1
+	echo "$CR_RSD" >> "$T/.loops"
 }
 
-crash_finding() {
-	echo "$*" >> "$T/findings"
-	echo "# FINDING: $*" >&3
-}
-
-crash_fail() {
-	CR_N_FAIL=$((CR_N_FAIL + 1))
-	crash_finding "FAIL $*"
-}
-
-# The dmsetup of the devices of each check.
-CR_DM=${CRASH_DMSETUP:-dmsetup}
-
-crash_rm() {
-	$CR_DM remove --retry "$1" >/dev/null 2>&1 ||
-		{ udevadm settle --timeout=20 >/dev/null 2>&1; $CR_DM remove --retry "$1"; }
-}
-
-# crash_class INDEX ID: what the workload had done with snapshot ID at log
-# entry INDEX: alive (created, its delete not begun), maybe (its create or
-# its delete in flight) or gone (not yet created, or deleted).
-# Sets CR_CLASS.
-crash_class() {
-	local idx=$1 id=$2
-	if ((idx < CR_CFROM[$id])); then CR_CLASS=gone
-	elif ((idx < CR_MARK_AT[c$id])); then CR_CLASS=maybe
-	elif [ -z "${CR_DFROM[$id]:-}" ] || ((idx < CR_DFROM[$id])); then CR_CLASS=alive
-	elif ((idx < CR_DAT[$id])); then CR_CLASS=maybe
-	else CR_CLASS=gone
-	fi
-}
-
-# crash_check_snap POINT ID CLASS: loads snapshot ID's device over the
-# replayed store and reads it.  An alive snapshot must be there; any that
-# is there and valid must read back its recorded sha256; one reported
-# invalid must answer reads with EIO.
-crash_check_snap() {
-	local pt=$1 id=$2 class=$3 snap=${VSS_TEST_PFX}rs$2 dev out sha state
-	dev=/dev/mapper/$snap
-	if ! out=$($CR_DM create --readonly "$snap" --table "0 $CR_OSECT vss-snap /dev/mapper/$CR_ROR /dev/mapper/$CR_RST $id" 2>&1); then
-		[ "$class" = alive ] && crash_fail "point $pt: snapshot $id (created at log entry ${CR_MARK_AT[c$id]}) is missing from the replayed store: $out"
-		return 0
-	fi
-	case $class in
-	maybe) CR_N_INFLIGHT=$((CR_N_INFLIGHT + 1)) ;;
-	gone) CR_N_EXTRA=$((CR_N_EXTRA + 1))
-	      crash_finding "point $pt: snapshot $id is in the store although it was deleted (or not yet created)" ;;
-	esac
-	state=$(dmsetup status "$snap" | awk '{ print $5 }')
-	if [ "$state" = valid ]; then
-		sha=$(set -o pipefail; dd if="$dev" iflag=direct bs=1M status=none | sha256sum) ||
-			{ crash_fail "point $pt: snapshot $id (valid) cannot be read"; crash_rm "$snap"; return 0; }
-		sha=${sha%% *}
-		if [ "$sha" = "${CR_SHA[$id]}" ]; then
-			CR_N_SNAP_OK=$((CR_N_SNAP_OK + 1))
-		else
-			crash_fail "point $pt: snapshot $id reads wrong data (sha256 $sha, recorded ${CR_SHA[$id]}):"
-			"$REPLAY_LOG" verify "$dev" "$CR_J" "c$id" "c$id" 2>&1 | sed 's/^/    /' >> "$T/findings"
-			crash_window "$pt" "$id" >> "$T/findings"
-		fi
-	elif [ "$state" = invalid ]; then
-		if out=$(dd if="$dev" iflag=direct bs=4096 count=1 of=/dev/null 2>&1); then
-			crash_fail "point $pt: snapshot $id is invalid but a read succeeded"
-		elif [[ $out != *"Input/output error"* ]]; then
-			crash_fail "point $pt: snapshot $id is invalid and a read failed, but not with EIO: $out"
-		else
-			CR_N_SNAP_INVALID=$((CR_N_SNAP_INVALID + 1))
-		fi
-	else
-		crash_fail "point $pt: snapshot $id: unexpected status '$(dmsetup status "$snap")'"
-	fi
-	crash_rm "$snap"
-}
-
-# crash_vss_check: vss-check on the replayed store; sets rc and out.
-crash_vss_check() {
-	CR_N_VSSCHECK=$((CR_N_VSSCHECK + 1))
-	rc=0
-	out=$("$VSS_CHECK" --quiet --ignore-non-fatal "/dev/mapper/$CR_RST" 2>&1) || rc=$?
-}
-
-# crash_window POINT ID: the log entries around a point where snapshot ID
-# read wrong data: from the flush before it, with the snapshot's marks.
-crash_window() {
-	local idx=${1%/*} from=$1
-	from=$idx
-	while ((from > 0)) && [ "${CR_KIND[$((from - 1))]}" != flush ]; do
-		from=$((from - 1))
-	done
-	((from > 0)) && from=$((from - 1))
-	echo "    marks: c$2 at entry ${CR_MARK_AT[c$2]}${CR_MARK_AT[d$2]:+, d$2 at entry ${CR_MARK_AT[d$2]}}; log entries $from..$idx (index kind sector bytes; sectors < $CR_OSECT are the origin's):"
-	awk -v a="$from" -v b="$idx" '$1 >= a && $1 <= b { print "      " $0 }' "$T/entries" | head -40
-}
-
-# crash_check_point INDEX MODE: the checks at one crash point (the replay
-# image holds the state).
-crash_check_point() {
-	local idx=$1 mode=$2 pt="$1/$2" lo=- hi=- m id rc out out2 count
-	local -a alive=() extra=()
-	CR_N_POINTS=$((CR_N_POINTS + 1))
-	[ "$mode" = torn ] && CR_N_TORN=$((CR_N_TORN + 1))
-	# the origin: at a sync mark exactly the journal there; elsewhere what
-	# the last sync mark made durable, or any write made before the next
-	for m in "${CR_SYNC_MARKS[@]}"; do
-		if ((CR_MARK_AT[$m] <= idx)); then lo=$m; else hi=$m; break; fi
-	done
-	[ "$lo" != - ] && ((CR_MARK_AT[$lo] == idx)) && hi=$lo
-	for id in "${CR_IDS[@]}"; do
-		crash_class "$idx" "$id"
-		if [ "$CR_CLASS" = alive ]; then
-			alive+=("$id")
-		else
-			extra+=("$id:$CR_CLASS")
-		fi
-	done
-
-	# the store by itself: vss-check at every CR_CHECK_EVERY-th point and
-	# at every mark (and wherever the kernel refuses the store, below)
-	rc=-1
-	if ((CR_N_POINTS % CR_CHECK_EVERY == 1 || CR_CHECK_EVERY == 1)) || [ "${CR_KIND[$idx]}" = mark ]; then
-		crash_vss_check
-	fi
-
-	if ! out2=$($CR_DM create "$CR_RO" --table "0 $CR_OSECT vss-origin /dev/mapper/$CR_ROR /dev/mapper/$CR_RST" 2>&1); then
-		CR_N_REFUSED=$((CR_N_REFUSED + 1))
-		m=$(dmesg | grep -o 'vss-origin: .*' | tail -1)
-		CR_REFUSALS[${m:-unknown}]=$(( ${CR_REFUSALS[${m:-unknown}]:-0} + 1 ))
-		((rc != -1)) || crash_vss_check
-		((rc == 7)) || crash_fail "point $pt: the kernel refuses the store ($m) but vss-check exits $rc: $out"
-		((${#alive[@]} == 0)) || crash_finding "point $pt: store refused ($m): snapshots ${alive[*]} unreadable"
-		! dmsetup info "$CR_RO" >/dev/null 2>&1 || crash_rm "$CR_RO" || true
-		"$REPLAY_LOG" verify "/dev/mapper/$CR_ROR" "$CR_J" "$lo" "$hi" > "$T/verify.out" 2>&1 ||
-			{ crash_fail "point $pt: the origin holds a state the workload cannot have left (marks $lo..$hi):"; sed 's/^/    /' "$T/verify.out" >> "$T/findings"; }
-		return 0
-	fi
-	CR_N_LOADED=$((CR_N_LOADED + 1))
-	if ((rc == -1)); then
-		:
-	elif ((rc == 4)); then
-		CR_N_FORMAT=$((CR_N_FORMAT + 1))
-	elif ((rc != 0)); then
-		crash_fail "point $pt: the kernel loads the store but vss-check exits $rc: $out"
-	fi
-	count=$(dmsetup status "$CR_RO" | awk '{ print $7 }')
-	for id in "${alive[@]}"; do
-		crash_check_snap "$pt" "$id" alive
-	done
-	# the others only when the store has more snapshots than those
-	if ((count > ${#alive[@]})); then
-		for id in "${extra[@]}"; do
-			crash_check_snap "$pt" "${id%%:*}" "${id#*:}"
-		done
-	fi
-	"$REPLAY_LOG" verify "/dev/mapper/$CR_RO" "$CR_J" "$lo" "$hi" > "$T/verify.out" 2>&1 ||
-		{ crash_fail "point $pt: the origin holds a state the workload cannot have left (marks $lo..$hi):"; sed 's/^/    /' "$T/verify.out" >> "$T/findings"; }
-	crash_rm "$CR_RO" || crash_fail "point $pt: cannot remove the replayed origin"
-}
-
-# crash_replay_all: runs replay-log over $T/points, checking each point
-# while it waits (it prints a line per point and reads one to go on).
-# CRASH_BUDGET (seconds, default 240; 0: none) bounds the checking time:
-# when the points chosen would take longer, evenly spaced ones are skipped.
+# crash_replay_all: test/tools/crash-check over $T/points; its report in
+# $T/report, the counts in CR_N_POINTS, CR_N_TORN, CR_N_FAIL, CR_N_REFUSED.
+# CRASH_BUDGET (seconds, default 240; 0: none, the default in long mode)
+# bounds the checking time: when the points chosen would take longer,
+# evenly spaced ones are skipped (marks never).  vss-check runs at every
+# CRASH_CHECK_EVERY-th point (default 4), at every mark and every refusal;
+# the store reader it is built on runs at every point.
 crash_replay_all() {
-	local word idx mode frac pid rfd wfd r=0 total seen stride start left
-	local budget=${CRASH_BUDGET:-240}
+	local budget=${CRASH_BUDGET:-240} counts kv
 	[ -n "${VSS_LONG:-}" ] && budget=${CRASH_BUDGET:-0}
-	rm -f "$T/rp.in" "$T/rp.out"
-	mkfifo "$T/rp.in" "$T/rp.out" || return 1
-	"$REPLAY_LOG" replay "$CR_LOGDEV" "$CR_IMG" "$T/points" < "$T/rp.in" > "$T/rp.out" 2> "$T/replay.err" &
-	pid=$!
-	exec {wfd}> "$T/rp.in" {rfd}< "$T/rp.out"
-	total=$(wc -l < "$T/points") seen=0 stride=1 start=$SECONDS
-	while read -r -u "$rfd" word idx mode frac; do
-		[ "$word" = point ] || { echo "replay-log: unexpected output: $word $idx $mode $frac" >&2; r=1; break; }
-		seen=$((seen + 1))
-		if [ "${CR_KIND[$idx]}" = mark ] || ((seen % stride == 0)); then
-			crash_check_point "$idx" "$mode"
-			# over budget at this pace: check every stride-th of the
-			# remaining points (marks always)
-			if ((budget > 0 && CR_N_POINTS >= 5)); then
-				left=$((budget - (SECONDS - start)))
-				((left > 1)) || left=1
-				stride=$(( ((SECONDS - start) * (total - seen) + left * CR_N_POINTS - 1) / (left * CR_N_POINTS) ))
-				((stride >= 1)) || stride=1
-			fi
-		else
-			CR_N_SKIPPED=$((CR_N_SKIPPED + 1))
-		fi
-		echo next >&"$wfd"
+	CR_N_POINTS=0 CR_N_TORN=0 CR_N_FAIL=0 CR_N_REFUSED=0
+	"$CRASH_CHECK" run --log "$CR_LOGDEV" \
+		--origin-img "$CR_OIMG" --store-img "$CR_SIMG" \
+		--origin-dev "$CR_ROD" --store-dev "$CR_RSD" \
+		--points "$T/points" --journal "$CR_J" \
+		--created "$CR_CREATED" --created-before "$CR_CREATED.before" \
+		--deleted-before "$CR_DELETED.before" \
+		--findings "$T/findings" --prefix "$VSS_TEST_PFX" \
+		--vss-check "$VSS_CHECK" --check-every "${CRASH_CHECK_EVERY:-4}" \
+		--budget "$budget" > "$T/report" ||
+		{ echo "crash-check failed" >&2; cat "$T/report" >&2; return 1; }
+	counts=$(grep '^counts ' "$T/report") || { echo "crash-check printed no counts" >&2; return 1; }
+	for kv in ${counts#counts }; do
+		case ${kv%%=*} in
+		points) CR_N_POINTS=${kv#*=} ;;
+		torn) CR_N_TORN=${kv#*=} ;;
+		fail) CR_N_FAIL=${kv#*=} ;;
+		refused) CR_N_REFUSED=${kv#*=} ;;
+		esac
 	done
-	exec {wfd}>&- {rfd}<&-
-	wait "$pid" || { echo "replay-log failed: $(cat "$T/replay.err")" >&2; return 1; }
-	return $r
 }
 
+# crash_report: the counts, then the findings (at most 10 failures with 60
+# lines of detail each, and 20 notes).
 crash_report() {
-	local k
-	echo "# crash points checked: $CR_N_POINTS ($CR_N_TORN torn) of $(grep -vc '^entries' "$T/entries") log entries; $CR_N_SKIPPED chosen points skipped to keep within CRASH_BUDGET"
-	echo "# vss-check run at $CR_N_VSSCHECK points"
-	echo "# store loaded at $CR_N_LOADED points ($CR_N_FORMAT unformatted: formatted at load), refused at $CR_N_REFUSED"
-	for k in "${!CR_REFUSALS[@]}"; do
-		echo "#   refused ${CR_REFUSALS[$k]} times: $k"
-	done
-	echo "# snapshot reads: $CR_N_SNAP_OK exact, $CR_N_SNAP_INVALID reported invalid (EIO), $CR_N_INFLIGHT of snapshots being created or deleted, $CR_N_EXTRA of snapshots deleted or not yet created"
-	echo "# failures: $CR_N_FAIL"
+	grep '^#' "$T/report"
 	[ -s "$T/findings" ] && awk '
 		/^FAIL/ { if (++fails > 10) next; lines = 0 }
 		/^    / { if (fails > 10 || ++lines > 60) next }
 		!/^FAIL/ && !/^    / { if (++notes > 20) next }
 		{ print "# " $0 }
-		END { if (fails > 10) print "# ... " fails - 10 " more failures" }' "$T/findings"
+		END {
+			if (fails > 10) print "# ... " fails - 10 " more failures"
+			if (notes > 20) print "# ... " notes - 20 " more notes"
+		}' "$T/findings"
 	return 0
 }

@@ -3,16 +3,20 @@
 # Power cuts: a workload writes the origin of a vss-origin device while
 # snapshots are created and deleted, all of it recorded by dm-log-writes;
 # the log is then replayed to many crash points (every mark, flushes as
-# they completed and torn in the middle, other entries sampled evenly), and
-# at each point the store must load, or be refused cleanly with vss-check
-# agreeing; every snapshot whose create had returned must read back its
-# recorded sha256 or be reported invalid (EIO); the origin must hold a
-# state the workload could have left.  See crash-helpers.bash.
+# they completed and torn in the middle with several random draws, other
+# entries sampled evenly), and at each point the store must load, or be
+# refused cleanly with vss-check and its store reader agreeing; every
+# snapshot whose create had returned must read back the content recorded at
+# its creation or be reported invalid (EIO); the origin must hold a state
+# the workload could have left.  One process (test/tools/crash-check)
+# replays and checks, thousands of points in a few minutes.  See
+# crash-helpers.bash.
 #
 #   scripts/crash-test                 (boots the VM; VSS_LONG=1: long mode)
 #   scripts/vm-run -- bats test/target/crash.bats
 #
-# CRASH_POINTS, CRASH_ROUNDS and CRASH_SEED override the mode's numbers.
+# CRASH_POINTS, CRASH_ROUNDS, CRASH_SEED, CRASH_TORN, CRASH_BUDGET and
+# CRASH_CHECK_EVERY override the mode's numbers.
 
 load crash-helpers
 
@@ -21,9 +25,9 @@ setup_file() { crash_setup_file; }
 @test "every snapshot survives a power cut at any crash point, or is reported invalid" {
 	local rounds points seed t0 t1 t2
 	if [ -n "${VSS_LONG:-}" ]; then
-		rounds=${CRASH_ROUNDS:-150} points=${CRASH_POINTS:-6000}
+		rounds=${CRASH_ROUNDS:-150} points=${CRASH_POINTS:-30000}
 	else
-		rounds=${CRASH_ROUNDS:-30} points=${CRASH_POINTS:-500}
+		rounds=${CRASH_ROUNDS:-30} points=${CRASH_POINTS:-6000}
 	fi
 	seed=${CRASH_SEED:-$RANDOM}
 	echo "# workload: $rounds rounds, seed $seed (CRASH_SEED=$seed repeats it)" >&3

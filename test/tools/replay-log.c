@@ -265,10 +265,92 @@ static void sync_image(unsigned char *map, const unsigned char *img)
 	}
 }
 
+/*
+ * The replayer: cur holds entries [0, applied), dur entries [0, last_flush),
+ * the state every flush so far made durable.  Points come in ascending
+ * order (a torn point before the prefix point of the same entry).
+ */
+struct replayer {
+	unsigned char *cur, *dur, *tmp;
+	uint64_t applied, last_flush;
+	uint64_t kept, vol;	/* of the last torn point */
+};
+
+static void replayer_init(struct replayer *r, uint64_t size)
+{
+	memset(r, 0, sizeof(*r));
+	dev_size = size;
+	r->cur = calloc(1, size);
+	r->dur = calloc(1, size);
+	r->tmp = malloc(size);
+	if (!r->cur || !r->dur || !r->tmp)
+		die("out of memory for images of %" PRIu64 " bytes", size);
+}
+
+/*
+ * replay_to() - the crash state at point idx, mode "prefix" or "torn"
+ * (with seed): a buffer of dev_size bytes, valid until the next call.
+ */
+static const unsigned char *replay_to(struct replayer *r, uint64_t idx, const char *mode,
+				      uint64_t seed)
+{
+	int torn = !strcmp(mode, "torn");
+	uint64_t i, p;
+
+	if (!torn && strcmp(mode, "prefix"))
+		die("point %" PRIu64 ": unknown mode '%s'", idx, mode);
+	if (idx >= nr_entries)
+		die("point %" PRIu64 ": the log has %" PRIu64 " entries", idx, nr_entries);
+	if (idx + 1 < r->applied || (torn && idx < r->applied))
+		die("point %" PRIu64 ": points must be in ascending order, "
+		    "a torn point before the prefix point of the same entry", idx);
+	for (; r->applied <= idx; r->applied++) {
+		const struct entry *e = &entries[r->applied];
+
+		if (torn && r->applied == idx)
+			break;
+		apply(r->cur, e);
+		if (e->flags & LW_FLUSH) {
+			for (; r->last_flush <= r->applied; r->last_flush++)
+				apply(r->dur, &entries[r->last_flush]);
+		}
+	}
+	r->kept = r->vol = 0;
+	if (!torn)
+		return r->cur;
+	if (!(entries[idx].flags & LW_FLUSH))
+		die("point %" PRIu64 ": a torn point must be a flush entry", idx);
+	memcpy(r->tmp, r->dur, dev_size);
+	rng_state = seed * 0x9e3779b97f4a7c15ULL + idx + 1;
+	for (i = r->last_flush; i < idx; i++) {
+		const struct entry *e = &entries[i];
+
+		if (!e->len)
+			continue;
+		if (e->flags & LW_FUA) {
+			apply(r->tmp, e);
+			continue;
+		}
+		for (p = 0; p < e->len; ) {
+			uint64_t end = (e->off + p) / PIECE * PIECE + PIECE - e->off;
+
+			if (end > e->len)
+				end = e->len;
+			r->vol++;
+			if (rng() >> 63) {
+				apply_part(r->tmp, e, p, end);
+				r->kept++;
+			}
+			p = end;
+		}
+	}
+	return r->tmp;
+}
+
 static int cmd_replay(int argc, char **argv)
 {
-	unsigned char *cur, *dur, *tmp, *map;
-	uint64_t applied = 0, last_flush = 0;	/* entries [0, last_flush) are in dur */
+	struct replayer r;
+	unsigned char *map;
 	char line[256], reply[64];
 	struct stat st;
 	FILE *points;
@@ -282,15 +364,10 @@ static int cmd_replay(int argc, char **argv)
 		die("%s: cannot open: %s", argv[1], strerror(errno));
 	if (fstat(fd, &st) || !S_ISREG(st.st_mode))
 		die("%s: not a regular file", argv[1]);
-	dev_size = st.st_size;
+	replayer_init(&r, st.st_size);
 	map = mmap(NULL, dev_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (map == MAP_FAILED)
 		die("%s: cannot map: %s", argv[1], strerror(errno));
-	cur = calloc(1, dev_size);
-	dur = calloc(1, dev_size);
-	tmp = malloc(dev_size);
-	if (!cur || !dur || !tmp)
-		die("out of memory for images of %" PRIu64 " bytes", dev_size);
 	points = fopen(argv[2], "r");
 	if (!points)
 		die("%s: cannot open: %s", argv[2], strerror(errno));
@@ -298,62 +375,13 @@ static int cmd_replay(int argc, char **argv)
 
 	while (fgets(line, sizeof(line), points)) {
 		char mode[16] = "";
-		uint64_t idx, seed = 0, kept = 0, vol = 0, i, p;
+		uint64_t idx, seed = 0;
 		int n = sscanf(line, "%" SCNu64 " %15s %" SCNu64, &idx, mode, &seed);
 
 		if (n < 2)
 			die("%s: bad point line: %s", argv[2], line);
-		if (idx >= nr_entries)
-			die("point %" PRIu64 ": the log has %" PRIu64 " entries", idx, nr_entries);
-		if (idx + 1 < applied || (!strcmp(mode, "torn") && idx < applied))
-			die("point %" PRIu64 ": points must be in ascending order, "
-			    "a torn point before the prefix point of the same entry", idx);
-		/* cur: entries [0, idx]; dur: [0, last flush before idx] */
-		for (; applied <= idx; applied++) {
-			const struct entry *e = &entries[applied];
-
-			if (!strcmp(mode, "torn") && applied == idx)
-				break;
-			apply(cur, e);
-			if (e->flags & LW_FLUSH) {
-				for (; last_flush <= applied; last_flush++)
-					apply(dur, &entries[last_flush]);
-			}
-		}
-		if (!strcmp(mode, "prefix")) {
-			sync_image(map, cur);
-		} else if (!strcmp(mode, "torn")) {
-			if (!(entries[idx].flags & LW_FLUSH))
-				die("point %" PRIu64 ": a torn point must be a flush entry", idx);
-			memcpy(tmp, dur, dev_size);
-			rng_state = seed * 0x9e3779b97f4a7c15ULL + idx + 1;
-			for (i = last_flush; i < idx; i++) {
-				const struct entry *e = &entries[i];
-
-				if (!e->len)
-					continue;
-				if (e->flags & LW_FUA) {
-					apply(tmp, e);
-					continue;
-				}
-				for (p = 0; p < e->len; ) {
-					uint64_t end = (e->off + p) / PIECE * PIECE + PIECE - e->off;
-
-					if (end > e->len)
-						end = e->len;
-					vol++;
-					if (rng() >> 63) {
-						apply_part(tmp, e, p, end);
-						kept++;
-					}
-					p = end;
-				}
-			}
-			sync_image(map, tmp);
-		} else {
-			die("point %" PRIu64 ": unknown mode '%s'", idx, mode);
-		}
-		printf("point %" PRIu64 " %s %" PRIu64 "/%" PRIu64 "\n", idx, mode, kept, vol);
+		sync_image(map, replay_to(&r, idx, mode, seed));
+		printf("point %" PRIu64 " %s %" PRIu64 "/%" PRIu64 "\n", idx, mode, r.kept, r.vol);
 		if (!fgets(reply, sizeof(reply), stdin))
 			break;
 	}
@@ -566,6 +594,7 @@ static int cmd_verify(int argc, char **argv)
 	return 0;
 }
 
+#ifndef REPLAY_LOG_NO_MAIN
 int main(int argc, char **argv)
 {
 	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
@@ -585,3 +614,4 @@ int main(int argc, char **argv)
 		return cmd_verify(argc - 2, argv + 2);
 	die("unknown command '%s' (see --help)", argv[1]);
 }
+#endif
