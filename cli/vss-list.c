@@ -243,7 +243,9 @@ static int list_shadows(struct vss_ctx *ctx, struct filter *f, const struct vss_
 	if (!r && sets)
 		r = vss_set_list(ctx, &si, &nsets);
 	if (r) {
-		vss_error("catalog", "cannot read", r);
+		/* the library named the catalog and what failed, but for memory */
+		if (r == -ENOMEM)
+			vss_error("catalog", "cannot read", r);
 		rc = vss_exit_from_errno(r, VSS_EXIT_NO_RESOURCES);
 		goto out;
 	}
