@@ -13,7 +13,7 @@
 # size) is refused.  (store-check.bats corrupts chosen bytes.)
 #   scripts/vm-run -- bats test/target/corrupt-store.bats
 # VSS_CORRUPT_SEED seeds the flips (printed); VSS_CORRUPT_TRIALS damaged
-# stores (default 40; VSS_LONG=1: 400).
+# stores (default 24; VSS_LONG=1: 400).
 
 load helpers
 
@@ -50,7 +50,7 @@ dmesg_since() {
 }
 
 # A store the kernel wrote: the origin filled at random, snapshot 1, 40
-# chunks written, 2, 40 more, 3, snapshot 2 deleted, 4, 40 more; the
+# chunks written (10 runs of 4), 2, 40 more, 3, snapshot 2 deleted, 4, 40 more; the
 # snapshots' sha256 recorded at their instants.  Leaves $PRISTINE (the
 # store image, nothing loaded over it) and $OLOOP (the origin), and
 # $FINAL, the origin's sha256.
@@ -68,7 +68,7 @@ kernel_store() {
 		t dmsetup message "${P}o" 0 create "$id"
 		t dmsetup resume "${P}o"
 		[ "$id" = 3 ] && t dmsetup message "${P}o" 0 delete 2
-		scatter 40
+		scatter 10
 	done
 	FINAL=$(sha "/dev/mapper/${P}o")
 	t dmsetup remove --retry "${P}o"
@@ -78,12 +78,12 @@ kernel_store() {
 	LIVE="1 3 4"
 }
 
-# scatter N: N random 4 KiB chunks of the origin get new data.
+# scatter N: N runs of 4 random 4 KiB chunks of the origin get new data.
 scatter() {
 	local i
 	for i in $(seq 1 "$1"); do
-		t dd if=/dev/urandom of="/dev/mapper/${P}o" bs=4096 count=1 \
-			seek=$((RANDOM % (OSECT / 8))) oflag=direct conv=notrunc status=none
+		t dd if=/dev/urandom of="/dev/mapper/${P}o" bs=16384 count=1 \
+			seek=$((RANDOM % (OSECT / 32))) oflag=direct conv=notrunc status=none
 	done
 }
 
@@ -142,7 +142,7 @@ try_store() {
 	local seed trials i n f off blk xor dev rc flips
 	local refused=0 loaded=0 exact=0 eio=0 snaprefused=0 agree_fatal=0 nonfatal=0
 	seed=${VSS_CORRUPT_SEED:-$RANDOM}
-	if [ -n "${VSS_LONG:-}" ]; then trials=${VSS_CORRUPT_TRIALS:-400}; else trials=${VSS_CORRUPT_TRIALS:-40}; fi
+	if [ -n "${VSS_LONG:-}" ]; then trials=${VSS_CORRUPT_TRIALS:-400}; else trials=${VSS_CORRUPT_TRIALS:-24}; fi
 	echo "# corrupt-store: seed $seed (VSS_CORRUPT_SEED=$seed repeats it), $trials damaged stores" >&3
 	kernel_store
 	# the undamaged store: clean, and every snapshot exact
