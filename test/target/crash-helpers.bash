@@ -24,10 +24,10 @@ load helpers
 
 MiB=$((1024 * 1024))
 
-# Geometry: 4 MiB origin, 8 MiB store (4 KiB chunks), 12 MiB data device:
+# Geometry: 2 MiB origin, 8 MiB store (4 KiB chunks), 10 MiB data device:
 # a small origin keeps reading and hashing a snapshot cheap; the store is
 # large enough that no snapshot is dropped for lack of room.
-CR_OSECT=8192
+CR_OSECT=4096
 CR_SSECT=16384
 CR_DSECT=$((CR_OSECT + CR_SSECT))
 CR_LOG_BYTES=$((512 * MiB))
@@ -348,9 +348,11 @@ crash_replay_setup() {
 # $T/report, the counts in CR_N_POINTS, CR_N_TORN, CR_N_FAIL, CR_N_REFUSED.
 # CRASH_BUDGET (seconds, default 240; 0: none, the default in long mode)
 # bounds the checking time: when the points chosen would take longer,
-# evenly spaced ones are skipped (marks never).  vss-check runs at every
-# CRASH_CHECK_EVERY-th point (default 4), at every mark and every refusal;
-# the store reader it is built on runs at every point.
+# evenly spaced ones are skipped (marks never).  vss-check runs, and the
+# origin is read through the vss-origin device, at every
+# CRASH_CHECK_EVERY-th point (default 8) and at every mark (vss-check also
+# at every refusal); the store reader vss-check is built on runs, and the
+# replayed origin is verified, at every point.
 crash_replay_all() {
 	local budget=${CRASH_BUDGET:-240} counts kv
 	[ -n "${VSS_LONG:-}" ] && budget=${CRASH_BUDGET:-0}
@@ -362,7 +364,7 @@ crash_replay_all() {
 		--created "$CR_CREATED" --created-before "$CR_CREATED.before" \
 		--deleted-before "$CR_DELETED.before" \
 		--findings "$T/findings" --prefix "$VSS_TEST_PFX" \
-		--vss-check "$VSS_CHECK" --check-every "${CRASH_CHECK_EVERY:-4}" \
+		--vss-check "$VSS_CHECK" --check-every "${CRASH_CHECK_EVERY:-8}" \
 		--budget "$budget" > "$T/report" ||
 		{ echo "crash-check failed" >&2; cat "$T/report" >&2; return 1; }
 	counts=$(grep '^counts ' "$T/report") || { echo "crash-check printed no counts" >&2; return 1; }

@@ -24,10 +24,12 @@
  *       --findings FILE      where the findings are written
  *       --prefix PFX         names of the dm devices made here
  *       --vss-check PATH     the vss-check command
- *       --check-every N      vss-check every N-th point (and at every
- *                            mark and every refusal); the store reader of
- *                            libvsscore, which is vss-check's, runs on
- *                            the replayed store at every point
+ *       --check-every N      vss-check, and the origin read through the
+ *                            vss-origin device, at every N-th point and at
+ *                            every mark (vss-check also at every refusal);
+ *                            elsewhere the origin's replayed image is
+ *                            verified, and the store reader of libvsscore
+ *                            (vss-check's) runs on the store at every point
  *       --budget SEC         checking time: when the points would take
  *                            longer, evenly spaced ones are skipped
  *                            (marks never); 0: no limit
@@ -37,8 +39,10 @@
  * both must say the store is corrupt: vss-check exit 7); every snapshot
  * whose create had returned and whose delete had not begun must load as a
  * vss-snap table and read back its recorded hash, or be reported invalid
- * and answer reads with EIO; the origin (through vss-origin when loaded)
- * must hold a state the workload could have left (replay-log verify).
+ * and answer reads with EIO; the origin must hold a state the workload
+ * could have left (replay-log verify).  A point whose state and
+ * expectations repeat a point checked before is counted apart, not checked
+ * again.
  * Tables are made by ioctl with udev's rules turned off (no udev sync, no
  * /dev/mapper nodes) and read through the kernel's /dev/dm-N nodes.
  *
@@ -667,7 +671,7 @@ static int run_vss_check(const char *outfile)
 
 static struct {
 	uint64_t points, torn, skipped, vsscheck, loaded, format, refused;
-	uint64_t snap_ok, snap_invalid, inflight, extra, fail, notes;
+	uint64_t snap_ok, snap_invalid, inflight, extra, fail, notes, same;
 } n;
 
 #define MAX_REASONS 32
@@ -818,20 +822,102 @@ static void check_snap(const char *pt, uint64_t idx, const struct snap *s, enum 
 	(void)idx;
 }
 
+/*
+ * The points already checked, by a hash of the crash state and of what is
+ * expected of it (the snapshots' classes, the origin's marks): a point
+ * that repeats one (a mark replays the same bytes as the entry before it,
+ * torn draws of few volatile pieces coincide) is not checked again.
+ */
+static uint64_t *seen_keys;
+static uint64_t seen_cap, seen_n;
+
+static int seen_before(uint64_t key)
+{
+	uint64_t i;
+
+	if (!key)
+		key = 1;
+	if (2 * (seen_n + 1) > seen_cap) {
+		uint64_t *old = seen_keys, oc = seen_cap, j;
+
+		seen_cap = oc ? 2 * oc : 4096;
+		seen_keys = calloc(seen_cap, sizeof(*seen_keys));
+		if (!seen_keys)
+			die("out of memory");
+		for (j = 0; j < oc; j++)
+			if (old[j]) {
+				for (i = old[j] % seen_cap; seen_keys[i]; i = (i + 1) % seen_cap)
+					;
+				seen_keys[i] = old[j];
+			}
+		free(old);
+	}
+	for (i = key % seen_cap; seen_keys[i]; i = (i + 1) % seen_cap)
+		if (seen_keys[i] == key)
+			return 1;
+	seen_keys[i] = key;
+	seen_n++;
+	return 0;
+}
+
 static unsigned char *omap, *smap;
 static char vc_outfile[4096];
 
-/* Makes the image files hold state (the pages that differ). */
+/*
+ * Makes the image files hold state.  The pages that can differ from the
+ * state written last are those of the log entries from the last flush
+ * before that state on (sync_lo, kept by the caller) up to the entries
+ * applied now; unless the kernel wrote to the files meanwhile (their loop
+ * devices' write counts moved), then every page is compared.
+ */
+static int sync_all = 1;
+static uint64_t sync_lo, sync_hi;
+static char ostat_path[128], sstat_path[128];
+
+static void sync_range(uint64_t o, uint64_t end, const unsigned char *state)
+{
+	for (o = o / PIECE * PIECE; o < end; o += PIECE) {
+		unsigned char *m = o < osize ? omap + o : smap + (o - osize);
+
+		if (memcmp(m, state + o, PIECE))
+			memcpy(m, state + o, PIECE);
+	}
+}
+
 static void sync_files(const unsigned char *state)
 {
-	uint64_t o;
+	uint64_t i;
 
-	for (o = 0; o < osize; o += PIECE)
-		if (memcmp(omap + o, state + o, PIECE))
-			memcpy(omap + o, state + o, PIECE);
-	for (o = 0; o < ssize; o += PIECE)
-		if (memcmp(smap + o, state + osize + o, PIECE))
-			memcpy(smap + o, state + osize + o, PIECE);
+	if (sync_all) {
+		sync_range(0, osize + ssize, state);
+		sync_all = 0;
+		return;
+	}
+	for (i = sync_lo; i < sync_hi && i < nr_entries; i++)
+		if (entries[i].len)
+			sync_range(entries[i].off, entries[i].off + entries[i].len, state);
+}
+
+/* Sectors written to a loop device so far (/sys/block/loopN/stat). */
+static uint64_t written(const char *statpath)
+{
+	unsigned long long f[7] = { 0 };
+	FILE *f_ = fopen(statpath, "r");
+
+	if (!f_)
+		return UINT64_MAX;
+	if (fscanf(f_, "%llu %llu %llu %llu %llu %llu %llu", &f[0], &f[1], &f[2], &f[3], &f[4], &f[5],
+		   &f[6]) != 7)
+		f[6] = UINT64_MAX;
+	fclose(f_);
+	return f[6];
+}
+
+static void stat_path(char *buf, size_t len, const char *dev)
+{
+	const char *b = strrchr(dev, '/');
+
+	snprintf(buf, len, "/sys/block/%s/stat", b ? b + 1 : dev);
 }
 
 static void check_point(uint64_t idx, const char *mode, const unsigned char *state)
@@ -839,14 +925,11 @@ static void check_point(uint64_t idx, const char *mode, const unsigned char *sta
 	char pt[64], oname[128], params[512], node[64], st[256], why[256];
 	unsigned int i, m, lo = UINT32_MAX, hi = UINT32_MAX, nalive = 0;
 	uint64_t lo_line, hi_line;
-	int urc, vrc = -1, e, refused, is_mark = !!(entries[idx].flags & LW_MARK);
+	int urc, vrc = -1, e, refused, through, is_mark = !!(entries[idx].flags & LW_MARK);
 	unsigned long count = 0;
 	enum cls *cl;
 
 	snprintf(pt, sizeof(pt), "%" PRIu64 "/%s", idx, mode);
-	n.points++;
-	if (!strcmp(mode, "torn"))
-		n.torn++;
 	/* the origin: at a sync mark exactly the journal there; elsewhere what
 	 * the last sync mark made durable, or any write made before the next */
 	for (m = 0; m < nsm; m++) {
@@ -867,6 +950,21 @@ static void check_point(uint64_t idx, const char *mode, const unsigned char *sta
 		cl[i] = classify(&snaps[i], idx);
 		nalive += cl[i] == ALIVE;
 	}
+	{
+		uint64_t key = TIMED(TM_SYNC, hash64(state, osize + ssize));
+
+		key = round64(key, lo_line) ^ round64(key >> 7, hi_line);
+		for (i = 0; i < nsnaps; i++)
+			key = round64(key, cl[i] + 3 * i);
+		if (seen_before(key)) {
+			n.same++;
+			free(cl);
+			return;
+		}
+	}
+	n.points++;
+	if (!strcmp(mode, "torn"))
+		n.torn++;
 
 	{
 		double t = now();
@@ -877,7 +975,8 @@ static void check_point(uint64_t idx, const char *mode, const unsigned char *sta
 	/* the store by itself: the reader at every point, vss-check at every
 	 * o_every-th, at every mark and wherever the kernel refuses the store */
 	urc = TIMED(TM_READER, reader_check(state + osize));
-	if (n.points % o_every == 1 || o_every == 1 || is_mark || urc) {
+	through = n.points % o_every == 1 || o_every == 1 || is_mark;
+	if (through || urc) {
 		n.vsscheck++;
 		vrc = TIMED(TM_VSSCHECK, run_vss_check(vc_outfile));
 		if (vrc != urc)
@@ -915,7 +1014,7 @@ static void check_point(uint64_t idx, const char *mode, const unsigned char *sta
 			dm_remove(oname);
 		}
 		/* what the kernel would have read: the origin image itself */
-		memcpy(rbuf, omap, osize);
+		memcpy(rbuf, state, osize);
 	} else {
 		n.loaded++;
 		if (urc == 4)
@@ -933,9 +1032,11 @@ static void check_point(uint64_t idx, const char *mode, const unsigned char *sta
 			for (i = 0; i < nsnaps; i++)
 				if (cl[i] != ALIVE)
 					check_snap(pt, idx, &snaps[i], cl[i]);
-		if (TIMED(TM_READ, read_dev(node, rbuf, osize, &e))) {
+		if (!through) {
+			memcpy(rbuf, state, osize);
+		} else if (TIMED(TM_READ, read_dev(node, rbuf, osize, &e))) {
 			fail("point %s: the replayed origin cannot be read: %s", pt, strerror(e));
-			memcpy(rbuf, omap, osize);
+			memcpy(rbuf, state, osize);
 		}
 	}
 	{
@@ -945,7 +1046,7 @@ static void check_point(uint64_t idx, const char *mode, const unsigned char *sta
 
 		if (!d)
 			die("out of memory");
-		if (TIMED(TM_VERIFY, verify_buf(d, refused ? o_oimg : node, rbuf, lo_w, lo_line, hi_line,
+		if (TIMED(TM_VERIFY, verify_buf(d, refused || !through ? o_oimg : node, rbuf, lo_w, lo_line, hi_line,
 						 lo == hi && lo != UINT32_MAX))) {
 			fclose(d);
 			fail("point %s: the origin holds a state the workload cannot have left (marks %s..%s):",
@@ -990,6 +1091,7 @@ static int cmd_run(int argc, char **argv)
 	};
 	uint64_t total = 0, seen = 0, stride = 1, i;
 	double start, elapsed, t_replay = 0, t0;
+	uint64_t w0;
 	struct replayer r;
 	char line[256];
 	FILE *points;
@@ -1027,6 +1129,8 @@ static int cmd_run(int argc, char **argv)
 		die("the images must be multiples of 4 KiB");
 	osect = osize / SECT;
 	replayer_init(&r, osize + ssize);
+	stat_path(ostat_path, sizeof(ostat_path), o_odev);
+	stat_path(sstat_path, sizeof(sstat_path), o_sdev);
 	load_journal(o_journal);
 	load_snaps();
 	findings = fopen(o_findings, "w+");
@@ -1063,9 +1167,14 @@ static int cmd_run(int argc, char **argv)
 			continue;
 		}
 		t0 = now();
+		sync_lo = r.last_flush;
 		state = replay_to(&r, idx, mode, seed);
+		sync_hi = r.applied;
 		t_replay += now() - t0;
+		w0 = written(ostat_path) + written(sstat_path);
 		check_point(idx, mode, state);
+		if (written(ostat_path) + written(sstat_path) != w0 || w0 >= UINT64_MAX / 2)
+			sync_all = 1;
 		/* over budget at this pace: check every stride-th of the rest */
 		if (o_budget && n.points >= 5) {
 			double left;
@@ -1081,7 +1190,9 @@ static int cmd_run(int argc, char **argv)
 	elapsed = now() - start;
 
 	printf("# crash points checked: %" PRIu64 " (%" PRIu64 " torn) of %" PRIu64 " log entries; %" PRIu64
-	       " chosen points skipped to keep within CRASH_BUDGET\n", n.points, n.torn, nr_entries, n.skipped);
+	       " chosen points skipped to keep within CRASH_BUDGET, %" PRIu64 " not checked again (the same"
+	       " state and expectations as a point checked before)\n", n.points, n.torn, nr_entries, n.skipped,
+	       n.same);
 	printf("# checking: %.1f s, %.1f ms a point (replaying %.1f ms of it)\n", elapsed,
 	       n.points ? 1000 * elapsed / n.points : 0.0, n.points ? 1000 * t_replay / n.points : 0.0);
 	(void)tm_name;
