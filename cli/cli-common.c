@@ -114,3 +114,60 @@ void vss_cli_log(int level, const char *msg, void *arg)
 		return;
 	fprintf(stderr, "%s%s\n", level == VSS_LOG_WARN ? "warning: " : "", msg);
 }
+
+int vss_cli_parse(poptContext pc)
+{
+	int rc;
+
+	while ((rc = poptGetNextOpt(pc)) > 0)
+		;
+	if (rc < -1)
+		return vss_popt_error(pc, rc);
+	if (vss_opt_version) {
+		vss_print_version();
+		return VSS_EXIT_OK;
+	}
+	return -1;
+}
+
+int vss_cli_no_args(poptContext pc)
+{
+	if (!poptPeekArg(pc))
+		return -1;
+	vss_errorx(NULL, "%s: unexpected argument: %s takes none (see --help)",
+		   poptPeekArg(pc), program);
+	return VSS_EXIT_USAGE;
+}
+
+int vss_cli_parse_id(const char *arg, const char *kind, uint64_t *id)
+{
+	unsigned long long v;
+	char *end;
+
+	errno = 0;
+	v = strtoull(arg, &end, 10);
+	if (*arg < '0' || *arg > '9' || *end || errno || !v) {
+		vss_errorx(arg, "not a %s id (a positive number, see vss-list%s)", kind,
+			   strcmp(kind, "set") ? "" : " --sets");
+		return VSS_EXIT_USAGE;
+	}
+	*id = v;
+	return 0;
+}
+
+int vss_cli_context(struct vss_ctx **ctx, int debug,
+		    void (*log)(int level, const char *msg, void *arg))
+{
+	int r;
+
+	if (debug)
+		setenv("VSS_DM_DEBUG", "1", 1);
+	r = vss_ctx_new(ctx);
+	if (r) {
+		vss_error(NULL, "cannot start", r);
+		return vss_exit_from_errno(r, VSS_EXIT_NO_RESOURCES);
+	}
+	vss_ctx_set_log(*ctx, log ? log : vss_cli_log, NULL, debug ? VSS_LOG_DEBUG :
+			vss_opt_verbose ? VSS_LOG_INFO : VSS_LOG_WARN);
+	return 0;
+}

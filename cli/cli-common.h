@@ -7,6 +7,7 @@
 #define VSS_CLI_COMMON_H
 
 #include <popt.h>
+#include <stdint.h>
 
 /*
  * Exit status, the same in every command and man page.  Commands map a
@@ -67,5 +68,36 @@ extern struct poptOption vss_common_options[];
  * <why>" and return VSS_EXIT_USAGE.
  */
 int vss_popt_error(poptContext ctx, int rc);
+
+/*
+ * The start of every command: popt over the whole command line.  Returns
+ * -1 when the command goes on; otherwise the exit status to return at
+ * once: VSS_EXIT_USAGE after a bad option (reported), VSS_EXIT_OK after
+ * --version (printed).
+ */
+int vss_cli_parse(poptContext pc);
+
+/*
+ * Fails with a usage message when any argument is left (for commands
+ * that take none); returns VSS_EXIT_USAGE or -1 to go on.
+ */
+int vss_cli_no_args(poptContext pc);
+
+/*
+ * arg as an id of a shadow copy (kind "shadow copy") or a set ("set"): a
+ * positive decimal number.  0, or VSS_EXIT_USAGE after printing
+ * "<arg>: not a <kind> id (a positive number, see vss-list)".
+ */
+int vss_cli_parse_id(const char *arg, const char *kind, uint64_t *id);
+
+/*
+ * A library context whose messages go to log (vss_cli_log if NULL) at the
+ * level the options ask: debug (also libdevmapper's own messages), else
+ * --verbose, else warnings and errors.  0, or the exit status of the
+ * failure (reported).
+ */
+struct vss_ctx;
+int vss_cli_context(struct vss_ctx **ctx, int debug,
+		    void (*log)(int level, const char *msg, void *arg));
 
 #endif

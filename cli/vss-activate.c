@@ -37,31 +37,14 @@ int main(int argc, char **argv)
 	vss_cli_init(argv[0]);
 	pc = poptGetContext(NULL, argc, (const char **)argv, options, 0);
 	poptSetOtherOptionHelp(pc, "[OPTION...]");
-	while ((rc = poptGetNextOpt(pc)) > 0)
-		;
-	if (rc < -1) {
-		rc = vss_popt_error(pc, rc);
+	rc = vss_cli_parse(pc);
+	if (rc < 0)
+		rc = vss_cli_no_args(pc);
+	if (rc >= 0)
 		goto out;
-	}
-	if (vss_opt_version) {
-		vss_print_version();
-		rc = VSS_EXIT_OK;
+	rc = vss_cli_context(&ctx, debug, NULL);
+	if (rc)
 		goto out;
-	}
-	if (poptPeekArg(pc)) {
-		vss_errorx(NULL, "%s: unexpected argument: vss-activate takes none (see --help)",
-			   poptPeekArg(pc));
-		rc = VSS_EXIT_USAGE;
-		goto out;
-	}
-	if (debug)
-		setenv("VSS_DM_DEBUG", "1", 1);
-
-	r = vss_ctx_new(&ctx);
-	if (r) {
-		rc = vss_exit_from_errno(r, VSS_EXIT_NO_RESOURCES);
-		goto out;
-	}
 	/* what is done is said by default: this runs at boot, into the journal */
 	vss_ctx_set_log(ctx, vss_cli_log, NULL, debug || vss_opt_verbose ? VSS_LOG_DEBUG :
 			VSS_LOG_INFO);

@@ -20,21 +20,6 @@
 #include "libvsscore.h"
 #include "report.h"
 
-static int parse_u64(const char *s, uint64_t *v)
-{
-	char *end;
-	unsigned long long x;
-
-	if (!s || !*s || *s == '-' || *s == '+')
-		return -EINVAL;
-	errno = 0;
-	x = strtoull(s, &end, 10);
-	if (errno || *end || !x)
-		return -EINVAL;
-	*v = x;
-	return 0;
-}
-
 static const struct vss_shadow_info *find_shadow(const struct vss_shadow_info *sh, size_t n,
 						 uint64_t id)
 {
@@ -130,16 +115,10 @@ int main(int argc, char **argv)
 	vss_cli_init(argv[0]);
 	pc = poptGetContext(NULL, argc, (const char **)argv, options, 0);
 	poptSetOtherOptionHelp(pc, "[OPTION...] ID... | --set ID | --oldest VOL | --all VOL");
-	while ((r = poptGetNextOpt(pc)) > 0)
-		;
-	if (r < -1) {
-		rc = vss_popt_error(pc, r);
+	rc = vss_cli_parse(pc);
+	if (rc >= 0)
 		goto out;
-	}
-	if (vss_opt_version) {
-		vss_print_version();
-		goto out;
-	}
+	rc = VSS_EXIT_OK;
 	args = poptGetArgs(pc);
 	for (nids = 0; args && args[nids]; nids++)
 		;
@@ -151,11 +130,8 @@ int main(int argc, char **argv)
 		rc = VSS_EXIT_USAGE;
 		goto out;
 	}
-	if (set_arg && parse_u64(set_arg, &set_id)) {
-		vss_errorx(set_arg, "not a set id (a positive number, see vss-list --sets)");
-		rc = VSS_EXIT_USAGE;
+	if (set_arg && (rc = vss_cli_parse_id(set_arg, "set", &set_id)))
 		goto out;
-	}
 	if (wait_arg) {
 		char *end;
 		double s = strtod(wait_arg, &end);
@@ -173,21 +149,11 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	for (i = 0; i < nids; i++)
-		if (parse_u64(args[i], &ids[i])) {
-			vss_errorx(args[i], "not a shadow copy id (a positive number, see vss-list)");
-			rc = VSS_EXIT_USAGE;
+		if ((rc = vss_cli_parse_id(args[i], "shadow copy", &ids[i])))
 			goto out;
-		}
-	if (debug)
-		setenv("VSS_DM_DEBUG", "1", 1);
-
-	r = vss_ctx_new(&ctx);
-	if (r) {
-		rc = vss_exit_from_errno(r, VSS_EXIT_NO_RESOURCES);
+	rc = vss_cli_context(&ctx, debug, NULL);
+	if (rc)
 		goto out;
-	}
-	vss_ctx_set_log(ctx, vss_cli_log, NULL, debug ? VSS_LOG_DEBUG :
-			vss_opt_verbose ? VSS_LOG_INFO : VSS_LOG_WARN);
 
 	/* What to delete, decided (and confirmed) before the lock is taken,
 	 * so that a question on the terminal never holds up other commands. */

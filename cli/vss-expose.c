@@ -17,19 +17,6 @@
 /* How long to wait for another command holding the coordinator lock. */
 #define LOCK_WAIT_MS 30000
 
-static int parse_id(const char *s, uint64_t *id)
-{
-	char *end;
-	unsigned long long v;
-
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (!*s || *end || errno || v == 0 || s[0] == '-')
-		return -EINVAL;
-	*id = v;
-	return 0;
-}
-
 static void print_json(const struct vss_shadow_info *s)
 {
 	json_object *o = json_object_new_object();
@@ -74,17 +61,9 @@ int main(int argc, char **argv)
 	vss_cli_init(argv[0]);
 	pc = poptGetContext(NULL, argc, (const char **)argv, options, 0);
 	poptSetOtherOptionHelp(pc, "[OPTION...] ID [MOUNTPOINT]");
-	while ((rc = poptGetNextOpt(pc)) > 0)
-		;
-	if (rc < -1) {
-		rc = vss_popt_error(pc, rc);
+	rc = vss_cli_parse(pc);
+	if (rc >= 0)
 		goto out;
-	}
-	if (vss_opt_version) {
-		vss_print_version();
-		rc = VSS_EXIT_OK;
-		goto out;
-	}
 	id_arg = poptGetArg(pc);
 	mnt = poptGetArg(pc);
 	if (!id_arg || poptPeekArg(pc)) {
@@ -93,21 +72,12 @@ int main(int argc, char **argv)
 		rc = VSS_EXIT_USAGE;
 		goto out;
 	}
-	if (parse_id(id_arg, &id)) {
-		vss_errorx(id_arg, "not a shadow copy id (a positive number, see vss-list)");
-		rc = VSS_EXIT_USAGE;
+	rc = vss_cli_parse_id(id_arg, "shadow copy", &id);
+	if (rc)
 		goto out;
-	}
-	if (debug)
-		setenv("VSS_DM_DEBUG", "1", 1);
-
-	r = vss_ctx_new(&ctx);
-	if (r) {
-		rc = vss_exit_from_errno(r, VSS_EXIT_NO_RESOURCES);
+	rc = vss_cli_context(&ctx, debug, NULL);
+	if (rc)
 		goto out;
-	}
-	vss_ctx_set_log(ctx, vss_cli_log, NULL, debug ? VSS_LOG_DEBUG :
-			vss_opt_verbose ? VSS_LOG_INFO : VSS_LOG_WARN);
 	if (mnt) {
 		r = vss_lock(ctx, LOCK_WAIT_MS);
 		if (r) {

@@ -27,21 +27,6 @@ static void log_cb(int level, const char *msg, void *arg)
 	fprintf(stderr, "%s%s\n", level == VSS_LOG_WARN ? "warning: " : "", msg);
 }
 
-/* "<n> (1-based decimal)" -> id; 0 on error. */
-static uint64_t parse_id(const char *s)
-{
-	unsigned long long v;
-	char *end;
-
-	if (!s || *s < '0' || *s > '9')
-		return 0;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || *end)
-		return 0;
-	return v;
-}
-
 /* "500ms", "2s", "2" (seconds) -> milliseconds; 0 on error. */
 static int parse_ms(const char *s)
 {
@@ -144,17 +129,9 @@ int main(int argc, char **argv)
 	vss_cli_init(argv[0]);
 	pc = poptGetContext(NULL, argc, (const char **)argv, options, 0);
 	poptSetOtherOptionHelp(pc, "[OPTION...] SHADOW_ID");
-	while ((rc = poptGetNextOpt(pc)) > 0)
-		;
-	if (rc < -1) {
-		rc = vss_popt_error(pc, rc);
+	rc = vss_cli_parse(pc);
+	if (rc >= 0)
 		goto out_popt;
-	}
-	if (vss_opt_version) {
-		vss_print_version();
-		rc = VSS_EXIT_OK;
-		goto out_popt;
-	}
 	args = poptGetArgs(pc);
 	rc = VSS_EXIT_USAGE;
 	if (!args || !args[0]) {
@@ -165,11 +142,8 @@ int main(int argc, char **argv)
 		vss_errorx(NULL, "%s: one shadow copy id only (see --help)", args[1]);
 		goto out_popt;
 	}
-	id = parse_id(args[0]);
-	if (!id) {
-		vss_errorx(NULL, "%s: not a shadow copy id (a number, see vss-list)", args[0]);
+	if (vss_cli_parse_id(args[0], "shadow copy", &id))
 		goto out_popt;
-	}
 	if (wait_s && !(wait_ms = parse_ms(wait_s))) {
 		vss_errorx(NULL, "%s: bad time (e.g. 30s, 500ms, 2)", wait_s);
 		goto out_popt;
@@ -181,14 +155,9 @@ int main(int argc, char **argv)
 	ropts.dry_run = dry_run;
 	ropts.delete_after = delete_after;
 
-	r = vss_ctx_new(&ctx);
-	if (r) {
-		vss_error(NULL, "cannot start", r);
-		rc = vss_exit_from_errno(r, VSS_EXIT_NO_RESOURCES);
+	rc = vss_cli_context(&ctx, opt_debug, log_cb);
+	if (rc)
 		goto out_popt;
-	}
-	vss_ctx_set_log(ctx, log_cb, NULL, opt_debug ? VSS_LOG_DEBUG :
-			vss_opt_verbose ? VSS_LOG_INFO : VSS_LOG_WARN);
 	r = vss_lock(ctx, wait_ms);
 	if (r) {
 		if (r == -EBUSY)

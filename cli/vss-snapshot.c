@@ -165,14 +165,9 @@ int main(int argc, char **argv)
 	vss_cli_init(argv[0]);
 	pc = poptGetContext(NULL, argc, (const char **)argv, options, 0);
 	poptSetOtherOptionHelp(pc, "[OPTION...] VOLUME|MOUNTPOINT...");
-	while ((rc = poptGetNextOpt(pc)) > 0)
-		;
-	if (rc < -1)
-		return vss_popt_error(pc, rc);
-	if (vss_opt_version) {
-		vss_print_version();
-		return 0;
-	}
+	rc = vss_cli_parse(pc);
+	if (rc >= 0)
+		return rc;
 	vols = poptGetArgs(pc);
 	if (!vols || !vols[0]) {
 		vss_errorx(NULL, "no volume given (see --help)");
@@ -201,14 +196,9 @@ int main(int argc, char **argv)
 	}
 	if (exec_cmd)
 		sopts.context = VSS_CONTEXT_BACKUP;
-	if (debug)
-		setenv("VSS_DM_DEBUG", "1", 1);
-
-	r = vss_ctx_new(&ctx);
-	if (r)
-		return vss_exit_from_errno(r, VSS_EXIT_NO_RESOURCES);
-	vss_ctx_set_log(ctx, vss_cli_log, NULL, debug ? VSS_LOG_DEBUG :
-			vss_opt_verbose ? VSS_LOG_INFO : VSS_LOG_WARN);
+	rc = vss_cli_context(&ctx, debug, NULL);
+	if (rc)
+		return rc;
 	r = vss_lock(ctx, wait_ms);
 	if (r) {
 		if (r == -EBUSY)

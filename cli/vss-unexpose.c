@@ -29,25 +29,16 @@ int main(int argc, char **argv)
 	};
 	struct vss_ctx *ctx = NULL;
 	const char *id_arg;
-	unsigned long long id;
+	uint64_t id;
 	poptContext pc;
-	char *end;
 	int rc, r;
 
 	vss_cli_init(argv[0]);
 	pc = poptGetContext(NULL, argc, (const char **)argv, options, 0);
 	poptSetOtherOptionHelp(pc, "[OPTION...] ID");
-	while ((rc = poptGetNextOpt(pc)) > 0)
-		;
-	if (rc < -1) {
-		rc = vss_popt_error(pc, rc);
+	rc = vss_cli_parse(pc);
+	if (rc >= 0)
 		goto out;
-	}
-	if (vss_opt_version) {
-		vss_print_version();
-		rc = VSS_EXIT_OK;
-		goto out;
-	}
 	id_arg = poptGetArg(pc);
 	if (!id_arg || poptPeekArg(pc)) {
 		vss_errorx(NULL, "%s (see --help)", id_arg ? "too many arguments: give one ID" :
@@ -55,23 +46,12 @@ int main(int argc, char **argv)
 		rc = VSS_EXIT_USAGE;
 		goto out;
 	}
-	errno = 0;
-	id = strtoull(id_arg, &end, 10);
-	if (!*id_arg || *end || errno || !id || id_arg[0] == '-') {
-		vss_errorx(id_arg, "not a shadow copy id (a positive number, see vss-list)");
-		rc = VSS_EXIT_USAGE;
+	rc = vss_cli_parse_id(id_arg, "shadow copy", &id);
+	if (rc)
 		goto out;
-	}
-	if (debug)
-		setenv("VSS_DM_DEBUG", "1", 1);
-
-	r = vss_ctx_new(&ctx);
-	if (r) {
-		rc = vss_exit_from_errno(r, VSS_EXIT_NO_RESOURCES);
+	rc = vss_cli_context(&ctx, debug, NULL);
+	if (rc)
 		goto out;
-	}
-	vss_ctx_set_log(ctx, vss_cli_log, NULL, debug ? VSS_LOG_DEBUG :
-			vss_opt_verbose ? VSS_LOG_INFO : VSS_LOG_WARN);
 	r = vss_lock(ctx, LOCK_WAIT_MS);
 	if (r) {
 		rc = vss_exit_from_errno(r, VSS_EXIT_BUSY);
@@ -81,7 +61,7 @@ int main(int argc, char **argv)
 	/* the library said what and why */
 	rc = vss_exit_from_errno(r, VSS_EXIT_PROVIDER);
 	if (!r && vss_opt_verbose)
-		printf("Shadow copy %llu unexposed.\n", id);
+		printf("Shadow copy %llu unexposed.\n", (unsigned long long)id);
 out:
 	vss_ctx_free(ctx);
 	poptFreeContext(pc);

@@ -40,24 +40,14 @@ int main(int argc, char **argv)
 
 	vss_cli_init(argv[0]);
 	pc = poptGetContext(NULL, argc, (const char **)argv, options, 0);
-	while ((rc = poptGetNextOpt(pc)) > 0)
-		;
-	if (rc < -1)
-		return vss_popt_error(pc, rc);
-	if (vss_opt_version) {
-		vss_print_version();
-		return 0;
-	}
-	if (poptPeekArg(pc)) {
-		vss_errorx(NULL, "%s: unexpected argument (see --help)", poptPeekArg(pc));
-		return VSS_EXIT_USAGE;
-	}
-	if (debug)
-		setenv("VSS_DM_DEBUG", "1", 1);
-	if (vss_ctx_new(&ctx))
-		return VSS_EXIT_NO_RESOURCES;
-	vss_ctx_set_log(ctx, log_cb, NULL, debug ? VSS_LOG_DEBUG :
-			vss_opt_verbose ? VSS_LOG_INFO : VSS_LOG_WARN);
+	rc = vss_cli_parse(pc);
+	if (rc < 0)
+		rc = vss_cli_no_args(pc);
+	if (rc >= 0)
+		return rc;
+	rc = vss_cli_context(&ctx, debug, log_cb);
+	if (rc)
+		return rc;
 	if (identify && (r = vss_lock(ctx, 10000))) {
 		vss_ctx_free(ctx);
 		return vss_exit_from_errno(r, VSS_EXIT_BUSY);
