@@ -98,10 +98,32 @@ static int cow_remove(struct vss_ctx *ctx, struct vss_pshadow *s)
 		return r;
 	s->activated = false;
 	snprintf(msg, sizeof(msg), "delete %u", s->snap_id);
-	/* Not committed, or gone from the store already: nothing to delete. */
-	if (vss_dm_message_quiet(s->dm_name, msg) == 0)
+	r = vss_dm_message_quiet(s->dm_name, msg);
+	switch (r) {
+	case 0:
 		s->committed = false;
-	return 0;
+		return 0;
+	case -EINVAL:
+		/* not committed, or gone from the store already */
+		return 0;
+	case -ENXIO:
+	case -ENODEV:
+	case -ENOENT:
+		vss_warn(ctx, "/dev/mapper/%s: not active: snapshot %u stays in its store "
+			 "until the volume is active again (vss-activate names it then)",
+			 s->dm_name, s->snap_id);
+		return 0;
+	case -EIO:
+	case -EROFS:
+		/* a failed store serves no snapshot: nothing left to protect */
+		vss_warn(ctx, "/dev/mapper/%s: the store has failed: snapshot %u is "
+			 "forgotten, its space is not freed", s->dm_name, s->snap_id);
+		return 0;
+	default:
+		vss_err(ctx, "/dev/mapper/%s: cannot delete snapshot %u from the store: %s",
+			s->dm_name, s->snap_id, strerror(-r));
+		return r;
+	}
 }
 
 /* ---- dm-snapshot ---- */
