@@ -431,8 +431,9 @@ int vss_writers_start(struct vss_ctx *ctx, uint64_t set_id, const char *const *v
 		if (!mounts || writer_relevant(w, mounts) ||
 		    (opts && in_list(opts->writers, w->name, w->path))) {
 			w->active = true;
+			vss_info(ctx, "writer %s: takes part in the set", w->name);
 		} else {
-			vss_dbg(ctx, "writer %s: no component on the set's volumes: left out", w->name);
+			vss_info(ctx, "writer %s: no component on the set's volumes: left out", w->name);
 			writer_kill(w);
 		}
 	}

@@ -78,18 +78,20 @@ wait_mirrored() {
 	return 1
 }
 
-# fio_bg DIR SECONDS: random 4-64 KiB direct writes to a file in DIR
+# fio_bg DIR SECONDS [TAG]: random 4-64 KiB direct writes to a file in DIR,
+# its report in $W/fio[-TAG].out
 fio_bg() {
 	fio --name=load --filename="$1/fio.dat" --size=24M --rw=randwrite --bsrange=4k-64k \
 		--ioengine=psync --direct=1 --time_based --runtime="$2" \
-		--output="$W/fio.out" >/dev/null 2>&1 &
+		--output="$W/fio${3:+-$3}.out" >/dev/null 2>&1 &
 	FIO=$!
 	PIDS+=("$FIO")
 }
 
+# fio_ok [TAG]: that fio run ended without an I/O error
 fio_ok() {
-	grep -q 'err= 0' "$W/fio.out" && return 0
-	cat "$W/fio.out" >&2
+	grep -q 'err= 0' "$W/fio${1:+-$1}.out" && return 0
+	cat "$W/fio${1:+-$1}.out" >&2
 	return 1
 }
 
@@ -163,15 +165,27 @@ nothing_left() {
 	sync
 	"$B/vss-storage" add --for "$W/a" --on "$store_a"
 	"$B/vss-storage" add --for "$W/b" --on "$store_b"
-	fio_bg "$W/c" 600
+	fio_bg "$W/c" 600; fio_c=$FIO
 	sleep 1
 	"$B/vss-storage" add --clone --for "$W/c" --on "$dest"
 	wait_mirrored c 300
+	# fio on the two COW volumes too, and a writer: the SQLite writer
+	# holding a database on the xfs volume that a process keeps writing
+	fio_bg "$W/a" 600 a; fio_a=$FIO
+	fio_bg "$W/b" 600 b; fio_b=$FIO
+	mkdir -p "$VSS_CONF_DIR/writers.d"
+	install -m 755 "$BATS_TEST_DIRNAME/../../scripts/writers/sqlite-writer" "$VSS_CONF_DIR/writers.d/sqlite"
+	echo "$W/b/t.db" > "$VSS_CONF_DIR/sqlite-writer.list"
+	sqlite3 "$W/b/t.db" 'CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT);'
+	( i=0; while :; do i=$((i + 1))
+		sqlite3 -cmd '.timeout 20000' "$W/b/t.db" "INSERT INTO t(id, v) VALUES($i, hex(randomblob(64)));"
+	done ) & PIDS+=($!)
 	marker_writer & PIDS+=($!)
 	sleep 1
-	run "$B/vss-snapshot" --json "$W/a" "$W/b" "$W/c"
-	echo "$output"
+	run --separate-stderr "$B/vss-snapshot" --verbose --json "$W/a" "$W/b" "$W/c"
+	echo "$output"; echo "$stderr"
 	[ "$status" = 0 ]
+	[[ "$stderr" == *"writer sqlite: takes part in the set"* ]]
 	[ "$(echo "$output" | jq '.shadows | length')" = 3 ]
 	[ "$(echo "$output" | jq -r '[.shadows[].provider] | join(",")')" = dm-vss-cow,dm-vss-cow,dm-vss-clone ]
 	set_id=$(echo "$output" | jq '.set_id')
@@ -201,7 +215,24 @@ nothing_left() {
 	echo "markers: a=$sa b=$sb c=$sc"
 	# one instant: written a, b, c in turn, so a >= b >= c >= a - 1
 	(( sa >= sb && sb >= sc && sc >= sa - 1 ))
+	# the writer's database in the copy: whole, and gap-free
+	cp "$W/sb/t.db" "$W/copy.db"
+	[ "$(sqlite3 "$W/copy.db" 'PRAGMA integrity_check;')" = ok ]
+	n=$(sqlite3 "$W/copy.db" 'SELECT count(*) FROM t;')
+	[ "$n" = "$(sqlite3 "$W/copy.db" 'SELECT coalesce(max(id), 0) FROM t;')" ]
+	echo "the copy's database: $n transactions"
+	# the filesystems in the copies are clean
 	umount "$W/sa" "$W/sb" "$W/sc"
+	e2fsck -fn "$da"
+	# an xfs frozen by FIFREEZE leaves its log to replay: check a
+	# writable copy of the copy once its log is replayed
+	dd if="$db" of="$W/xfs-copy.img" bs=1M status=none
+	xl=$(losetup -f --show "$W/xfs-copy.img"); LOOPS+=("$xl")
+	mount -o nouuid "$xl" "$W/sb"; umount "$W/sb"
+	xfs_repair -n "$xl"
+	e2fsck -fn "$dc"
+	kill "$fio_a" "$fio_b"; wait "$fio_a" "$fio_b" 2>/dev/null || true
+	fio_ok a; fio_ok b
 
 	# a second copy of the clone while split: refused, nothing made or left
 	sets=$(nsets)
@@ -231,7 +262,7 @@ nothing_left() {
 	[ "$state" = syncing ] || [ "$state" = mirrored ]
 	(( synced >= unwritten ))
 	wait_mirrored c 300
-	kill "$FIO"; wait "$FIO" 2>/dev/null || true
+	kill "$fio_c"; wait "$fio_c" 2>/dev/null || true
 	fio_ok
 	sync; fsfreeze -f "$W/c"
 	x=$(sha256sum < /dev/mapper/cp-c-real); y=$(head -c $((128 << 20)) "$dest" | sha256sum)
