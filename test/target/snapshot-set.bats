@@ -180,26 +180,31 @@ no_leftovers() {
 	[ "$status" = 0 ]
 }
 
-@test "the SQLite writer: the database in the copy is whole and holds a prefix of the committed transactions" {
+@test "the SQLite writer: the copy's database is whole and holds exactly the transactions committed before the freeze" {
 	modprobe dm-vss
 	vol a 64
 	mkfs.ext4 -q /dev/mapper/st-a
-	mkdir -p "$W/a" "$W/sa" "$VSS_CONF_DIR/writers.d"
+	mkdir -p "$W/a" "$W/sa" "$VSS_CONF_DIR/writers.d" "$VSS_CONF_DIR/hooks.d"
 	mount /dev/mapper/st-a "$W/a"
 	"$B/vss-storage" add --for "$W/a" --on "$STORE_a"
 	install -m 755 "$BATS_TEST_DIRNAME/../../scripts/writers/sqlite-writer" "$VSS_CONF_DIR/writers.d/sqlite"
 	echo "$W/a/t.db" > "$VSS_CONF_DIR/sqlite-writer.list"
+	# a hook that records the clock at its freeze and its thaw: hooks
+	# freeze after the writers and thaw before them, so the SQLite lock is
+	# held from before the first instant to after the second
+	printf '#!/bin/sh\necho "$1 $(date +%%s%%N)" >> %s/hook.times\n' "$W" > "$VSS_CONF_DIR/hooks.d/clock"
+	chmod 755 "$VSS_CONF_DIR/hooks.d/clock"
 	sqlite3 "$W/a/t.db" 'CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT);'
-	# Each committed id is logged off the volume once its transaction returned.
-	( i=0; while :; do i=$((i + 1))
+	# each transaction logged off the volume: id, when it began, when its
+	# commit had returned
+	( i=0; while :; do i=$((i + 1)); t0=$(date +%s%N)
 		sqlite3 -cmd '.timeout 20000' "$W/a/t.db" "INSERT INTO t(id, v) VALUES($i, hex(randomblob(64)));" &&
-			echo $i >> "$W/committed"; done ) & WPID=$!
+			echo "$i $t0 $(date +%s%N)" >> "$W/committed"; done ) & WPID=$!
 	sleep 2
-	before=$(wc -l < "$W/committed")
 	run "$B/vss-snapshot" --json "$W/a"
 	echo "$output"
 	[ "$status" = 0 ]
-	after=$(wc -l < "$W/committed")
+	sleep 1
 	kill $WPID; wait $WPID 2>/dev/null || true; WPID=
 	d=$(echo "$output" | jq -r '.shadows[0].device')
 	mount -o ro,noload "$d" "$W/sa"
@@ -208,9 +213,66 @@ no_leftovers() {
 	[ "$(sqlite3 "$W/copy.db" 'PRAGMA integrity_check;')" = ok ]
 	n=$(sqlite3 "$W/copy.db" 'SELECT count(*) FROM t;')
 	max=$(sqlite3 "$W/copy.db" 'SELECT coalesce(max(id), 0) FROM t;')
-	echo "committed before: $before, in the copy: $n (max id $max), committed by the end: $after"
-	# no gap: exactly the transactions 1..n, a prefix of the committed ones
-	[ "$n" = "$max" ]
-	(( n >= before && n <= after ))
 	[ "$(sqlite3 "$W/copy.db" 'SELECT count(*) FROM t WHERE length(v) != 128;')" = 0 ]
+	freeze=$(awk '$1 == "freeze" { print $2 }' "$W/hook.times")
+	thaw=$(awk '$1 == "thaw" { print $2 }' "$W/hook.times")
+	# returned before the freeze: must be in the copy
+	before=$(awk -v f="$freeze" '$3 < f' "$W/committed" | wc -l)
+	next_end=$(awk -v n="$n" '$1 == n + 1 { print $3 }' "$W/committed")
+	next_begin=$(awk -v n="$n" '$1 == n + 1 { print $2 }' "$W/committed")
+	echo "# in the copy: $n (max id $max); returned before the freeze: $before;" \
+		"lock held $(( (thaw - freeze) / 1000000 )) ms; transaction $((n + 1)) began" \
+		"$(( (next_begin - freeze) / 1000000 )) ms after the freeze, returned $(( (next_end - thaw) / 1000000 )) ms after the thaw" >&3
+	# exactly 1..n, with every transaction that returned before the freeze
+	[ "$n" = "$max" ]
+	(( n >= before && before > 0 ))
+	# and the first one missing did not commit until the lock was gone
+	[ -n "$next_end" ]
+	(( next_end > thaw ))
+	[ "$(wc -l < "$W/hook.times")" = 2 ]
+}
+
+@test "a store that is not blank is refused (exit 5) until --wipe; remove leaves the store blank" {
+	modprobe dm-vss
+	vol a 32; vol b 32
+	dd if=/dev/urandom of=/dev/mapper/st-a bs=1M count=32 status=none
+	dd if=/dev/urandom of=/dev/mapper/st-b bs=1M count=32 status=none
+	"$B/vss-storage" add --for /dev/mapper/st-a --on "$STORE_a"
+	run "$B/vss-snapshot" --json /dev/mapper/st-a
+	[ "$status" = 0 ]
+	dd if=/dev/urandom of=/dev/mapper/st-a bs=1M count=4 conv=fsync status=none
+	# a reboot that lost the catalog: the store still holds a's snapshot
+	for d in $(dmsetup ls | awk '$1 ~ /^vss-/ {print $1}') st-a; do dmsetup remove "$d"; done
+	dmsetup rename st-a-real st-a
+	rm -f "$VSS_STATE_DIR/catalog.json"
+	"$B/vss-check" "$STORE_a"
+	# b is not a: the old store's snapshot is not a copy of b
+	sum_b=$(sha256sum < /dev/mapper/st-b)
+	run "$B/vss-storage" add --for /dev/mapper/st-b --on "$STORE_a"
+	echo "$output"
+	[ "$status" = 5 ]
+	[[ "$output" == *"$STORE_a: holds a dm-vss store already (1 snapshots, of a volume of 65536 sectors): they are not copies of /dev/mapper/st-b; to use the device anyway, vss-storage add --wipe"* ]]
+	dmsetup table st-b | grep -q ' linear '
+	! dmsetup info st-b-real >/dev/null 2>&1
+	"$B/vss-check" "$STORE_a"
+	# other data: refused the same way
+	dd if=/dev/urandom of="$STORE_b" bs=4k count=1 conv=fsync status=none
+	run "$B/vss-storage" add --for /dev/mapper/st-b --on "$STORE_b"
+	[ "$status" = 5 ]
+	[[ "$output" == *"$STORE_b: is not blank"*"--wipe"* ]]
+	# --wipe: a new store, its snapshot a copy of b
+	run "$B/vss-storage" add --wipe --for /dev/mapper/st-b --on "$STORE_a"
+	echo "$output"
+	[ "$status" = 0 ]
+	run "$B/vss-snapshot" --json /dev/mapper/st-b
+	[ "$status" = 0 ]
+	d=$(echo "$output" | jq -r '.shadows[0].device')
+	[ "$(dmsetup status st-b | awk '{ print $7 }')" = 1 ]
+	dd if=/dev/urandom of=/dev/mapper/st-b bs=1M count=4 conv=fsync status=none
+	[ "$(sha256sum < "$d")" = "$sum_b" ]
+	# remove --force: the store is blank again, and add takes it as is
+	"$B/vss-storage" remove --force --for /dev/mapper/st-b
+	[ "$(head -c 8192 "$STORE_a" | tr -d '\0' | wc -c)" = 0 ]
+	"$B/vss-storage" add --for /dev/mapper/st-b --on "$STORE_a"
+	[ "$(dmsetup status st-b | awk '{ print $7 }')" = 0 ]
 }
