@@ -3,7 +3,7 @@
  * vss-storage: enable, list and disable shadow copies of volumes.
  *
  *   vss-storage add --for VOL --on DEV [--chunk-size S] [--max-size S]
- *                   [--provider dm-vss-cow|dm-snapshot] [--wrap [--name N]]
+ *                   [--provider dm-vss-cow|dm-snapshot] [--wrap [--name N]] [--wipe]
  *   vss-storage add --clone --for VOL --on DEV [--region-size S]
  *   vss-storage list [--json]
  *   vss-storage resize --for VOL --max-size S
@@ -121,7 +121,7 @@ int main(int argc, char **argv)
 {
 	char *vol = NULL, *dev = NULL, *chunk = NULL, *maxs = NULL, *provider = NULL,
 	     *name = NULL, *region = NULL;
-	int wrap = 0, force = 0, json = 0, clone = 0, debug = 0;
+	int wrap = 0, force = 0, json = 0, clone = 0, debug = 0, wipe = 0;
 	struct poptOption options[] = {
 		{ "for", 'f', POPT_ARG_STRING, &vol, 0, "The volume", "VOL" },
 		{ "on", 'o', POPT_ARG_STRING, &dev, 0, "The store device (add)", "DEV" },
@@ -139,6 +139,8 @@ int main(int argc, char **argv)
 		  "Wrap a plain, unmounted partition in a dm-linear device (add)", NULL },
 		{ "name", '\0', POPT_ARG_STRING, &name, 0,
 		  "The dm name of the wrapper (add --wrap)", "NAME" },
+		{ "wipe", '\0', POPT_ARG_NONE, &wipe, 0,
+		  "Use a store that is not blank: wipe an old store or other data (add)", NULL },
 		{ "force", '\0', POPT_ARG_NONE, &force, 0,
 		  "Also delete the volume's shadow copies (remove)", NULL },
 		{ "json", 'j', POPT_ARG_NONE, &json, 0, "JSON output (list)", NULL },
@@ -156,14 +158,9 @@ int main(int argc, char **argv)
 	vss_cli_init(argv[0]);
 	pc = poptGetContext(NULL, argc, (const char **)argv, options, 0);
 	poptSetOtherOptionHelp(pc, "add|list|resize|remove [OPTION...]");
-	while ((rc = poptGetNextOpt(pc)) > 0)
-		;
-	if (rc < -1)
-		return vss_popt_error(pc, rc);
-	if (vss_opt_version) {
-		vss_print_version();
-		return 0;
-	}
+	rc = vss_cli_parse(pc);
+	if (rc >= 0)
+		return rc;
 	cmd = poptGetArg(pc);
 	if (!cmd || poptPeekArg(pc) || (strcmp(cmd, "add") && strcmp(cmd, "list") &&
 					strcmp(cmd, "resize") && strcmp(cmd, "remove"))) {
@@ -203,13 +200,9 @@ int main(int argc, char **argv)
 		vss_errorx(NULL, "--region-size is for clones (add --clone)");
 		return VSS_EXIT_USAGE;
 	}
-	if (debug)
-		setenv("VSS_DM_DEBUG", "1", 1);
-	r = vss_ctx_new(&ctx);
-	if (r)
-		return VSS_EXIT_NO_RESOURCES;
-	vss_ctx_set_log(ctx, vss_cli_log, NULL, debug ? VSS_LOG_DEBUG :
-			vss_opt_verbose ? VSS_LOG_INFO : VSS_LOG_WARN);
+	rc = vss_cli_context(&ctx, debug, NULL);
+	if (rc)
+		return rc;
 	if (!strcmp(cmd, "list")) {
 		r = do_list(ctx, json);
 		rc = vss_exit_from_errno(r, VSS_EXIT_NOT_FOUND);
@@ -223,7 +216,7 @@ int main(int argc, char **argv)
 	if (!strcmp(cmd, "add")) {
 		struct vss_storage_opts o = {
 			.volume = vol, .store = dev, .provider = provider,
-			.wrap = wrap, .wrap_name = name,
+			.wrap = wrap, .wrap_name = name, .wipe = wipe,
 		};
 
 		if (chunk) {

@@ -332,6 +332,8 @@ struct vss_storage_opts {
 	bool wrap;		/* a plain partition: wrap it in a dm-linear device */
 	const char *wrap_name;	/* the dm name of the wrapper; NULL: from the partition */
 	uint32_t region_sectors; /* dm-vss-clone ("provider"): 0: 1024 (512 KiB) */
+	bool wipe;		/* dm-vss-cow: a store that is not blank is wiped
+				 * first (else -EEXIST, reported) */
 };
 
 /**

@@ -32,6 +32,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "libvsscore-store.h"
 #include "vss-internal.h"
 
 static int switch_table(struct vss_ctx *ctx, const char *name, const struct vss_dm_target *t,
@@ -270,6 +271,67 @@ static int clone_check_dest(struct vss_ctx *ctx, const char *dm, const char *des
 	return 0;
 }
 
+/* Zero both superblock copies of a dm-vss store: its snapshots are gone. */
+static int store_wipe(struct vss_ctx *ctx, const char *store)
+{
+	static const char zero[8192];
+	int fd, r = 0;
+
+	fd = open(store, O_WRONLY | O_EXCL | O_CLOEXEC);
+	if (fd < 0 || pwrite(fd, zero, sizeof(zero), 0) != (ssize_t)sizeof(zero) ||
+	    fsync(fd))
+		r = -errno;
+	if (fd >= 0)
+		close(fd);
+	if (r)
+		vss_err(ctx, "%s: cannot wipe the old store: %s", store, strerror(-r));
+	return r;
+}
+
+/*
+ * A new store must be blank: a dm-vss store made for another volume (or
+ * for this one before vss-storage remove, since when the volume changed
+ * without copies) would serve snapshots that are not copies of this volume;
+ * other data would be refused by the target.  wipe: make it blank first.
+ */
+static int cow_check_store(struct vss_ctx *ctx, const char *dm, const char *store, bool wipe)
+{
+	struct vss_store_info info;
+	struct vss_store *st;
+	int r;
+
+	r = vss_store_open(store, VSS_STORE_EXCL, NULL, &st);
+	if (r) {
+		vss_err(ctx, "%s: cannot be the store: %s", store,
+			r == -EBUSY ? "in use (mounted, or under another device)" : strerror(-r));
+		return r;
+	}
+	r = vss_store_load(st);
+	if (!r)
+		vss_store_get_info(st, &info);
+	vss_store_close(st);
+	if (r) {
+		vss_err(ctx, "%s: cannot read the store: %s", store, strerror(-r));
+		return r;
+	}
+	if (info.state == VSS_STORE_UNFORMATTED)
+		return 0;
+	if (wipe) {
+		vss_info(ctx, "%s: wiping the old content's superblock area", store);
+		return store_wipe(ctx, store);
+	}
+	if (info.state == VSS_STORE_LOADED)
+		vss_err(ctx, "%s: holds a dm-vss store already (%u snapshots, of a volume of "
+			"%llu sectors): they are not copies of /dev/mapper/%s; to use the device "
+			"anyway, vss-storage add --wipe (its snapshots are lost)", store,
+			info.nr_snaps, (unsigned long long)info.origin_sectors, dm);
+	else
+		vss_err(ctx, "%s: is not blank (its first 4 KiB hold data, not a dm-vss "
+			"store): to use it as the store, vss-storage add --wipe (what it holds "
+			"is lost)", store);
+	return -EEXIST;
+}
+
 VSS_EXPORT int vss_storage_add(struct vss_ctx *ctx, const struct vss_storage_opts *o)
 {
 	char dm[128], real[160], wrapped[256] = "", params[600], store[256];
@@ -330,11 +392,12 @@ VSS_EXPORT int vss_storage_add(struct vss_ctx *ctx, const struct vss_storage_opt
 		r = -EEXIST;
 		goto fail;
 	}
-	if (clone) {
+	if (clone)
 		r = clone_check_dest(ctx, dm, store);
-		if (r)
-			goto fail;
-	}
+	else if (!strcmp(provider, "dm-vss-cow"))
+		r = cow_check_store(ctx, dm, store, o->wipe);
+	if (r)
+		goto fail;
 	snprintf(real, sizeof(real), "%s-real", dm);
 	r = vss_dm_table(dm, false, &old, &n);
 	if (r)
@@ -456,6 +519,10 @@ VSS_EXPORT int vss_storage_remove(struct vss_ctx *ctx, const char *volume, bool 
 		return r;
 	}
 	r = vss_dm_remove(ctx, real);
+	/* no snapshot of it is kept, and the volume now changes without copies */
+	if (!r && !strcmp(vss_json_str(e, "provider") ? vss_json_str(e, "provider") : "",
+			  "dm-vss-cow") && vss_json_str(e, "store"))
+		store_wipe(ctx, vss_json_str(e, "store"));
 	if (!r && vss_json_bool(e, "wrapped")) {
 		int open_count = 0;
 
