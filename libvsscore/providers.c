@@ -98,7 +98,13 @@ static int cow_remove(struct vss_ctx *ctx, struct vss_pshadow *s)
 		return r;
 	s->activated = false;
 	snprintf(msg, sizeof(msg), "delete %u", s->snap_id);
-	r = vss_dm_message_quiet(s->dm_name, msg);
+	r = vss_dm_exists(s->dm_name);
+	if (r < 0) {
+		vss_dbg(ctx, "/dev/mapper/%s: no device-mapper here (%s): snapshot %u is "
+			"forgotten", s->dm_name, strerror(-r), s->snap_id);
+		return 0;
+	}
+	r = r ? vss_dm_message_quiet(s->dm_name, msg) : -ENXIO;
 	switch (r) {
 	case 0:
 		s->committed = false;
