@@ -29,7 +29,7 @@ int main(int argc, char **argv)
 		POPT_TABLEEND
 	};
 	struct vss_activate_opts opts = { 0 };
-	struct vss_activate_result res;
+	struct vss_activate_result res = { 0 };
 	struct vss_ctx *ctx = NULL;
 	poptContext pc;
 	int rc, r;
@@ -59,7 +59,7 @@ int main(int argc, char **argv)
 	}
 	r = vss_activate(ctx, &opts, &res);
 	rc = vss_exit_from_errno(r, VSS_EXIT_NOT_FOUND);
-	if (!vss_opt_quiet)
+	if (!vss_opt_quiet && (!r || res.failed))
 		printf("%s%u volume%s under %s origin (%u already), %u shadow cop%s activated "
 		       "(%u already), %u marked invalid, %u not brought back\n",
 		       dry_run ? "dry run: " : "", res.origins_loaded + res.origins_present,

@@ -55,6 +55,13 @@ int vss_catalog_load(struct vss_ctx *ctx, json_object **root)
 		*root = catalog_empty();
 		return *root ? 0 : -ENOMEM;
 	}
+	/* a catalog the caller may not read is denied, not damaged */
+	if (access(path, R_OK)) {
+		int err = -errno;
+
+		vss_err(ctx, "%s: cannot read the catalog: %s", path, strerror(-err));
+		return err;
+	}
 	r = json_object_from_file(path);
 	if (!r || !json_object_is_type(r, json_type_object)) {
 		vss_err(ctx, "%s: cannot parse the catalog: %s", path,
