@@ -18,7 +18,7 @@ setup_file() {
 	h=$(sed -n 's/^#define VSS_MODULE_VERSION "\(.*\)"/\1/p' "$TOP/dm-vss/dm-vss.h")
 	dkms=$(sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' "$TOP/dm-vss/dkms.conf")
 	echo "configure.ac '$ac', dm-vss.h '$h', dkms.conf '$dkms'"
-	[ -n "$ac" ] && [ "$ac" = "$h" ] && [ "$ac" = "$dkms" ]
+	[ -n "$ac" ] && [ "$ac" = "$h" ] && [ "$ac" = "$dkms" ] || false
 }
 
 # A pkg-config that knows every module but one.
@@ -68,7 +68,7 @@ FAKE
 		f=$(basename "$f" .c)
 		[ -x "$d/usr/sbin/$f" ] || { echo "no $f installed"; return 1; }
 		# Installed commands find the library in the system's paths.
-		! readelf -d "$d/usr/sbin/$f" | grep -q RUNPATH
+		! readelf -d "$d/usr/sbin/$f" | grep -q RUNPATH || false
 	done
 	if ls "$TOP"/libvsscore/*.c >/dev/null 2>&1; then
 		[ -f "$d/usr/lib/libvsscore.so.0" ]

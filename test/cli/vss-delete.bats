@@ -125,7 +125,7 @@ catalog() {
 	# the set keeps its other copy
 	[ "$(jq '.sets[0].set_id' "$VSS_STATE_DIR/catalog.json")" = 1 ]
 	run del --quiet 1
-	[ "$status" -eq 0 ] && [ -z "$output" ]
+	[ "$status" -eq 0 ] && [ -z "$output" ] || false
 	# set 1 is empty now: gone
 	[ "$(jq -c '[.sets[].set_id]' "$VSS_STATE_DIR/catalog.json")" = "[2,3]" ]
 }
@@ -201,7 +201,7 @@ catalog() {
 	[ "$status" -eq 5 ]
 	ms=$((($(date +%s%N) - start) / 1000000))
 	echo "waited $ms ms"
-	[ "$ms" -ge 450 ] && [ "$ms" -lt 5000 ]
+	[ "$ms" -ge 450 ] && [ "$ms" -lt 5000 ] || false
 	[ "$(left)" = "1 2 3 4" ]
 	( sleep 1; kill $HOLDER ) &
 	run del --wait 20 1

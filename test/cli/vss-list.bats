@@ -105,9 +105,9 @@ catalog() {
 	rmdir "$VSS_STATE_DIR"
 	run --separate-stderr list
 	[ "$status" -eq 0 ]
-	[ -z "$output" ] && [ -z "$stderr" ]
+	[ -z "$output" ] && [ -z "$stderr" ] || false
 	run list --sets
-	[ "$status" -eq 0 ] && [ -z "$output" ]
+	[ "$status" -eq 0 ] && [ -z "$output" ] || false
 	run list --json
 	[ "$status" -eq 0 ]
 	[ "$(echo "$output" | jq -c .)" = '{"shadows":[]}' ]
@@ -241,7 +241,7 @@ catalog() {
 	[ "$(list --sets -o set_id --noheadings 2 | tr -d ' ')" = "2" ]
 	# a volume with no shadow copies: nothing, exit 0
 	run list --volume other
-	[ "$status" -eq 0 ] && [ -z "$output" ]
+	[ "$status" -eq 0 ] && [ -z "$output" ] || false
 	# an id that is not there: the others are listed, exit 4 naming it
 	run --separate-stderr list -o shadow_id --noheadings 1 42
 	[ "$status" -eq 4 ]

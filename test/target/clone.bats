@@ -260,7 +260,7 @@ sync_under_load() {
 	dd if=/dev/urandom of="$CL_DST" bs=$((128 * 512)) seek=300 count=1 \
 		oflag=direct status=none
 	clone_load
-	! dmesg | tail -n 5 | grep -q "vss-clone .*reload keeps state"
+	! dmesg | tail -n 5 | grep -q "vss-clone .*reload keeps state" || false
 	clone_wait_state mirrored 120
 	dmsetup suspend "$CL_C"
 	clone_same

@@ -250,7 +250,7 @@ faulty_store_common() {
 		--ioengine=libaio --iodepth=8 --direct=1 --runtime=6 --time_based \
 		--verify=crc32c --verify_fatal=1 --do_verify=1 --verify_backlog=256 \
 		--output="$T/fio.out" || { cat "$T/fio.out" >&2; false; }
-	! grep -qi "verify.*\(bad\|fail\)" "$T/fio.out"
+	! grep -qi "verify.*\(bad\|fail\)" "$T/fio.out" || false
 	wait_mode fail
 	(( $(events) > ev ))
 	expect_reads 1 eio
@@ -412,7 +412,7 @@ faulty_store_common() {
 	t dmsetup remove --force "${P}s1" || true
 	wait_bg "$reader"
 	if dmsetup info "${P}s1" >/dev/null 2>&1; then t dmsetup remove --retry "${P}s1"; fi
-	! dmsetup info "${P}s1" >/dev/null 2>&1
+	! dmsetup info "${P}s1" >/dev/null 2>&1 || false
 	sleep 1
 	# the origin goes while fio writes: --force swaps in the error target
 	t dmsetup remove --force "$O" || true
@@ -420,7 +420,7 @@ faulty_store_common() {
 	rc=0; wait "$fio_pid" || rc=$?
 	echo "fio ended with $rc"
 	if dmsetup info "$O" >/dev/null 2>&1; then t dmsetup remove --retry "$O"; fi
-	! dmsetup info "$O" >/dev/null 2>&1
+	! dmsetup info "$O" >/dev/null 2>&1 || false
 	# the store still holds snapshot 1, exact (fio's writes were copied first)
 	dm_create "$O" --table "0 $OSECT vss-origin $OREAL $STORE"
 	dm_create "${P}s1" --readonly --table "0 $OSECT vss-snap $OREAL $STORE 1"
@@ -438,7 +438,7 @@ faulty_store_common() {
 	wait_bg "$fio_pid"
 	wait "$fio_pid" || true
 	if dmsetup info "$O" >/dev/null 2>&1; then t dmsetup remove --retry "$O"; fi
-	! dmsetup info "$O" >/dev/null 2>&1
+	! dmsetup info "$O" >/dev/null 2>&1 || false
 	t dmsetup remove --retry "${P}s1"
 	dm_create "$O" --table "0 $OSECT vss-origin $OREAL $STORE"
 	dm_create "${P}s1" --readonly --table "0 $OSECT vss-snap $OREAL $STORE 1"
@@ -461,7 +461,7 @@ overflow_fio() {
 		--ioengine=libaio --iodepth=8 --direct=1 --numjobs=2 --offset_increment=16M --size=16M \
 		--verify=crc32c --verify_fatal=1 --do_verify=1 \
 		--output="$T/fio.out" || { cat "$T/fio.out" >&2; false; }
-	! grep -qi "verify.*\(bad\|fail\)" "$T/fio.out"
+	! grep -qi "verify.*\(bad\|fail\)" "$T/fio.out" || false
 	(( $(events) > ev ))
 	for id in 1 2 3 4; do
 		r=$(reads "$id")

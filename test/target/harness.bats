@@ -43,7 +43,7 @@ load helpers
 	dev=$(make_loop 4M)
 	dm_create "$name" --readonly --table "0 8192 linear $dev 0"
 	[ "$(blockdev --getro "/dev/mapper/$name")" = 1 ]
-	! dd if=/dev/zero of="/dev/mapper/$name" bs=4k count=1 oflag=direct status=none 2>/dev/null
+	! dd if=/dev/zero of="/dev/mapper/$name" bs=4k count=1 oflag=direct status=none 2>/dev/null || false
 }
 
 @test "teardown removes the test's dm devices and loop devices" {
@@ -52,8 +52,8 @@ load helpers
 	dm_create "$name" --table "0 8192 linear $dev 0"
 	dmsetup suspend "$name"
 	vm_teardown
-	! dmsetup info "$name" >/dev/null 2>&1
-	! losetup "$dev" >/dev/null 2>&1
+	! dmsetup info "$name" >/dev/null 2>&1 || false
+	! losetup "$dev" >/dev/null 2>&1 || false
 }
 
 @test "check_dmesg catches a problem logged during the test" {

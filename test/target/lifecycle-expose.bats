@@ -132,7 +132,7 @@ expose_and_verify() {
 	run "$B/vss-unexpose" "$ID"
 	echo "$output"
 	[ "$status" = 0 ]
-	! awk '{print $2}' /proc/mounts | grep -qx "$W/exposed/a"
+	! awk '{print $2}' /proc/mounts | grep -qx "$W/exposed/a" || false
 	[ ! -e "$W/exposed/a" ]
 	[ -z "$(jq -r --argjson id "$ID" '.sets[].shadows[] | select(.shadow_id == $id) | .exposed // empty' \
 		"$VSS_STATE_DIR/catalog.json")" ]
@@ -238,7 +238,7 @@ expose_and_verify() {
 	run "$B/vss-unexpose" --force "$ID"
 	echo "$output"
 	[ "$status" = 0 ]
-	! awk '{print $2}' /proc/mounts | grep -qx "$W/m"
+	! awk '{print $2}' /proc/mounts | grep -qx "$W/m" || false
 	# a mount point that existed stays
 	[ -d "$W/m" ]
 	kill $HPID; wait $HPID 2>/dev/null || true; HPID=

@@ -112,7 +112,7 @@ files_sha() {
 	n1=$(copied "$dev1")
 	n2=$(copied "$dev2")
 	echo "changed since 1: $n1 chunks, since 2: $n2"
-	[ "$n1" -gt 0 ] && [ "$n2" -gt 0 ] && [ "$n1" -gt "$n2" ]
+	[ "$n1" -gt 0 ] && [ "$n2" -gt 0 ] && [ "$n1" -gt "$n2" ] || false
 	# vss-check opens a store exclusively: check a copy of it
 	dd if="$STORE" of="$T/store.copy" bs=1M iflag=direct status=none
 	run --separate-stderr vss-check --json "$T/store.copy"
@@ -149,7 +149,7 @@ files_sha() {
 	# both shadow copies read back what they recorded, and stay valid
 	[ "$(dev_sha256 "$dev1")" = "$sha1" ]
 	[ "$(dev_sha256 "$dev2")" = "$sha2" ]
-	[ "$(state "$dev1")" = valid ] && [ "$(state "$dev2")" = valid ]
+	[ "$(state "$dev1")" = valid ] && [ "$(state "$dev2")" = valid ] || false
 	# the volume now equals shadow copy 1: it reads nothing from the store
 	# that differs, and a second run copies nothing
 	run --separate-stderr vss-revert --json "$id1"
@@ -237,7 +237,7 @@ files_sha() {
 	read -r idb devb < <(snapshot)
 	shab=$(dev_sha256 "$devb")
 	now=$(dev_sha256 "/dev/mapper/$VOL")
-	[ "$(copied "$deva")" = 200 ] && [ "$(copied "$devb")" = 0 ]
+	[ "$(copied "$deva")" = 200 ] && [ "$(copied "$devb")" = 0 ] || false
 
 	# reverting to a needs 200 copies for b; 53 chunks are free
 	run vss-revert "$ida"
@@ -247,7 +247,7 @@ files_sha() {
 	[ "$(dev_sha256 "/dev/mapper/$VOL")" = "$now" ]
 	[ "$(dev_sha256 "$deva")" = "$shaa" ]
 	[ "$(dev_sha256 "$devb")" = "$shab" ]
-	[ "$(state "$deva")" = valid ] && [ "$(state "$devb")" = valid ]
+	[ "$(state "$deva")" = valid ] && [ "$(state "$devb")" = valid ] || false
 	run --separate-stderr vss-revert --dry-run --json "$ida"
 	[ "$status" = 3 ]
 	[ "$(echo "$output" | jq '.store_chunks_needed')" = 200 ]
