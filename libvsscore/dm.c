@@ -75,6 +75,16 @@ void vss_dm_no_udev(void)
 	dm_udev_set_sync_support(0);
 }
 
+/*
+ * Without device-mapper in the kernel libdevmapper cannot even create a
+ * task, and every question fails as -ENOMEM.  (/dev/mapper/control is no
+ * sign: libdevmapper makes the node itself.)
+ */
+bool vss_dm_present(void)
+{
+	return access("/sys/class/misc/device-mapper", F_OK) == 0;
+}
+
 int vss_dm_exists(const char *name)
 {
 	struct dm_task *dmt = task(DM_DEVICE_INFO, name);

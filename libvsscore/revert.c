@@ -443,6 +443,11 @@ VSS_EXPORT int vss_shadow_revert(struct vss_ctx *ctx, uint64_t shadow_id,
 	snprintf(vol_path, sizeof(vol_path), "/dev/mapper/%s", dm_name);
 
 	/* The volume must be a vss-origin over that store. */
+	if (!vss_dm_present()) {
+		vss_err(ctx, "%s: the kernel has no device-mapper (modprobe dm-mod)", vol_path);
+		r = -ENOPKG;
+		goto out;
+	}
 	r = dm_first(dm_name, false, snap_type, sizeof(snap_type), params, sizeof(params));
 	if (r == -ENOENT || r == -ENXIO || r == -ENODEV) {
 		vss_err(ctx, "%s: volume is not active", vol_path);

@@ -39,16 +39,6 @@ static const char *base_name(const char *path)
 	return s ? s + 1 : path;
 }
 
-/*
- * Whether the kernel has device-mapper at all: without it libdevmapper
- * cannot even create a task, and every question would fail as -ENOMEM.
- * (/dev/mapper/control is no sign: libdevmapper makes the node itself.)
- */
-static bool dm_present(void)
-{
-	return access("/sys/class/misc/device-mapper", F_OK) == 0;
-}
-
 static void set_state(struct vss_shadow_state *st, const char *state, const char *detail)
 {
 	vss_strlcpy(st->state, state, sizeof(st->state));
@@ -269,7 +259,7 @@ VSS_EXPORT int vss_shadow_get_state(struct vss_ctx *ctx, const struct vss_shadow
 		set_state(st, "unknown", "no device recorded");
 		return 0;
 	}
-	if (!dm_present()) {
+	if (!vss_dm_present()) {
 		set_state(st, "unknown", "the kernel has no device-mapper");
 		return 0;
 	}

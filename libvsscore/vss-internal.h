@@ -83,6 +83,8 @@ struct vss_dm_target {
 	char *params;
 };
 int vss_dm_exists(const char *name);
+/* Whether the kernel has device-mapper at all (else every dm call fails). */
+bool vss_dm_present(void);
 int vss_dm_table(const char *name, bool status, struct vss_dm_target **t, size_t *n);
 void vss_dm_targets_free(struct vss_dm_target *t, size_t n);
 int vss_dm_info(const char *name, bool *suspended, unsigned *major, unsigned *minor,

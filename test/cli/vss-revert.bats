@@ -119,3 +119,13 @@ catalog() {
 	[ "$status" -eq 7 ]
 	wait
 }
+
+@test "a dm-vss-cow copy where the kernel has no device-mapper: exit 8, named" {
+	[ ! -e /sys/class/misc/device-mapper ] || skip "this kernel has device-mapper"
+	catalog dm-vss-cow
+	run --separate-stderr revert 3
+	echo "$stderr"
+	[ "$status" -eq 8 ]
+	[[ "$stderr" == *"/dev/mapper/data: the kernel has no device-mapper (modprobe dm-mod)"* ]]
+	[ "$(jq '.sets[0].shadows | length' "$VSS_STATE_DIR/catalog.json")" = 1 ]
+}
