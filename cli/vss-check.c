@@ -25,6 +25,7 @@
 static int opt_dump;
 static int opt_json;
 static int opt_ignore_nonfatal;
+static int opt_debug;
 static const char *opt_origin;
 
 struct kind_count {
@@ -88,7 +89,8 @@ static void on_log(int level, const char *message, void *arg)
 {
 	const struct check_ctx *ctx = arg;
 
-	if (level >= VSS_STORE_LOG_ERROR || vss_opt_verbose)
+	if (level >= VSS_STORE_LOG_ERROR || opt_debug ||
+	    (vss_opt_verbose && level >= VSS_STORE_LOG_INFO))
 		fprintf(stderr, "%s: %s\n", ctx->dev, message);
 }
 
@@ -313,6 +315,8 @@ static struct poptOption options[] = {
 	  "Check that the store belongs to an origin of this device's size", "ORIGIN" },
 	{ "ignore-non-fatal", '\0', POPT_ARG_NONE, &opt_ignore_nonfatal, 0,
 	  "Exit 0 when all findings are non-fatal", NULL },
+	{ "debug", '\0', POPT_ARG_NONE, &opt_debug, 0,
+	  "Print the store reader's debugging messages too", NULL },
 	VSS_POPT_COMMON,
 	POPT_AUTOHELP
 	POPT_TABLEEND

@@ -197,8 +197,10 @@ fake_list() {
 	[ "$output" = "$BATS_TEST_TMPDIR/store.img" ]
 	run comp "$BIN/vss-check" --origin "$BATS_TEST_TMPDIR/sto"
 	[ "$output" = "$BATS_TEST_TMPDIR/store.img" ]
-	run comp "$BIN/vss-check" --d
+	run comp "$BIN/vss-check" --du
 	[ "$output" = --dump ]
+	run comp "$BIN/vss-check" --de
+	[ "$output" = --debug ]
 }
 
 @test "commands without positional arguments offer only options" {
