@@ -863,61 +863,17 @@ static int seen_before(uint64_t key)
 static unsigned char *omap, *smap;
 static char vc_outfile[4096];
 
-/*
- * Makes the image files hold state.  The pages that can differ from the
- * state written last are those of the log entries from the last flush
- * before that state on (sync_lo, kept by the caller) up to the entries
- * applied now; unless the kernel wrote to the files meanwhile (their loop
- * devices' write counts moved), then every page is compared.
- */
-static int sync_all = 1;
-static uint64_t sync_lo, sync_hi;
-static char ostat_path[128], sstat_path[128];
-
-static void sync_range(uint64_t o, uint64_t end, const unsigned char *state)
-{
-	for (o = o / PIECE * PIECE; o < end; o += PIECE) {
-		unsigned char *m = o < osize ? omap + o : smap + (o - osize);
-
-		if (memcmp(m, state + o, PIECE))
-			memcpy(m, state + o, PIECE);
-	}
-}
-
+/* Makes the image files hold state: rewrites the 4 KiB pages that differ. */
 static void sync_files(const unsigned char *state)
 {
-	uint64_t i;
+	uint64_t o;
 
-	if (sync_all) {
-		sync_range(0, osize + ssize, state);
-		sync_all = 0;
-		return;
-	}
-	for (i = sync_lo; i < sync_hi && i < nr_entries; i++)
-		if (entries[i].len)
-			sync_range(entries[i].off, entries[i].off + entries[i].len, state);
-}
-
-/* Sectors written to a loop device so far (/sys/block/loopN/stat). */
-static uint64_t written(const char *statpath)
-{
-	unsigned long long f[7] = { 0 };
-	FILE *f_ = fopen(statpath, "r");
-
-	if (!f_)
-		return UINT64_MAX;
-	if (fscanf(f_, "%llu %llu %llu %llu %llu %llu %llu", &f[0], &f[1], &f[2], &f[3], &f[4], &f[5],
-		   &f[6]) != 7)
-		f[6] = UINT64_MAX;
-	fclose(f_);
-	return f[6];
-}
-
-static void stat_path(char *buf, size_t len, const char *dev)
-{
-	const char *b = strrchr(dev, '/');
-
-	snprintf(buf, len, "/sys/block/%s/stat", b ? b + 1 : dev);
+	for (o = 0; o < osize; o += PIECE)
+		if (memcmp(omap + o, state + o, PIECE))
+			memcpy(omap + o, state + o, PIECE);
+	for (o = 0; o < ssize; o += PIECE)
+		if (memcmp(smap + o, state + osize + o, PIECE))
+			memcpy(smap + o, state + osize + o, PIECE);
 }
 
 static void check_point(uint64_t idx, const char *mode, const unsigned char *state)
@@ -1091,7 +1047,6 @@ static int cmd_run(int argc, char **argv)
 	};
 	uint64_t total = 0, seen = 0, stride = 1, i;
 	double start, elapsed, t_replay = 0, t0;
-	uint64_t w0;
 	struct replayer r;
 	char line[256];
 	FILE *points;
@@ -1129,8 +1084,6 @@ static int cmd_run(int argc, char **argv)
 		die("the images must be multiples of 4 KiB");
 	osect = osize / SECT;
 	replayer_init(&r, osize + ssize);
-	stat_path(ostat_path, sizeof(ostat_path), o_odev);
-	stat_path(sstat_path, sizeof(sstat_path), o_sdev);
 	load_journal(o_journal);
 	load_snaps();
 	findings = fopen(o_findings, "w+");
@@ -1167,14 +1120,9 @@ static int cmd_run(int argc, char **argv)
 			continue;
 		}
 		t0 = now();
-		sync_lo = r.last_flush;
 		state = replay_to(&r, idx, mode, seed);
-		sync_hi = r.applied;
 		t_replay += now() - t0;
-		w0 = written(ostat_path) + written(sstat_path);
 		check_point(idx, mode, state);
-		if (written(ostat_path) + written(sstat_path) != w0 || w0 >= UINT64_MAX / 2)
-			sync_all = 1;
 		/* over budget at this pace: check every stride-th of the rest */
 		if (o_budget && n.points >= 5) {
 			double left;
