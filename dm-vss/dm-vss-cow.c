@@ -98,6 +98,13 @@ struct vss_store {
 	struct list_head copied;
 	struct list_head committed;
 	enum vss_mode mode;
+	/*
+	 * In fail mode: the superblock saying every snapshot is invalid is
+	 * on disk.  Until it is, origin writes go through the worker, which
+	 * tries again to write it first, so that a store that fails and then
+	 * heals cannot come back with its stale snapshots valid.
+	 */
+	bool fail_durable;
 	bool overflow_invalidate;
 	unsigned int usage_level;
 
@@ -383,6 +390,36 @@ static struct vss_snap *__vss_snap_by_id(struct vss_store *s, u32 id)
  * Enter fail mode: snapshots stop serving I/O, origin writes pass through.
  * Records the invalidation on the store if it still takes writes.
  */
+/*
+ * Write the failed store's superblock (every snapshot invalid) if that is
+ * not on disk yet.  Called with meta_lock held.
+ */
+static void vss_fail_make_durable(struct vss_store *s)
+{
+	bool done;
+
+	spin_lock_irq(&s->lock);
+	done = s->mode != VSS_MODE_FAIL || s->fail_durable;
+	spin_unlock_irq(&s->lock);
+	if (done || vss_meta_write_sb(s->meta))
+		return;
+	spin_lock_irq(&s->lock);
+	s->fail_durable = true;
+	spin_unlock_irq(&s->lock);
+	DMINFO("store %d:%d: the invalidation of its snapshots is on disk",
+	       MAJOR(s->store_dev), MINOR(s->store_dev));
+}
+
+static bool vss_fail_pending(struct vss_store *s)
+{
+	bool r;
+
+	spin_lock_irq(&s->lock);
+	r = s->mode == VSS_MODE_FAIL && !s->fail_durable;
+	spin_unlock_irq(&s->lock);
+	return r;
+}
+
 static void vss_fail(struct vss_store *s, const char *why)
 {
 	u32 i;
@@ -395,8 +432,9 @@ static void vss_fail(struct vss_store *s, const char *why)
 		if (s->snaps[i].state == VSS_SNAP_VALID)
 			s->snaps[i].state = VSS_SNAP_INVALID;
 	s->nr_live = 0;
+	s->fail_durable = false;
 	spin_unlock_irq(&s->lock);
-	vss_meta_write_sb(s->meta);
+	vss_fail_make_durable(s);
 	vss_raise_event(s);
 }
 
@@ -533,6 +571,12 @@ static void vss_process_deferred(struct vss_store *s)
 	struct bio_list bios;
 	struct bio *bio;
 
+	/* the origin writes held for a failed store's superblock: try it */
+	if (vss_fail_pending(s)) {
+		mutex_lock(&s->meta_lock);
+		vss_fail_make_durable(s);
+		mutex_unlock(&s->meta_lock);
+	}
 	spin_lock_irq(&s->lock);
 	bios = s->deferred;
 	bio_list_init(&s->deferred);
@@ -831,6 +875,16 @@ bad_features:
 	return r;
 }
 
+/* Before the table goes (a reload, a remove): a failed store's invalidation. */
+static void origin_postsuspend(struct dm_target *ti)
+{
+	struct vss_origin *o = ti->private;
+
+	mutex_lock(&o->store->meta_lock);
+	vss_fail_make_durable(o->store);
+	mutex_unlock(&o->store->meta_lock);
+}
+
 static void origin_dtr(struct dm_target *ti)
 {
 	struct vss_origin *o = ti->private;
@@ -874,6 +928,13 @@ static int origin_map(struct dm_target *ti, struct bio *bio)
 			dm_accept_partial_bio(bio, end - bio->bi_iter.bi_sector);
 	}
 	spin_lock_irqsave(&s->lock, flags);
+	if (unlikely(s->mode == VSS_MODE_FAIL && !s->fail_durable)) {
+		/* the worker writes the invalidation first, then sends it */
+		bio_list_add(&s->deferred, bio);
+		spin_unlock_irqrestore(&s->lock, flags);
+		vss_wake(s);
+		return DM_MAPIO_SUBMITTED;
+	}
 	pe = __vss_pending_find(s, ochunk);
 	if (pe) {
 		bio_list_add(&pe->bios, bio);
@@ -1092,6 +1153,7 @@ static struct target_type vss_origin_target = {
 	.ctr = origin_ctr,
 	.dtr = origin_dtr,
 	.map = origin_map,
+	.postsuspend = origin_postsuspend,
 	.resume = origin_resume,
 	.message = origin_message,
 	.status = origin_status,
