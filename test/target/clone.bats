@@ -259,9 +259,11 @@ sync_under_load() {
 	dmsetup remove "$CL_C"
 	dd if=/dev/urandom of="$CL_DST" bs=$((128 * 512)) seek=300 count=1 \
 		oflag=direct status=none
-	before=$(dmesg | wc -l)
+	before="vss-test: new clone device $$-$RANDOM"
+	echo "$before" > /dev/kmsg
 	clone_load
-	! dmesg | tail -n +$((before + 1)) | grep -q "vss-clone .*reload keeps state" || false
+	dmesg | grep -q "$before"
+	! dmesg | sed -n "/$before\$/,\$p" | grep -q "vss-clone .*reload keeps state" || false
 	clone_wait_state mirrored 120
 	dmsetup suspend "$CL_C"
 	clone_same
