@@ -60,6 +60,17 @@ marker_writer() {
 	done
 }
 
+# Two mounted ext4 volumes, a and b, each with dm-vss-cow storage.
+two_cow_volumes() {
+	modprobe dm-vss
+	vol a 64; vol b 64
+	mkfs.ext4 -q /dev/mapper/st-a; mkfs.ext4 -q /dev/mapper/st-b
+	mkdir -p "$W/a" "$W/b"
+	mount /dev/mapper/st-a "$W/a"; mount /dev/mapper/st-b "$W/b"
+	"$B/vss-storage" add --for "$W/a" --on "$STORE_a"
+	"$B/vss-storage" add --for "$W/b" --on "$STORE_b"
+}
+
 no_leftovers() {
 	# nothing suspended, nothing frozen, no shadow copy device, no set
 	! dmsetup info -c --noheadings -o name,attr | awk '$1 ~ /^st-/' | grep -q 's' || false
@@ -129,13 +140,7 @@ no_leftovers() {
 }
 
 @test "an abort at commit leaves no frozen fs, no suspended device, no orphan" {
-	modprobe dm-vss
-	vol a 64; vol b 64
-	mkfs.ext4 -q /dev/mapper/st-a; mkfs.ext4 -q /dev/mapper/st-b
-	mkdir -p "$W/a" "$W/b"
-	mount /dev/mapper/st-a "$W/a"; mount /dev/mapper/st-b "$W/b"
-	"$B/vss-storage" add --for "$W/a" --on "$STORE_a"
-	"$B/vss-storage" add --for "$W/b" --on "$STORE_b"
+	two_cow_volumes
 	for phase in prepare freeze-filesystems suspend commit activate; do
 		run env VSS_TEST_FAIL=$phase "$B/vss-snapshot" "$W/a" "$W/b"
 		echo "$phase: $status $output"
@@ -154,13 +159,7 @@ no_leftovers() {
 }
 
 @test "vss-snapshot killed with SIGKILL while frozen and suspended: thawed and resumed within the commit limit, cleaned by the next command" {
-	modprobe dm-vss
-	vol a 64; vol b 64
-	mkfs.ext4 -q /dev/mapper/st-a; mkfs.ext4 -q /dev/mapper/st-b
-	mkdir -p "$W/a" "$W/b"
-	mount /dev/mapper/st-a "$W/a"; mount /dev/mapper/st-b "$W/b"
-	"$B/vss-storage" add --for "$W/a" --on "$STORE_a"
-	"$B/vss-storage" add --for "$W/b" --on "$STORE_b"
+	two_cow_volumes
 	echo before > "$W/a/f"; sync
 	# frozen and suspended for 60 s, unless the watchdog ends it at 2 s
 	VSS_TEST_HANG_FROZEN_MS=60000 "$B/vss-snapshot" --timeout-commit 2s "$W/a" "$W/b" \
