@@ -142,7 +142,7 @@ try_store() {
 	local seed trials i n f off blk xor dev rc flips
 	local refused=0 loaded=0 exact=0 eio=0 snaprefused=0 agree_fatal=0 nonfatal=0
 	seed=${VSS_CORRUPT_SEED:-$RANDOM}
-	if [ -n "${VSS_LONG:-}" ]; then trials=${VSS_CORRUPT_TRIALS:-400}; else trials=${VSS_CORRUPT_TRIALS:-24}; fi
+	if [ -n "${VSS_LONG:-}" ]; then trials=${VSS_CORRUPT_TRIALS:-400}; else trials=${VSS_CORRUPT_TRIALS:-12}; fi
 	echo "# corrupt-store: seed $seed (VSS_CORRUPT_SEED=$seed repeats it), $trials damaged stores" >&3
 	kernel_store
 	# the undamaged store: clean, and every snapshot exact
