@@ -13,7 +13,7 @@
 # size) is refused.  (store-check.bats corrupts chosen bytes.)
 #   scripts/vm-run -- bats test/target/corrupt-store.bats
 # VSS_CORRUPT_SEED seeds the flips (printed); VSS_CORRUPT_TRIALS damaged
-# stores (default 24; VSS_LONG=1: 400).
+# stores (default 12; VSS_LONG=1: 400).
 
 load helpers
 
