@@ -73,7 +73,7 @@ two_cow_volumes() {
 
 no_leftovers() {
 	# nothing suspended, nothing frozen, no shadow copy device, no set
-	! dmsetup info -c --noheadings -o name,attr | awk '$1 ~ /^st-/' | grep -q 's' || false
+	! dmsetup info -c --noheadings -o name,attr | awk '$1 ~ /^st-/ { print $2 }' | grep -q s || false
 	run timeout 10 touch "$W/a/after" "$W/b/after"
 	[ "$status" = 0 ]
 	! dmsetup ls | grep -q '^vss-' || false
