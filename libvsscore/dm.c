@@ -69,8 +69,15 @@ static int task_errno(struct dm_task *dmt)
 	return e ? -e : -EIO;
 }
 
-void vss_dm_no_udev(void)
+/*
+ * For a forked child about to close every descriptor it inherited:
+ * libdevmapper keeps /dev/mapper/control open in a static and would go on
+ * using the closed number (EBADF, or worse a file opened later under it).
+ * Drop it now, so the next task opens its own; and wait for no udev.
+ */
+void vss_dm_forked_child(void)
 {
+	dm_lib_release();
 	udev_sync = 0;
 	dm_udev_set_sync_support(0);
 }

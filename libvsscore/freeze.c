@@ -60,16 +60,39 @@ struct vss_watchdog {
 
 static void watchdog_release(const struct vss_watchdog_item *items, size_t n)
 {
+	bool *held = calloc(n ? n : 1, sizeof(*held));
 	size_t i;
+	int tries;
 
 	/* Resume first: thawing writes the superblock, which a suspended
-	 * device would hold for ever. */
-	for (i = 0; i < n; i++)
-		if (items[i].dm_name[0])
-			vss_dm_resume_raw(items[i].dm_name);
+	 * device would hold for ever.  A device that will not resume is tried
+	 * again for a while; the filesystems on the others are thawed first,
+	 * so one stuck device keeps no other frozen. */
+	for (tries = 0; tries < 20; tries++) {
+		bool again = false;
+
+		for (i = 0; i < n; i++) {
+			int r;
+
+			if (!items[i].dm_name[0] || (held && tries && !held[i]))
+				continue;
+			r = vss_dm_resume_raw(items[i].dm_name);
+			if (held)
+				held[i] = r && r != -ENXIO && r != -ENODEV;
+			again |= held && held[i];
+		}
+		if (!again)
+			break;
+		if (tries == 0)
+			for (i = n; i-- > 0;)
+				if (items[i].mountpoint[0] && !held[i])
+					vss_fs_thaw(items[i].mountpoint);
+		usleep(100 * 1000);
+	}
 	for (i = n; i-- > 0;)
 		if (items[i].mountpoint[0])
 			vss_fs_thaw(items[i].mountpoint);
+	free(held);
 }
 
 static void __attribute__((noreturn))
@@ -87,11 +110,12 @@ watchdog_main(const struct vss_watchdog_item *items, size_t n, unsigned int limi
 	signal(SIGHUP, SIG_IGN);
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGQUIT, SIG_IGN);
-	/* Hold nothing of the coordinator's: not its lock, not its writers' pipes. */
+	/* Hold nothing of the coordinator's: not its lock, not its writers'
+	 * pipes, not its /dev/mapper/control (libdevmapper is told first). */
+	vss_dm_forked_child();
 	for (fd = 3; fd < 4096; fd++)
 		if (fd != cmd_fd && fd != report_fd)
 			close(fd);
-	vss_dm_no_udev();
 	if (write(report_fd, &c, 1) != 1)
 		_exit(1);
 	for (;;) {

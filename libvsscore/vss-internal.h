@@ -102,7 +102,7 @@ int vss_dm_message_quiet(const char *name, const char *msg);
 int vss_dm_target_version(const char *target, unsigned v[3]);
 uint64_t vss_dm_size(const char *name);
 /* For a forked child (the watchdog): no udev synchronisation. */
-void vss_dm_no_udev(void);
+void vss_dm_forked_child(void);
 int vss_dm_resume_raw(const char *name);
 int vss_dm_resume_cookie(const char *name, uint32_t *cookie);
 void vss_dm_udev_wait(uint32_t cookie);

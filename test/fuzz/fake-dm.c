@@ -255,7 +255,7 @@ int vss_dm_target_version(const char *target, unsigned v[3])
 	return 0;
 }
 
-void vss_dm_no_udev(void)
+void vss_dm_forked_child(void)
 {
 }
 

@@ -112,7 +112,7 @@ nsets() { jq '.sets | length' "$VSS_STATE_DIR/catalog.json"; }
 # nothing suspended, nothing frozen, no shadow copy device beyond $1 (a count)
 nothing_left() {
 	local d
-	! dmsetup info -c --noheadings -o name,attr | awk '$1 ~ /^cp-/ {print $2}' | grep -q s || {
+	! dmsetup info -c --noheadings --separator " " -o name,attr | awk '$1 ~ /^cp-/ {print $2}' | grep -q s || {
 		dmsetup info -c -o name,attr >&2; return 1; }
 	for d in "$W"/a "$W"/b "$W"/c; do
 		[ -d "$d" ] || continue

@@ -18,6 +18,14 @@ setup() {
 }
 
 teardown() {
+	# a test that failed may leave devices suspended and filesystems
+	# frozen, and processes blocked on them: resume, thaw, then wait
+	for d in $(dmsetup ls 2>/dev/null | awk '$1 ~ /^(st-|vss-)/ {print $1}'); do
+		dmsetup resume "$d" >/dev/null 2>&1
+	done
+	for m in $(awk '$2 ~ "^/tmp/snap-tests/" {print $2}' /proc/mounts); do
+		fsfreeze -u "$m" >/dev/null 2>&1
+	done
 	[ -n "${WPID:-}" ] && kill "$WPID" 2>/dev/null; wait 2>/dev/null
 	for m in $(awk '$2 ~ "^/tmp/snap-tests/" {print $2}' /proc/mounts | sort -r); do
 		umount -l "$m"
@@ -73,7 +81,7 @@ two_cow_volumes() {
 
 no_leftovers() {
 	# nothing suspended, nothing frozen, no shadow copy device, no set
-	! dmsetup info -c --noheadings -o name,attr | awk '$1 ~ /^st-/ { print $2 }' | grep -q s || false
+	! dmsetup info -c --noheadings --separator " " -o name,attr | awk '$1 ~ /^st-/ { print $2 }' | grep -q s || false
 	run timeout 10 touch "$W/a/after" "$W/b/after"
 	[ "$status" = 0 ]
 	! dmsetup ls | grep -q '^vss-' || false
@@ -156,6 +164,46 @@ no_leftovers() {
 	# and the next set works
 	run "$B/vss-snapshot" "$W/a" "$W/b"
 	[ "$status" = 0 ]
+}
+
+@test "vss-snapshot killed with SIGKILL while frozen and suspended: thawed and resumed within the commit limit, cleaned by the next command" {
+	two_cow_volumes
+	echo before > "$W/a/f"; sync
+	# frozen and suspended for 60 s after the commit, unless the watchdog
+	# ends it: at the commit limit (20 s), or at once when the coordinator dies
+	VSS_TEST_HANG_FROZEN_MS=60000 "$B/vss-snapshot" --timeout-commit 20s "$W/a" "$W/b" \
+		> "$W/out" 2>&1 & pid=$!
+	suspended() { dmsetup info -c --noheadings --separator " " -o name,attr st-a st-b | awk '{ print $2 }' | grep -c s; }
+	for _ in $(seq 200); do
+		[ "$(suspended)" = 2 ] && break
+		sleep 0.1
+	done
+	[ "$(suspended)" = 2 ] || { cat "$W/out"; false; }
+	kill -KILL "$pid"; t0=$(date +%s%N)
+	wait "$pid" 2>/dev/null || true
+	# a write lands on both filesystems within the commit limit and a
+	# margin (in the background: a write to a frozen filesystem cannot be
+	# interrupted; teardown resumes and thaws if it is still blocked)
+	(echo after > "$W/a/f" && echo after > "$W/b/f" && sync) & WPID=$!
+	for _ in $(seq 100); do
+		kill -0 "$WPID" 2>/dev/null || break
+		sleep 0.1
+	done
+	! kill -0 "$WPID" 2>/dev/null || { echo "still blocked after 10 s"; cat /proc/$WPID/stack 2>/dev/null; false; }
+	wait "$WPID"; WPID=
+	ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+	echo "# killed while frozen: writable again after $ms ms (commit limit 20000 ms)" >&3
+	(( ms < 6000 ))
+	[ "$(suspended)" = 0 ]
+	# the next command finds the half-made set and deletes what it made
+	run "$B/vss-snapshot" --json "$W/a" "$W/b"
+	echo "$output"
+	[ "$status" = 0 ]
+	[[ "$output" == *"left creating by process $pid: deleting what it made"* ]]
+	[ "$(jq '.sets | length' "$VSS_STATE_DIR/catalog.json")" = 1 ]
+	[ "$(dmsetup ls | grep -c '^vss-')" = 2 ]
+	[ "$(dmsetup status st-a | awk '{ print $7 }')" = 1 ]
+	[ "$(dmsetup status st-b | awk '{ print $7 }')" = 1 ]
 }
 
 @test "a writer that vetoes exits 6 and leaves nothing behind" {
