@@ -251,44 +251,6 @@ crash_record_finish() {
 # ---- choosing the crash points ----
 
 # crash_points MAX: from `replay-log list`, in $T/entries, writes $T/points:
-# every mark, every flush (as it completed, and torn: a power cut during it
-# with a random part of the volatile writes kept), and evenly spaced other
-# entries; when that is more than MAX points, flushes and other entries are
-# sampled evenly (marks always stay).
-crash_points() {
-	local max=$1
-	"$REPLAY_LOG" list "$CR_LOGDEV" > "$T/entries" || return 1
-	awk -v max="$max" -v seed="${CRASH_SEED:-1}" '
-		$1 == "entries" { next }
-		{ kind[$1] = $2; n = $1 + 1 }
-		END {
-			for (i = 0; i < n; i++) {
-				if (kind[i] == "mark") marks++
-				else if (kind[i] == "flush") flushes++
-				else others++
-			}
-			room = max - marks
-			if (room < 4) room = 4
-			# flushes count twice (torn and prefix); the others get a quarter
-			fstep = flushes ? (2 * flushes) / (room * 0.75) : 1
-			ostep = others ? others / (room * 0.25) : 1
-			if (fstep < 1) fstep = 1
-			if (ostep < 1) ostep = 1
-			fi = 0; oi = 0; fnext = 0; onext = 0
-			for (i = 0; i < n; i++) {
-				if (kind[i] == "mark") { print i, "prefix"; continue }
-				if (kind[i] == "flush") {
-					if (fi++ >= fnext) { fnext += fstep; print i, "torn", seed + i; print i, "prefix" }
-					continue
-				}
-				if (oi++ >= onext) { onext += ostep; print i, "prefix" }
-			}
-		}' "$T/entries" > "$T/points"
-}
-
-# ---- choosing the crash points ----
-
-# crash_points MAX: from `replay-log list`, in $T/entries, writes $T/points:
 # every mark; every flush as it completed and torn in the middle (a power
 # cut during it with a random part of the volatile writes kept, CRASH_TORN
 # different draws, default 3); other entries (a power cut after a prefix of

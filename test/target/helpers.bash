@@ -56,6 +56,22 @@ vm_setup() {
 	echo "$VSS_DMESG_MARK" > /dev/kmsg
 }
 
+# vm_umount_all: unmount (lazily, deepest first) whatever is mounted under
+# $T, thawed first in case a failed test left it frozen (and the devices
+# resumed before that: a thaw writes, and would wait for ever on a suspended
+# one; the VM runs one test at a time, so every device is this test's).
+vm_umount_all() {
+	local m d
+	[ -n "${T:-}" ] || return 0
+	for d in $(dmsetup info -c --noheadings --separator ' ' -o name,attr 2>/dev/null | awk '$2 ~ /s/ { print $1 }'); do
+		dmsetup resume "$d" >/dev/null 2>&1
+	done
+	for m in $(awk -v t="$T/" 'index($2, t) == 1 { print $2 }' /proc/mounts | sort -r); do
+		fsfreeze -u "$m" 2>/dev/null
+		umount -l "$m"
+	done
+}
+
 vm_teardown() {
 	local name pass left=
 	[ -n "${T:-}" ] && [ -d "$T" ] || return 0

@@ -31,12 +31,8 @@ setup() {
 }
 
 teardown() {
-	local m
 	[ -n "$FIO" ] && kill "$FIO" 2>/dev/null && wait "$FIO" 2>/dev/null
-	for m in $(awk -v t="$T/" 'index($2, t) == 1 { print $2 }' /proc/mounts | sort -r); do
-		fsfreeze -u "$m" 2>/dev/null
-		umount -l "$m"
-	done
+	vm_umount_all
 	vm_teardown
 }
 

@@ -19,10 +19,7 @@ setup() {
 }
 
 teardown() {
-	local m
-	for m in $(awk -v t="$T/" 'index($2, t) == 1 { print $2 }' /proc/mounts | sort -r); do
-		umount -l "$m"
-	done
+	vm_umount_all
 	vm_teardown
 }
 

@@ -31,14 +31,11 @@ setup() {
 }
 
 teardown() {
-	local m
 	if [ -n "${FIO_PID:-}" ]; then
 		kill "$FIO_PID" 2>/dev/null
 		wait "$FIO_PID" 2>/dev/null
 	fi
-	for m in $(awk -v t="$T/" 'index($2, t) == 1 { print $2 }' /proc/mounts | sort -r); do
-		umount -l "$m"
-	done
+	vm_umount_all
 	vm_teardown
 }
 
