@@ -14,13 +14,18 @@ teardown() { cow_teardown; }
 
 MiB=$((1024 * 1024))
 
-@test "64 snapshots of one origin, with writes between each, all read back" {
-	local i off len odd=() even=()
+# VSS_LONG=1 (or COW_SCALE_SNAPS) for the 64 snapshots of the design; 24 by
+# default, for CI's time (the 64 ran past 20 minutes in a VM sharing the
+# machine with another).
+@test "many snapshots of one origin (24; 64 with VSS_LONG), with writes between each, all read back" {
+	local i off len odd=() even=() n
+	if [ -n "${VSS_LONG:-}" ]; then n=${COW_SCALE_SNAPS:-64}; else n=${COW_SCALE_SNAPS:-24}; fi
+	echo "# $n snapshots" >&3
 	cow_make $((2 * MiB)) $((16 * MiB))
 	RANDOM=${COW_SEED:=$$}
 	echo "# seed $COW_SEED"
 	cow_fill
-	for i in $(seq 64); do
+	for i in $(seq "$n"); do
 		cow_snapshot "$i"
 		# the same chunk every time, and a random run of chunks
 		cow_write $(( 4096 + (i % 8) * 512 )) 512
@@ -29,8 +34,8 @@ MiB=$((1024 * 1024))
 		cow_write "$off" "$len"
 		if (( i % 2 )); then odd+=("$i"); else even+=("$i"); fi
 	done
-	[ "$(cow_status snap_count)" = 64 ]
-	cow_verify_snaps $(seq 64)
+	[ "$(cow_status snap_count)" = "$n" ]
+	cow_verify_snaps $(seq "$n")
 	cow_verify_origin
 	cow_check_counters
 	# every other snapshot deleted: the others still read back
@@ -39,7 +44,7 @@ MiB=$((1024 * 1024))
 		dmsetup message "$COW_O" 0 delete "$i"
 	done
 	model_delete "${even[@]}"
-	[ "$(cow_status snap_count)" = 32 ]
+	[ "$(cow_status snap_count)" = "${#odd[@]}" ]
 	cow_check_counters
 	cow_write 0 $((1 * MiB))
 	cow_verify_snaps "${odd[@]}"
