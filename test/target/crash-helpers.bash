@@ -46,7 +46,7 @@ crash_setup_file() {
 	[ -e "$VSS_TOP/build/lib/libvsscore.so" ] || { echo "no build/lib/libvsscore.so: run make first" >&2; return 1; }
 	${CC:-cc} -O2 -Wall -Wextra -I"$VSS_TOP/libvsscore" -I"$VSS_TOP/test/tools" \
 		-o "$CRASH_CHECK" "$VSS_TOP/test/tools/crash-check.c" \
-		-L"$VSS_TOP/build/lib" -Wl,-rpath,"$VSS_TOP/build/lib" -lvsscore -ldevmapper ||
+		-L"$VSS_TOP/build/lib" -Wl,-rpath,"$VSS_TOP/build/lib" -lvsscore -ldevmapper -pthread ||
 		{ echo "cannot build test/tools/crash-check.c" >&2; return 1; }
 	export VSS_CHECK REPLAY_LOG CRASH_CHECK
 }
@@ -294,16 +294,26 @@ crash_points() {
 
 # ---- checking ----
 
-# crash_replay_setup: the two replay images and their loop devices.
+# crash_replay_setup: CRASH_SETS (default 3) sets of the two replay images
+# and their loop devices, as the comma-separated lists CR_OIMG, CR_SIMG,
+# CR_ROD and CR_RSD.  The checker uses the sets in turn: while it checks a
+# point on one, a thread of its removes the last point's tables from
+# another (a removal costs more than the rest of a point).
 crash_replay_setup() {
-	CR_OIMG=$T/replay-origin.img
-	CR_SIMG=$T/replay-store.img
-	truncate -s $((CR_OSECT * 512)) "$CR_OIMG" || return 1
-	truncate -s $((CR_SSECT * 512)) "$CR_SIMG" || return 1
-	CR_ROD=$(losetup --find --show "$CR_OIMG") || return 1
-	echo "$CR_ROD" >> "$T/.loops"
-	CR_RSD=$(losetup --find --show "$CR_SIMG") || return 1
-	echo "$CR_RSD" >> "$T/.loops"
+	local k img dev
+	CR_OIMG= CR_SIMG= CR_ROD= CR_RSD=
+	for ((k = 0; k < ${CRASH_SETS:-3}; k++)); do
+		img=$T/replay-origin.$k.img
+		truncate -s $((CR_OSECT * 512)) "$img" || return 1
+		dev=$(losetup --find --show "$img") || return 1
+		echo "$dev" >> "$T/.loops"
+		CR_OIMG+=${CR_OIMG:+,}$img CR_ROD+=${CR_ROD:+,}$dev
+		img=$T/replay-store.$k.img
+		truncate -s $((CR_SSECT * 512)) "$img" || return 1
+		dev=$(losetup --find --show "$img") || return 1
+		echo "$dev" >> "$T/.loops"
+		CR_SIMG+=${CR_SIMG:+,}$img CR_RSD+=${CR_RSD:+,}$dev
+	done
 }
 
 # crash_replay_all: test/tools/crash-check over $T/points; its report in

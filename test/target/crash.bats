@@ -15,7 +15,7 @@
 #   scripts/crash-test                 (boots the VM; VSS_LONG=1: long mode)
 #   scripts/vm-run -- bats test/target/crash.bats
 #
-# CRASH_POINTS, CRASH_ROUNDS, CRASH_SEED, CRASH_TORN, CRASH_BUDGET and
+# CRASH_POINTS, CRASH_ROUNDS, CRASH_SEED, CRASH_TORN, CRASH_BUDGET, CRASH_SETS and
 # CRASH_CHECK_EVERY override the mode's numbers.
 
 load crash-helpers

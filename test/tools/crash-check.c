@@ -15,6 +15,12 @@
  *                            data device, in this order
  *       --origin-dev DEV     loop devices over those two files
  *       --store-dev DEV
+ *                            Each of these four can be a comma-separated
+ *                            list, the same length for all: one set of
+ *                            images and devices per entry, used in turn,
+ *                            so that the tables of one point are removed
+ *                            (in a thread of their own) while the next
+ *                            points are checked on the other sets
  *       --points FILE        "INDEX prefix" or "INDEX torn SEED" lines, as
  *                            replay-log replay reads them
  *       --journal FILE       the workload's journal (replay-log verify)
@@ -57,6 +63,9 @@
 
 #include <getopt.h>
 #include <libdevmapper.h>
+#include <linux/dm-ioctl.h>
+#include <pthread.h>
+#include <sys/ioctl.h>
 #include <libvsscore-store.h>
 #include <spawn.h>
 #include <sys/sysmacros.h>
@@ -184,12 +193,35 @@ static int cmd_hash(int argc, char **argv)
 
 /* ---- options and inputs ---- */
 
-static const char *o_log, *o_oimg, *o_simg, *o_odev, *o_sdev, *o_points, *o_journal;
+static const char *o_log, *o_points, *o_journal;
 static const char *o_created, *o_cbefore, *o_dbefore, *o_findings, *o_prefix, *o_vsscheck;
 static unsigned int o_every = 4;
 static unsigned int o_budget;
 
 static uint64_t osize, ssize, osect;
+
+/*
+ * A set of replay images, their loop devices and the dm devices made over
+ * them for one point.  A removal takes a grace period or two of the kernel
+ * for each device (about 40 ms under emulation, more than the rest of a
+ * point), so a thread removes a point's devices while the next points are
+ * checked on the other sets; a set is used again once its removal is over.
+ */
+#define MAX_SETS 8
+struct set {
+	char *oimg, *simg, *odev, *sdev;
+	unsigned char *omap, *smap;
+	unsigned int k;
+	char (*names)[128];	/* to remove, in this order */
+	unsigned int nnames;
+	char (*errs)[200];	/* what the removal could not do */
+	unsigned int nerrs;
+	pthread_t th;
+	int busy;
+};
+static struct set sets[MAX_SETS];
+static unsigned int nsets;
+static struct set *cur;
 
 /* the journal */
 static struct jwrite *jw;	/* jw[1..njw-1] */
@@ -640,7 +672,7 @@ static char vc_out[512];
 /* Runs vss-check on the store image; its exit status, output in vc_out. */
 static int run_vss_check(const char *outfile)
 {
-	char *argv[] = { (char *)o_vsscheck, "--quiet", "--ignore-non-fatal", (char *)o_simg, NULL };
+	char *argv[] = { (char *)o_vsscheck, "--quiet", "--ignore-non-fatal", cur->simg, NULL };
 	posix_spawn_file_actions_t fa;
 	int status, fd;
 	ssize_t n;
@@ -728,6 +760,72 @@ static void fail(const char *fmt, ...)
 }
 
 /* The log entries around idx, from the flush before it, for a finding. */
+/* DM_DEV_REMOVE by ioctl on a control fd of the thread's own (libdevmapper
+ * is not made for two threads); EBUSY (a reader's last close still going)
+ * is tried again for 2 s, as dm_remove does. */
+static int raw_remove(int fd, const char *name)
+{
+	struct dm_ioctl io;
+	int tries;
+
+	for (tries = 0; tries < 400; tries++) {
+		memset(&io, 0, sizeof(io));
+		io.version[0] = DM_VERSION_MAJOR;
+		io.data_size = sizeof(io);
+		io.data_start = sizeof(io);
+		snprintf(io.name, sizeof(io.name), "%s", name);
+		if (!ioctl(fd, DM_DEV_REMOVE, &io))
+			return 0;
+		if (errno != EBUSY)
+			return errno;
+		usleep(5000);
+	}
+	return EBUSY;
+}
+
+static void *remover(void *arg)
+{
+	struct set *S = arg;
+	unsigned int i;
+	int fd = open("/dev/mapper/control", O_RDWR | O_CLOEXEC), e;
+
+	for (i = 0; i < S->nnames; i++) {
+		e = fd < 0 ? errno : raw_remove(fd, S->names[i]);
+		if (e)
+			snprintf(S->errs[S->nerrs++], sizeof(*S->errs), "cannot remove %s: %s", S->names[i],
+				 strerror(e));
+	}
+	if (fd >= 0)
+		close(fd);
+	return NULL;
+}
+
+/* Waits for the removal of the set's last devices; names what failed. */
+static void set_wait(struct set *S)
+{
+	unsigned int i;
+
+	if (!S->busy)
+		return;
+	pthread_join(S->th, NULL);
+	for (i = 0; i < S->nerrs; i++)
+		fail("set %u: %s", S->k, S->errs[i]);
+	S->busy = 0;
+	S->nnames = S->nerrs = 0;
+}
+
+static void set_release(struct set *S)
+{
+	int e;
+
+	if (!S->nnames)
+		return;
+	e = pthread_create(&S->th, NULL, remover, S);
+	if (e)
+		die("cannot start a thread: %s", strerror(e));
+	S->busy = 1;
+}
+
 static void window(uint64_t idx, const struct snap *s)
 {
 	uint64_t from = idx, i, shown = 0;
@@ -753,8 +851,8 @@ static void check_snap(const char *pt, uint64_t idx, const struct snap *s, enum 
 	char name[128], params[512], node[64], st[256], why[256], state[64];
 	int e;
 
-	snprintf(name, sizeof(name), "%srs%" PRIu32, o_prefix, s->id);
-	snprintf(params, sizeof(params), "%s %s %" PRIu32, o_odev, o_sdev, s->id);
+	snprintf(name, sizeof(name), "%s%urs%" PRIu32, o_prefix, cur->k, s->id);
+	snprintf(params, sizeof(params), "%s %s %" PRIu32, cur->odev, cur->sdev, s->id);
 	kmsg_read(NULL, NULL, 0);
 	e = TIMED(TM_CREATE, dm_make(name, "vss-snap", params, 1, node, sizeof(node)));
 	if (e) {
@@ -817,8 +915,7 @@ static void check_snap(const char *pt, uint64_t idx, const struct snap *s, enum 
 	} else {
 		fail("point %s: snapshot %" PRIu32 ": unexpected status '%s'", pt, s->id, st);
 	}
-	if ((e = TIMED(TM_REMOVE, dm_remove(name))))
-		fail("point %s: cannot remove %s: %s", pt, name, strerror(e));
+	snprintf(cur->names[cur->nnames++], sizeof(*cur->names), "%s", name);
 	(void)idx;
 }
 
@@ -860,7 +957,6 @@ static int seen_before(uint64_t key)
 	return 0;
 }
 
-static unsigned char *omap, *smap;
 static char vc_outfile[4096];
 
 /* Makes the image files hold state: rewrites the 4 KiB pages that differ. */
@@ -869,11 +965,11 @@ static void sync_files(const unsigned char *state)
 	uint64_t o;
 
 	for (o = 0; o < osize; o += PIECE)
-		if (memcmp(omap + o, state + o, PIECE))
-			memcpy(omap + o, state + o, PIECE);
+		if (memcmp(cur->omap + o, state + o, PIECE))
+			memcpy(cur->omap + o, state + o, PIECE);
 	for (o = 0; o < ssize; o += PIECE)
-		if (memcmp(smap + o, state + osize + o, PIECE))
-			memcpy(smap + o, state + osize + o, PIECE);
+		if (memcmp(cur->smap + o, state + osize + o, PIECE))
+			memcpy(cur->smap + o, state + osize + o, PIECE);
 }
 
 static void check_point(uint64_t idx, const char *mode, const unsigned char *state)
@@ -921,6 +1017,13 @@ static void check_point(uint64_t idx, const char *mode, const unsigned char *sta
 	n.points++;
 	if (!strcmp(mode, "torn"))
 		n.torn++;
+	cur = &sets[n.points % nsets];
+	{
+		double t = now();
+
+		set_wait(cur);
+		tm[TM_REMOVE] += now() - t;
+	}
 
 	{
 		double t = now();
@@ -940,8 +1043,8 @@ static void check_point(uint64_t idx, const char *mode, const unsigned char *sta
 			     *first_fatal ? first_fatal : "no fatal finding", vc_out);
 	}
 
-	snprintf(oname, sizeof(oname), "%sro", o_prefix);
-	snprintf(params, sizeof(params), "%s %s", o_odev, o_sdev);
+	snprintf(oname, sizeof(oname), "%s%uro", o_prefix, cur->k);
+	snprintf(params, sizeof(params), "%s %s", cur->odev, cur->sdev);
 	kmsg_read(NULL, NULL, 0);
 	e = TIMED(TM_CREATE, dm_make(oname, "vss-origin", params, 0, node, sizeof(node)));
 	refused = e != 0;
@@ -1002,7 +1105,7 @@ static void check_point(uint64_t idx, const char *mode, const unsigned char *sta
 
 		if (!d)
 			die("out of memory");
-		if (TIMED(TM_VERIFY, verify_buf(d, refused || !through ? o_oimg : node, rbuf, lo_w, lo_line, hi_line,
+		if (TIMED(TM_VERIFY, verify_buf(d, refused || !through ? cur->oimg : node, rbuf, lo_w, lo_line, hi_line,
 						 lo == hi && lo != UINT32_MAX))) {
 			fclose(d);
 			fail("point %s: the origin holds a state the workload cannot have left (marks %s..%s):",
@@ -1014,8 +1117,9 @@ static void check_point(uint64_t idx, const char *mode, const unsigned char *sta
 		}
 		free(detail);
 	}
-	if (!refused && (e = TIMED(TM_REMOVE, dm_remove(oname))))
-		fail("point %s: cannot remove the replayed origin: %s", pt, strerror(e));
+	if (!refused)
+		snprintf(cur->names[cur->nnames++], sizeof(*cur->names), "%s", oname);
+	set_release(cur);
 	free(cl);
 }
 
@@ -1035,6 +1139,35 @@ static unsigned char *map_file(const char *path, uint64_t *size)
 	return p;
 }
 
+/* The sets from the four comma-separated lists (origin and store images,
+ * origin and store devices); the images mapped, all the same sizes. */
+static void split_sets(char **lists)
+{
+	char *save[4], *tok[4];
+	unsigned int j;
+	uint64_t os, ss;
+
+	for (nsets = 0;; nsets++) {
+		for (j = 0; j < 4; j++)
+			tok[j] = strtok_r(nsets ? NULL : lists[j], ",", &save[j]);
+		if (!tok[0] && !tok[1] && !tok[2] && !tok[3])
+			break;
+		if (!tok[0] || !tok[1] || !tok[2] || !tok[3])
+			die("run: --origin-img, --store-img, --origin-dev and --store-dev must name as many sets");
+		if (nsets == MAX_SETS)
+			die("run: at most %u sets", MAX_SETS);
+		sets[nsets] = (struct set){ .oimg = tok[0], .simg = tok[1], .odev = tok[2], .sdev = tok[3],
+					    .k = nsets };
+		sets[nsets].omap = map_file(tok[0], &os);
+		sets[nsets].smap = map_file(tok[1], &ss);
+		if (nsets && (os != osize || ss != ssize))
+			die("run: %s and %s are not the sizes of the first set's images", tok[0], tok[1]);
+		osize = os, ssize = ss;
+	}
+	if (!nsets)
+		die("run: no set of images and devices");
+}
+
 static int cmd_run(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -1047,6 +1180,7 @@ static int cmd_run(int argc, char **argv)
 	};
 	uint64_t total = 0, seen = 0, stride = 1, i;
 	double start, elapsed, t_replay = 0, t0;
+	char *o_lists[4] = { NULL };
 	struct replayer r;
 	char line[256];
 	FILE *points;
@@ -1056,10 +1190,10 @@ static int cmd_run(int argc, char **argv)
 	while ((c = getopt_long(argc + 1, argv - 1, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 'l': o_log = optarg; break;
-		case 'O': o_oimg = optarg; break;
-		case 'S': o_simg = optarg; break;
-		case 'o': o_odev = optarg; break;
-		case 's': o_sdev = optarg; break;
+		case 'O': o_lists[0] = optarg; break;
+		case 'S': o_lists[1] = optarg; break;
+		case 'o': o_lists[2] = optarg; break;
+		case 's': o_lists[3] = optarg; break;
 		case 'p': o_points = optarg; break;
 		case 'j': o_journal = optarg; break;
 		case 'c': o_created = optarg; break;
@@ -1073,19 +1207,24 @@ static int cmd_run(int argc, char **argv)
 		default: die("run: bad option (see the comment at the top of crash-check.c)");
 		}
 	}
-	if (!o_log || !o_oimg || !o_simg || !o_odev || !o_sdev || !o_points || !o_journal ||
+	if (!o_log || !o_lists[0] || !o_lists[1] || !o_lists[2] || !o_lists[3] || !o_points || !o_journal ||
 	    !o_created || !o_cbefore || !o_dbefore || !o_findings || !o_prefix || !o_vsscheck ||
 	    !o_every)
 		die("run: an option is missing");
 	load_log(o_log);
-	omap = map_file(o_oimg, &osize);
-	smap = map_file(o_simg, &ssize);
+	split_sets(o_lists);
 	if (osize % PIECE || ssize % PIECE)
 		die("the images must be multiples of 4 KiB");
 	osect = osize / SECT;
 	replayer_init(&r, osize + ssize);
 	load_journal(o_journal);
 	load_snaps();
+	for (i = 0; i < nsets; i++) {
+		sets[i].names = calloc(nsnaps + 1, sizeof(*sets[i].names));
+		sets[i].errs = calloc(nsnaps + 1, sizeof(*sets[i].errs));
+		if (!sets[i].names || !sets[i].errs)
+			die("out of memory");
+	}
 	findings = fopen(o_findings, "w+");
 	if (!findings)
 		die("%s: cannot open: %s", o_findings, strerror(errno));
@@ -1135,6 +1274,8 @@ static int cmd_run(int argc, char **argv)
 		}
 	}
 	fclose(points);
+	for (i = 0; i < nsets; i++)
+		set_wait(&sets[i]);
 	elapsed = now() - start;
 
 	printf("# crash points checked: %" PRIu64 " (%" PRIu64 " torn) of %" PRIu64 " log entries; %" PRIu64
