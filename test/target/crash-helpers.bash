@@ -318,7 +318,7 @@ crash_replay_setup() {
 
 # crash_replay_all: test/tools/crash-check over $T/points; its report in
 # $T/report, the counts in CR_N_POINTS, CR_N_TORN, CR_N_FAIL, CR_N_REFUSED.
-# CRASH_BUDGET (seconds, default 150; 0: none, the default in long mode)
+# CRASH_BUDGET (seconds, default 240; 0: none, the default in long mode)
 # bounds the checking time: when the points chosen would take longer,
 # evenly spaced ones are skipped (marks never).  vss-check runs, and the
 # origin is read through the vss-origin device, at every
@@ -326,7 +326,7 @@ crash_replay_setup() {
 # at every refusal); the store reader vss-check is built on runs, and the
 # replayed origin is verified, at every point.
 crash_replay_all() {
-	local budget=${CRASH_BUDGET:-150} counts kv
+	local budget=${CRASH_BUDGET:-240} counts kv
 	[ -n "${VSS_LONG:-}" ] && budget=${CRASH_BUDGET:-0}
 	CR_N_POINTS=0 CR_N_TORN=0 CR_N_FAIL=0 CR_N_REFUSED=0
 	# The checker makes and removes tables by ioctl at every point, udev
