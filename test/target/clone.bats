@@ -271,13 +271,17 @@ sync_under_load() {
 }
 
 @test "a reload during the initial sync goes on from where it was" {
-	local before state mark
+	local before state mark i
 	clone_make_busy $((64 * MiB)) $((64 * MiB)) 8 10
-	sleep 3
+	# suspended as soon as the sync has begun, so that it is still going
+	for ((i = 0; i < 300; i++)); do
+		(( $(clone_status synced) > 0 )) && break
+		sleep 0.1
+	done
 	dmsetup suspend "$CL_C"
 	before=$(clone_status synced) state=$(clone_status state)
-	# a busy machine can finish the sync in these 3 s: the reload must then
-	# keep "mirrored", and the test says it did not see a sync resumed
+	# should the sync still have ended first, the reload must keep
+	# "mirrored", and the test says it did not see a sync resumed
 	[ "$state" = syncing ] || echo "# the sync ended before the reload ($state); the reload keeps that" >&3
 	mark="vss-test: reload during the sync $$-$RANDOM"
 	echo "$mark" > /dev/kmsg
