@@ -52,6 +52,27 @@ MiB=$((1024 * 1024))
 	cow_check_counters
 }
 
+# The index's bound of doc/dm-vss.rst: at most 16 bytes per copied chunk
+# whenever there are more copies than its smallest table (256 entries).
+@test "the in-core index stays within 16 bytes per copied chunk as the copies grow" {
+	local step used bytes max=0 worst=
+	cow_make $((24 * MiB)) $((32 * MiB))
+	dmsetup suspend "$COW_O"
+	dmsetup message "$COW_O" 0 create 1
+	dmsetup resume "$COW_O"
+	# 97 chunks at a time (4 KiB chunks): every size the table passes
+	for ((step = 0; step < 63; step++)); do
+		dd if=/dev/urandom of="$COW_ODEV" bs=4096 count=97 seek=$((step * 97)) \
+			oflag=direct conv=notrunc status=none
+		used=$(cow_status used_chunks) bytes=$(cow_status index_bytes)
+		(( used == (step + 1) * 97 )) || { echo "used_chunks $used after $(((step + 1) * 97)) first writes" >&2; false; }
+		(( used >= 256 && bytes * 100 / used > max )) && max=$((bytes * 100 / used)) worst="$bytes bytes for $used chunks"
+		(( used < 256 || bytes <= 16 * used )) || { echo "index: $bytes bytes for $used copied chunks" >&2; false; }
+	done
+	printf '# index: at most %d.%02d bytes per copied chunk from 256 to %d chunks (%s)\n' \
+		$((max / 100)) $((max % 100)) "$used" "$worst" >&3
+}
+
 # chunk_scenario CHUNK_SECTORS: three snapshots, writes inside one chunk
 # at unaligned offsets, across chunk boundaries and over whole chunks;
 # verified, then again with the chunk size read from the store.
