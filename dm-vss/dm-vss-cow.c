@@ -11,8 +11,9 @@
  *
  * The copy engine: origin writes that need a copy are deferred to a worker,
  * which allocates a store chunk and starts a dm-kcopyd copy; finished copies
- * are committed in batches (flush, exception blocks, flush) and only then
- * are the held writes sent to the origin.
+ * are committed in batches (flush, exception blocks, flush), a batch once no
+ * copy is still running, and only then are the held writes sent to the
+ * origin.
  */
 #include <linux/blkdev.h>
 #include <linux/device-mapper.h>
@@ -96,6 +97,8 @@ struct vss_store {
 	struct hlist_head tracked[1 << VSS_TRACK_BITS];
 	struct bio_list deferred;
 	struct list_head copied;
+	u32 nr_copying;			/* copies started, not finished */
+	u32 nr_copied;			/* on copied */
 	struct list_head committed;
 	enum vss_mode mode;
 	/*
@@ -523,17 +526,37 @@ static void vss_overflow(struct vss_store *s)
 
 /* ---- copy engine ---- */
 
+/*
+ * Finished copies wait for the copies still running, so that concurrent
+ * first writes share one commit (and its flushes) instead of each paying
+ * for their own; VSS_BATCH_MAX bounds the wait under a deep queue.  Every
+ * copy started finishes (or fails), so the last one always commits.
+ */
+#define VSS_BATCH_MAX	64
+
+static bool __vss_commit_due(struct vss_store *s)
+{
+	return s->nr_copied && (!s->nr_copying || s->nr_copied >= VSS_BATCH_MAX ||
+				s->mode != VSS_MODE_RW);
+}
+
 static void vss_copy_done(int read_err, unsigned long write_err, void *context)
 {
 	struct vss_pending *pe = context;
 	struct vss_store *s = pe->store;
 	unsigned long flags;
 
+	bool due;
+
 	pe->error = (read_err || write_err) ? -EIO : 0;
 	spin_lock_irqsave(&s->lock, flags);
 	list_add_tail(&pe->list, &s->copied);
+	s->nr_copying--;
+	s->nr_copied++;
+	due = __vss_commit_due(s);
 	spin_unlock_irqrestore(&s->lock, flags);
-	vss_wake(s);
+	if (due)
+		vss_wake(s);
 }
 
 static void vss_start_copy(struct vss_store *s, struct vss_pending *pe)
@@ -563,6 +586,7 @@ static void __vss_pending_add(struct vss_store *s, struct vss_pending *pe,
 	bio_list_init(&pe->bios);
 	bio_list_add(&pe->bios, bio);
 	hlist_add_head(&pe->node, &s->pending[hash_32(ochunk, VSS_PENDING_BITS)]);
+	s->nr_copying++;
 }
 
 static void vss_process_deferred(struct vss_store *s)
@@ -639,7 +663,10 @@ static void vss_commit_copied(struct vss_store *s)
 
 	mutex_lock(&s->meta_lock);
 	spin_lock_irq(&s->lock);
-	list_splice_init(&s->copied, &batch);
+	if (__vss_commit_due(s)) {
+		list_splice_init(&s->copied, &batch);
+		s->nr_copied = 0;
+	}
 	failed = s->mode != VSS_MODE_RW;
 	spin_unlock_irq(&s->lock);
 	if (list_empty(&batch))
