@@ -252,7 +252,11 @@ static struct vss_store *__vss_store_create(struct dm_target *ti, struct dm_dev 
 		ti->error = "Cannot create the kcopyd client";
 		goto bad_kcopyd;
 	}
-	s->wq = alloc_workqueue("dm-vss", WQ_MEM_RECLAIM | WQ_UNBOUND, 1);
+	/*
+	 * Per-CPU: the worker runs where the copy that woke it finished, as
+	 * dm-kcopyd's own work does, instead of waking another CPU.
+	 */
+	s->wq = alloc_workqueue("dm-vss", WQ_MEM_RECLAIM, 1);
 	if (!s->wq) {
 		r = -ENOMEM;
 		ti->error = "Cannot create the workqueue";
