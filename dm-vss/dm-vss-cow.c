@@ -9,11 +9,11 @@
  * copy of the chunk.  A read of a snapshot of epoch e at chunk c uses the
  * copy of c with the smallest epoch >= e, or the origin if there is none.
  *
- * The copy engine: origin writes that need a copy are deferred to a worker,
- * which allocates a store chunk and starts a dm-kcopyd copy; finished copies
- * are committed in batches (flush, exception blocks, flush), a batch once no
- * copy is still running, and only then are the held writes sent to the
- * origin.
+ * The copy engine: an origin write that needs a copy starts a dm-kcopyd
+ * copy into a free store chunk (a worker does it when that cannot be done
+ * at once); finished copies are committed in batches (flush, exception
+ * blocks, flush), a batch once no copy is still running, by the completion
+ * of its last copy, and only then are the held writes sent to the origin.
  */
 #include <linux/blkdev.h>
 #include <linux/device-mapper.h>
@@ -544,6 +544,9 @@ static bool __vss_commit_due(struct vss_store *s)
 				s->mode != VSS_MODE_RW);
 }
 
+static void vss_commit_copied(struct vss_store *s);
+static void vss_release_committed(struct vss_store *s);
+
 static void vss_copy_done(int read_err, unsigned long write_err, void *context)
 {
 	struct vss_pending *pe = context;
@@ -559,8 +562,14 @@ static void vss_copy_done(int read_err, unsigned long write_err, void *context)
 	s->nr_copied++;
 	due = __vss_commit_due(s);
 	spin_unlock_irqrestore(&s->lock, flags);
-	if (due)
-		vss_wake(s);
+	/*
+	 * The last copy commits the batch here, in dm-kcopyd's thread, as
+	 * dm-snapshot does, rather than waking the worker for it.
+	 */
+	if (due) {
+		vss_commit_copied(s);
+		vss_release_committed(s);
+	}
 }
 
 static void vss_start_copy(struct vss_store *s, struct vss_pending *pe)
