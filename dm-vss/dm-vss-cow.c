@@ -253,8 +253,8 @@ static struct vss_store *__vss_store_create(struct dm_target *ti, struct dm_dev 
 		goto bad_kcopyd;
 	}
 	/*
-	 * Per-CPU: the worker runs where the copy that woke it finished, as
-	 * dm-kcopyd's own work does, instead of waking another CPU.
+	 * Per-CPU, as dm-kcopyd's own queue is: the worker runs on the CPU
+	 * that queued it instead of waking another one.
 	 */
 	s->wq = alloc_workqueue("dm-vss", WQ_MEM_RECLAIM, 1);
 	if (!s->wq) {
@@ -552,7 +552,6 @@ static void vss_copy_done(int read_err, unsigned long write_err, void *context)
 	struct vss_pending *pe = context;
 	struct vss_store *s = pe->store;
 	unsigned long flags;
-
 	bool due;
 
 	pe->error = (read_err || write_err) ? -EIO : 0;
