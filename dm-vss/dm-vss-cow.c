@@ -914,6 +914,70 @@ bad_features:
 	return r;
 }
 
+/*
+ * A store whose device has grown (lvextend, losetup -c) grows into it at
+ * resume, when no origin write is in flight, as dm-thin's pool does.  A
+ * failure leaves the store as it was and the device resumes.
+ */
+static void vss_grow(struct vss_store *s)
+{
+	sector_t sectors = bdev_nr_sectors(s->store_bdev);
+	unsigned long *bitmap, *old;
+	unsigned int noio;
+	u64 data;
+	int r;
+
+	mutex_lock(&s->meta_lock);
+	data = vss_meta_grown_data_chunks(s->meta, sectors);
+	if (!data) {
+		DMWARN("store %d:%d: the device (%llu sectors) is smaller than the store: "
+		       "copies past its end will fail; give it back its size",
+		       MAJOR(s->store_dev), MINOR(s->store_dev), (unsigned long long)sectors);
+		goto out;
+	}
+	if (s->mode != VSS_MODE_RW || data <= s->data_chunks)
+		goto out;
+	if (data >= U32_MAX) {
+		DMWARN("store %d:%d: not grown: %llu data chunks would pass 2^32",
+		       MAJOR(s->store_dev), MINOR(s->store_dev), (unsigned long long)data);
+		goto out;
+	}
+	noio = memalloc_noio_save();	/* the origin is suspended */
+	bitmap = kvcalloc(BITS_TO_LONGS(data), sizeof(long), GFP_KERNEL);
+	memalloc_noio_restore(noio);
+	if (!bitmap) {
+		DMWARN("store %d:%d: not grown: no memory for the allocation bitmap",
+		       MAJOR(s->store_dev), MINOR(s->store_dev));
+		goto out;
+	}
+	r = vss_meta_grow(s->meta, sectors);
+	if (r) {
+		DMWARN("store %d:%d: not grown: %d", MAJOR(s->store_dev), MINOR(s->store_dev), r);
+		kvfree(bitmap);
+		goto out;
+	}
+	DMINFO("store %d:%d grown from %llu to %llu data chunks", MAJOR(s->store_dev),
+	       MINOR(s->store_dev), (unsigned long long)s->data_chunks, (unsigned long long)data);
+	spin_lock_irq(&s->lock);
+	memcpy(bitmap, s->bitmap, BITS_TO_LONGS(s->data_chunks) * sizeof(long));
+	old = s->bitmap;
+	s->bitmap = bitmap;
+	s->data_chunks = data;
+	s->usage_level = vss_usage_level(s);
+	spin_unlock_irq(&s->lock);
+	kvfree(old);
+out:
+	mutex_unlock(&s->meta_lock);
+}
+
+static int origin_preresume(struct dm_target *ti)
+{
+	struct vss_origin *o = ti->private;
+
+	vss_grow(o->store);
+	return 0;
+}
+
 /* Before the table goes (a reload, a remove): a failed store's invalidation. */
 static void origin_postsuspend(struct dm_target *ti)
 {
@@ -1187,12 +1251,13 @@ static void origin_io_hints(struct dm_target *ti, struct queue_limits *limits)
 
 static struct target_type vss_origin_target = {
 	.name = "vss-origin",
-	.version = {1, 0, 0},
+	.version = {1, 1, 0},
 	.module = THIS_MODULE,
 	.ctr = origin_ctr,
 	.dtr = origin_dtr,
 	.map = origin_map,
 	.postsuspend = origin_postsuspend,
+	.preresume = origin_preresume,
 	.resume = origin_resume,
 	.message = origin_message,
 	.status = origin_status,

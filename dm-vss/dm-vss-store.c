@@ -404,13 +404,17 @@ int vss_meta_commit(struct vss_meta *meta)
 
 /* ---- format and load ---- */
 
-static int vss_format(struct vss_meta *meta)
+/*
+ * Write empty exception blocks for data chunks [from, to), from a multiple
+ * of VSS_RECORDS_PER_BLOCK (not flushed).
+ */
+static int vss_write_empty_blocks(struct vss_meta *meta, u64 from, u64 to)
 {
 	u32 cs = meta->info.chunk_sectors;
 	u64 d;
 	int r;
 
-	for (d = 0; d < meta->info.data_chunks; d += VSS_RECORDS_PER_BLOCK) {
+	for (d = from; d < to; d += VSS_RECORDS_PER_BLOCK) {
 		sector_t blocknr = vss_data_to_block(d, cs);
 		struct vss_exc_block_disk *block;
 		struct dm_buffer *b;
@@ -430,6 +434,16 @@ static int vss_format(struct vss_meta *meta)
 		}
 		cond_resched();
 	}
+	return dm_bufio_write_dirty_buffers(meta->bufio);
+}
+
+static int vss_format(struct vss_meta *meta)
+{
+	int r;
+
+	r = vss_write_empty_blocks(meta, 0, meta->info.data_chunks);
+	if (r)
+		return r;
 	/* Copy B (seq 0), then everything durable, then copy A (seq 1). */
 	meta->seq = 0;
 	r = vss_sb_put(meta);
@@ -766,6 +780,62 @@ bad_alloc:
 	kfree(b);
 	kfree(meta);
 	return r;
+}
+
+u64 vss_meta_grown_data_chunks(struct vss_meta *meta, sector_t store_sectors)
+{
+	u64 chunks = store_sectors / meta->info.chunk_sectors;
+
+	if (chunks < meta->store_chunks)
+		return 0;
+	if (chunks == meta->store_chunks)
+		return meta->info.data_chunks;
+	return vss_data_chunks(chunks, meta->info.chunk_sectors);
+}
+
+/*
+ * The exception blocks of the new chunks are written empty and made durable
+ * before the superblock that takes them into the layout: a crash before the
+ * superblock leaves the old layout, and blocks outside it are never read.
+ * The records past the old end in the old last block are empty already
+ * (vss_load_records() refuses a store where they are not).
+ */
+int vss_meta_grow(struct vss_meta *meta, sector_t store_sectors)
+{
+	u32 cs = meta->info.chunk_sectors;
+	u64 old_chunks = meta->store_chunks, old_data = meta->info.data_chunks;
+	u64 chunks = store_sectors / cs, data;
+	int r;
+
+	if (chunks <= old_chunks)
+		return 0;
+	data = vss_data_chunks(chunks, cs);
+	if (data >= U32_MAX)
+		return -EFBIG;
+	if (data == old_data)	/* the new chunks would hold metadata only */
+		return 0;
+	r = vss_write_empty_blocks(meta, roundup(old_data, VSS_RECORDS_PER_BLOCK), data);
+	if (!r)
+		r = dm_bufio_issue_flush(meta->bufio);
+	if (r)
+		return r;
+	meta->store_chunks = chunks;
+	meta->info.data_chunks = data;
+	r = vss_meta_write_sb(meta);
+	if (r) {
+		meta->store_chunks = old_chunks;
+		meta->info.data_chunks = old_data;
+		return r;
+	}
+	meta->info.exc_blocks = vss_exc_blocks(data, cs);
+	/*
+	 * Both copies, so that falling back to the older one (its newer twin
+	 * found corrupt) cannot shrink the layout under copies made past the
+	 * old end.
+	 */
+	if (vss_meta_write_sb(meta))
+		DMWARN("store: the second superblock copy still has the old size");
+	return 0;
 }
 
 void vss_meta_close(struct vss_meta *meta)

@@ -79,6 +79,14 @@ int vss_meta_commit(struct vss_meta *meta);
 void vss_meta_discard(struct vss_meta *meta);
 /* Write the snapshot table to the older superblock copy and flush. */
 int vss_meta_write_sb(struct vss_meta *meta);
+/*
+ * The data chunks the store would have if it used store_sectors (0 if that
+ * is less than it uses now), and growing it to that: new exception blocks
+ * first, then both superblock copies.  Called with no copy in flight;
+ * -EFBIG if it would pass 2^32 data chunks.
+ */
+u64 vss_meta_grown_data_chunks(struct vss_meta *meta, sector_t store_sectors);
+int vss_meta_grow(struct vss_meta *meta, sector_t store_sectors);
 /* Flush the store's write cache. */
 int vss_meta_flush(struct vss_meta *meta);
 /* Bytes of the superblock and exception blocks in use / total (status). */
