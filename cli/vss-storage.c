@@ -6,7 +6,7 @@
  *                   [--provider dm-vss-cow|dm-snapshot] [--wrap [--name N]] [--wipe]
  *   vss-storage add --clone --for VOL --on DEV [--region-size S]
  *   vss-storage list [--json]
- *   vss-storage resize --for VOL --max-size S
+ *   vss-storage resize --for VOL [--max-size S]
  *   vss-storage remove --for VOL [--force]
  */
 #define _GNU_SOURCE
@@ -175,10 +175,6 @@ int main(int argc, char **argv)
 		vss_errorx(NULL, "add: --on DEV is needed");
 		return VSS_EXIT_USAGE;
 	}
-	if (!strcmp(cmd, "resize") && !maxs) {
-		vss_errorx(NULL, "resize: --max-size SIZE is needed");
-		return VSS_EXIT_USAGE;
-	}
 	if (provider && strcmp(provider, "dm-vss-cow") && strcmp(provider, "dm-snapshot") &&
 	    strcmp(provider, "dm-vss-clone")) {
 		vss_errorx(NULL, "%s: unknown storage provider (dm-vss-cow, dm-snapshot or "
@@ -247,9 +243,9 @@ int main(int argc, char **argv)
 		}
 		r = vss_storage_add(ctx, &o);
 	} else if (!strcmp(cmd, "resize")) {
-		uint64_t b = parse_size(maxs);
+		uint64_t b = maxs ? parse_size(maxs) : 0;
 
-		if (!b || b < (1 << 20)) {
+		if (maxs && (!b || b < (1 << 20))) {
 			vss_errorx(NULL, "%s: bad size (at least 1M)", maxs);
 			rc = VSS_EXIT_USAGE;
 			goto out;
@@ -260,8 +256,9 @@ int main(int argc, char **argv)
 	}
 	if (r)
 		vss_errorx(vol, "%s failed: %s", cmd, vss_strerror(r));
-	/* A plain partition without --wrap, a store that cannot be resized: usage. */
-	rc = r == -ENOTBLK || (r == -EOPNOTSUPP && !strcmp(cmd, "resize")) ? VSS_EXIT_USAGE
+	/* A plain partition without --wrap, a resize that cannot be done so: usage. */
+	rc = r == -ENOTBLK || ((r == -EOPNOTSUPP || r == -EINVAL) && !strcmp(cmd, "resize"))
+		? VSS_EXIT_USAGE
 		: vss_exit_from_errno(r, VSS_EXIT_PROVIDER);
 out:
 	vss_ctx_free(ctx);

@@ -34,6 +34,7 @@
 
 #include "libvsscore-store.h"
 #include "vss-internal.h"
+#include "vss-ondisk.h"
 
 static int switch_table(struct vss_ctx *ctx, const char *name, const struct vss_dm_target *t,
 			size_t n)
@@ -543,6 +544,82 @@ VSS_EXPORT int vss_storage_remove(struct vss_ctx *ctx, const char *volume, bool 
 	return r;
 }
 
+/* The chunk size and data chunks of the vss-origin device's store, from its status. */
+static int cow_geometry(const char *dm, unsigned *chunk, unsigned long long *total)
+{
+	struct vss_dm_target *t;
+	unsigned long long used;
+	size_t n;
+	int r = vss_dm_table(dm, true, &t, &n);
+
+	if (r)
+		return r;
+	if (n != 1 || strcmp(t[0].type, "vss-origin") ||
+	    sscanf(t[0].params, "%u %llu/%llu", chunk, &used, total) != 3 || !*chunk)
+		r = -EPROTO;
+	vss_dm_targets_free(t, n);
+	return r;
+}
+
+/*
+ * A dm-vss-cow store is its whole device: after the device grew (lvextend),
+ * a suspend and resume of the volume's vss-origin device lets the kernel
+ * (vss-origin 1.1) grow the store into it.
+ */
+static int cow_grow(struct vss_ctx *ctx, const char *dm, const char *store, uint64_t max_bytes)
+{
+	unsigned long long total, now;
+	uint64_t store_bytes = 0, want;
+	unsigned chunk, v[3];
+	int r, r2;
+
+	if (max_bytes) {
+		vss_err(ctx, "/dev/mapper/%s: a dm-vss-cow store is its whole device %s, shared by "
+			"every shadow copy of the volume: to give it more room, extend %s "
+			"(lvextend) and run vss-storage resize --for VOL without --max-size",
+			dm, store, store);
+		return -EOPNOTSUPP;
+	}
+	if (vss_dm_target_version("vss-origin", v) ||
+	    v[0] < 1 || (v[0] == 1 && v[1] < 1)) {
+		vss_err(ctx, "the loaded dm-vss module cannot grow a store (vss-origin 1.1 "
+			"or later is needed): load the module this vss-storage came with");
+		return -ENOPKG;
+	}
+	r = cow_geometry(dm, &chunk, &total);
+	if (r) {
+		vss_err(ctx, "/dev/mapper/%s: cannot read its vss-origin status: %s", dm, strerror(-r));
+		return r;
+	}
+	r = blk_size(store, &store_bytes);
+	if (r) {
+		vss_err(ctx, "%s: cannot read the store's size: %s", store, strerror(-r));
+		return r;
+	}
+	want = vss_data_chunks(store_bytes / 512 / chunk, chunk);
+	if (want <= total) {
+		vss_err(ctx, "/dev/mapper/%s: the store %s (%llu bytes) has no room to grow: its "
+			"%llu chunks of %u bytes use it already; extend %s first (lvextend)", dm,
+			store, (unsigned long long)store_bytes, total, chunk * 512, store);
+		return -ENOSPC;
+	}
+	r = vss_dm_suspend(ctx, dm, false);
+	if (r)
+		return r;
+	r = vss_dm_resume(ctx, dm);
+	if (r)
+		return r;
+	r2 = cow_geometry(dm, &chunk, &now);
+	if (r2 || now <= total) {
+		vss_err(ctx, "/dev/mapper/%s: the kernel did not grow the store %s (still %llu "
+			"chunks): see the kernel log (dmesg)", dm, store, r2 ? total : now);
+		return -EIO;
+	}
+	vss_info(ctx, "/dev/mapper/%s: store %s grown from %llu to %llu chunks of %u bytes", dm,
+		 store, total, now, chunk * 512);
+	return 0;
+}
+
 VSS_EXPORT int vss_storage_resize(struct vss_ctx *ctx, const char *volume, uint64_t max_bytes)
 {
 	json_object *root, *e;
@@ -566,17 +643,18 @@ VSS_EXPORT int vss_storage_resize(struct vss_ctx *ctx, const char *volume, uint6
 	provider = vss_json_str(e, "provider") ? vss_json_str(e, "provider") : "";
 	store = vss_json_str(e, "store") ? vss_json_str(e, "store") : "";
 	if (!strcmp(provider, "dm-vss-cow")) {
-		vss_err(ctx, "/dev/mapper/%s: cannot resize a dm-vss-cow store: it cannot grow "
-			"in place (doc/dm-vss.rst, Known limits), and every shadow copy of the "
-			"volume shares the whole store already; to use a larger store, delete the "
-			"shadow copies, vss-storage remove, then add with the new store", dm);
-		r = -EOPNOTSUPP;
+		r = cow_grow(ctx, dm, store, max_bytes);
 		goto out;
 	}
 	if (strcmp(provider, "dm-snapshot")) {
 		vss_err(ctx, "/dev/mapper/%s: provider %s has no shadow copy area to resize "
 			"(--max-size is for dm-snapshot)", dm, provider);
 		r = -EOPNOTSUPP;
+		goto out;
+	}
+	if (!max_bytes) {
+		vss_err(ctx, "/dev/mapper/%s: resize of a dm-snapshot area needs --max-size SIZE", dm);
+		r = -EINVAL;
 		goto out;
 	}
 	if (max_bytes < (1 << 20)) {

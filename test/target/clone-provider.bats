@@ -339,14 +339,46 @@ nothing_left() {
 	timeout 10 touch "$W/c/after"
 }
 
-@test "vss-storage resize: dm-snapshot areas of future copies; dm-vss-cow refused (exit 1)" {
-	vol a 64; loop store-a 64; store_a=$LOOP
-	vol s 64; loop store-s 64; store_s=$LOOP
+# total data chunks of a vss-origin store, from its status
+cow_total() { dmsetup status "$1" | awk '{ split($5, t, "/"); print t[2] }'; }
+
+@test "vss-storage resize of a dm-vss-cow store: grows into its extended device, shadow copies kept" {
+	vol a 64; loop store-a 16; store_a=$LOOP
 	"$B/vss-storage" add --for /dev/mapper/cp-a --on "$store_a"
+	dd if=/dev/urandom of=/dev/mapper/cp-a bs=1M count=64 oflag=direct status=none
+	run "$B/vss-snapshot" --json /dev/mapper/cp-a
+	[ "$status" = 0 ]
+	id=$(echo "$output" | jq -r '.shadows[0].shadow_id')
+	sum=$(sha256sum < /dev/mapper/cp-a)
+	total=$(cow_total cp-a)
+	[ "$total" = 4078 ]
+	# --max-size is for dm-snapshot: the store is its whole device
 	run "$B/vss-storage" resize --for /dev/mapper/cp-a --max-size 32M
 	echo "$output"
 	[ "$status" = 1 ]
-	[[ "$output" == *"cannot resize a dm-vss-cow store: it cannot grow in place"* ]]
+	[[ "$output" == *"a dm-vss-cow store is its whole device $store_a"*"extend $store_a (lvextend)"* ]]
+	# the device not extended: no room (exit 3)
+	run "$B/vss-storage" resize --for /dev/mapper/cp-a
+	echo "$output"
+	[ "$status" = 3 ]
+	[[ "$output" == *"has no room to grow"*"extend $store_a first"* ]]
+	[ "$(cow_total cp-a)" = "$total" ]
+	# 16 MiB of writes would fill the old 16 MiB store and drop the copy
+	truncate -s 64M "$W/store-a.img"
+	losetup -c "$store_a"
+	run "$B/vss-storage" resize --for /dev/mapper/cp-a
+	echo "$output"
+	[ "$status" = 0 ]
+	[ "$(cow_total cp-a)" = 16318 ]
+	dd if=/dev/urandom of=/dev/mapper/cp-a bs=1M count=32 oflag=direct status=none
+	[ "$(dmsetup status "vss-$id" | awk '{ print $5 }')" = valid ]
+	[ "$(sha256sum < "/dev/mapper/vss-$id")" = "$sum" ]
+}
+
+@test "vss-storage resize: dm-snapshot areas of future copies" {
+	vol s 64; loop store-s 64; store_s=$LOOP
+	run "$B/vss-storage" resize --for /dev/mapper/cp-s --max-size 8M
+	[ "$status" = 4 ]
 	"$B/vss-storage" add --for /dev/mapper/cp-s --on "$store_s" --provider dm-snapshot --max-size 16M
 	run "$B/vss-snapshot" --json /dev/mapper/cp-s
 	[ "$status" = 0 ]
@@ -357,6 +389,10 @@ nothing_left() {
 	[ "$off" = 0 ]
 	# udev may still be redoing /dev/mapper/cp-s after the set's resume
 	udevadm settle --timeout=10
+	run "$B/vss-storage" resize --for /dev/mapper/cp-s
+	echo "$output"
+	[ "$status" = 1 ]
+	[[ "$output" == *"needs --max-size SIZE"* ]]
 	run "$B/vss-storage" resize --for /dev/mapper/cp-s --max-size 8M
 	echo "$output"
 	[ "$status" = 0 ]
