@@ -387,15 +387,18 @@ int vss_storage_clone_status(struct vss_ctx *ctx, const char *volume,
 			     struct vss_clone_status *cs);
 
 /**
- * vss_storage_resize() - change the size of the future shadow copies' areas.
+ * vss_storage_resize() - resize a volume's differences area.
  * @ctx:       the context (the lock must be held)
  * @volume:    the volume
  * @max_bytes: dm-snapshot: bytes per cow area of the shadow copies made from
- *             now on (existing ones keep theirs), at most the store's size
+ *             now on (existing ones keep theirs), at most the store's size;
+ *             dm-vss-cow: 0, the store grows into its (extended) device
  *
  * Returns 0; -ENOENT when the volume is not enabled; -EOPNOTSUPP for a
- * dm-vss-cow store (it cannot grow in place) or a clone; -ENOSPC when
- * @max_bytes exceeds the store; -EINVAL when it is below 1 MiB.
+ * clone or for @max_bytes given for a dm-vss-cow store; -ENOSPC when
+ * @max_bytes exceeds the store, or a dm-vss-cow store's device has no room
+ * beyond it; -EINVAL when @max_bytes is 0 or below 1 MiB for dm-snapshot;
+ * -ENOPKG when the module cannot grow a store; -EIO when it did not.
  */
 int vss_storage_resize(struct vss_ctx *ctx, const char *volume, uint64_t max_bytes);
 
