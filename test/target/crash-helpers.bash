@@ -26,9 +26,13 @@ MiB=$((1024 * 1024))
 
 # Geometry: 2 MiB origin, 8 MiB store (4 KiB chunks), 10 MiB data device:
 # a small origin keeps reading and hashing a snapshot cheap; the store is
-# large enough that no snapshot is dropped for lack of room.
+# large enough that no snapshot is dropped for lack of room.  The store's
+# slice starts at 4 MiB and grows to 8 halfway through the workload (the
+# store grows into it as the origin resumes).
 CR_OSECT=4096
 CR_SSECT=16384
+CR_SSECT0=8192
+CR_GROWN_CHUNKS=2038	# data chunks of 8 MiB of 4 KiB chunks
 CR_DSECT=$((CR_OSECT + CR_SSECT))
 CR_LOG_BYTES=$((512 * MiB))
 
@@ -60,7 +64,7 @@ crash_record_setup() {
 	CR_LW=${VSS_TEST_PFX}lw
 	dm_create "$CR_LW" --table "0 $CR_DSECT log-writes $CR_DATA $CR_LOGDEV" || return 1
 	dm_create "${VSS_TEST_PFX}or" --table "0 $CR_OSECT linear /dev/mapper/$CR_LW 0" || return 1
-	dm_create "${VSS_TEST_PFX}st" --table "0 $CR_SSECT linear /dev/mapper/$CR_LW $CR_OSECT" || return 1
+	dm_create "${VSS_TEST_PFX}st" --table "0 $CR_SSECT0 linear /dev/mapper/$CR_LW $CR_OSECT" || return 1
 	CR_O=${VSS_TEST_PFX}o
 	CR_ODEV=/dev/mapper/$CR_O
 	CR_J=$T/journal
@@ -206,9 +210,25 @@ crash_delete() {
 	CR_LIVE=("${CR_LIVE[@]}")
 }
 
+# crash_grow: the store's slice takes its whole 8 MiB, and a suspend and
+# resume of the origin grows the store into it; marked "grown".
+crash_grow() {
+	local st=${VSS_TEST_PFX}st total
+	dmsetup suspend "$st" || return 1
+	dmsetup reload "$st" --table "0 $CR_SSECT linear /dev/mapper/$CR_LW $CR_OSECT" || return 1
+	dmsetup resume "$st" || return 1
+	dmsetup suspend "$CR_O" || return 1
+	dmsetup resume "$CR_O" || return 1
+	total=$(dmsetup status "$CR_O" | awk '{ split($5, t, "/"); print t[2] }')
+	[ "$total" = "$CR_GROWN_CHUNKS" ] ||
+		{ echo "the store did not grow: $total data chunks" >&2; return 1; }
+	crash_sync_mark grown
+}
+
 # crash_workload ROUNDS SEED: format, fill, then ROUNDS rounds of write
 # groups with snapshots created every few rounds, the oldest deleted when
-# four are alive (during writes), a random one now and then.
+# four are alive (during writes), a random one now and then; the store
+# grows halfway.
 crash_workload() {
 	local rounds=$1 i id=0 victim
 	RANDOM=$2
@@ -230,6 +250,9 @@ crash_workload() {
 		elif ((${#CR_LIVE[@]} > 1 && RANDOM % 7 == 0)); then
 			victim=${CR_LIVE[RANDOM % ${#CR_LIVE[@]}]}
 			crash_delete "$victim" 2 || return 1
+		fi
+		if ((i == rounds / 2)); then
+			crash_grow || return 1
 		fi
 		if ((i % 5 == 0)); then
 			CR_SYNC=$((CR_SYNC + 1))
