@@ -13,7 +13,7 @@
 #
 #   scripts/vm-run -- env VSS_SOAK_SECONDS=120 bats test/target/soak.bats
 #
-# VSS_SOAK_SECONDS: length of the run (default 60; VSS_LONG=1: 3600).
+# VSS_SOAK_SECONDS: length of the run (default 90; VSS_LONG=1: 3600).
 # VSS_SOAK_KEEP: shadow copies kept alive (default 4).
 # VSS_SOAK_IOPS: fio's write rate limit (default 300 IOPS of 4 KiB, so that
 # the emulated VM still runs the cycle).
@@ -98,7 +98,7 @@ ms() {
 	if [ -n "${VSS_LONG:-}" ]; then
 		secs=${VSS_SOAK_SECONDS:-3600}
 	else
-		secs=${VSS_SOAK_SECONDS:-60}
+		secs=${VSS_SOAK_SECONDS:-90}
 	fi
 	keep=${VSS_SOAK_KEEP:-4}
 	iops=${VSS_SOAK_IOPS:-300}
