@@ -13,8 +13,10 @@
 #
 #   scripts/vm-run -- env VSS_SOAK_SECONDS=120 bats test/target/soak.bats
 #
-# VSS_SOAK_SECONDS: length of the run (default 90; VSS_LONG=1: 3600).
-# VSS_SOAK_KEEP: shadow copies kept alive (default 4).
+# VSS_SOAK_SECONDS: length of the run (default 90; VSS_LONG=1: 3600); it
+# goes on past that until VSS_SOAK_KEEP + 2 cycles are done (so that copies
+# are deleted too, however slow the host), at most 900 s more.
+# VSS_SOAK_KEEP: shadow copies kept alive (default 3; VSS_LONG=1: 4).
 # VSS_SOAK_IOPS: fio's write rate limit (default 300 IOPS of 4 KiB, so that
 # the emulated VM still runs the cycle).
 
@@ -22,7 +24,7 @@ load helpers
 
 setup() {
 	vm_setup
-	require fio jq sha256sum mkfs.ext4 timeout
+	require fio jq sha256sum mkfs.ext4 timeout pkill
 	modprobe dm-vss
 	mkdir -p "$T/state" "$T/run" "$T/conf" "$T/mnt" "$T/sums"
 	export VSS_STATE_DIR=$T/state VSS_RUN_DIR=$T/run VSS_CONF_DIR=$T/conf
@@ -32,6 +34,8 @@ setup() {
 
 teardown() {
 	if [ -n "${FIO_PID:-}" ]; then
+		touch "$T/fio.stop"
+		pkill -P "$FIO_PID" fio 2>/dev/null
 		kill "$FIO_PID" 2>/dev/null
 		wait "$FIO_PID" 2>/dev/null
 	fi
@@ -84,6 +88,35 @@ compare_copy() {
 	tm vss-unexpose "$id" >/dev/null || { echo "vss-unexpose $id failed" >&2; return 1; }
 }
 
+# fio_loop SECONDS: fio runs of SECONDS each, one after the other, on the
+# same files until $T/fio.stop exists: each writes, reads back and verifies
+# (crc32c, verify_backlog) and reports in $T/fio.N.json and $T/fio.N.err.
+# A run that fails leaves "N EXIT" in $T/fio.failed and ends the loop.
+fio_loop() {
+	local n=0 rc
+	while [ ! -e "$T/fio.stop" ]; do
+		n=$((n + 1))
+		rc=0
+		fio --name=soak --directory="$MNT/fio" --size=24M --bs=4k --rw=randwrite \
+			--ioengine=psync --direct=1 --rate_iops="$IOPS" \
+			--verify=crc32c --verify_fatal=1 --do_verify=1 --verify_backlog=512 \
+			--time_based --runtime="$1" \
+			--output-format=json --output="$T/fio.$n.json" 2> "$T/fio.$n.err" || rc=$?
+		[ $rc = 0 ] || { echo "$n $rc" > "$T/fio.failed"; return 1; }
+	done
+}
+
+# fio_sum JQ_EXPR: the sum of one number over every fio run's report.
+fio_sum() {
+	local f t=0 v
+	for f in "$T"/fio.*.json; do
+		[ -e "$f" ] || continue
+		v=$(jq "$1" "$f" 2>/dev/null) || { echo unreadable; return; }
+		t=$((t + v))
+	done
+	echo "$t"
+}
+
 # ms T0 T1: milliseconds from EPOCHREALTIME T0 to T1.
 ms() {
 	local a=${1/./} b=${2/./}
@@ -91,17 +124,17 @@ ms() {
 }
 
 @test "soak: fio verifies its writes while shadow copies are taken, exposed, compared and deleted" {
-	local secs keep iops l store out id dev cycles=0 created=0 deleted=0
-	local peak=0 used total start fio_rc errs wbytes rbytes a elapsed
+	local secs keep l store out id dev cycles=0 created=0 deleted=0
+	local peak=0 used total start errs wbytes rbytes runs a rc elapsed mincycles
 	local t0 t1 t2 t3 t4 ms_mark=0 ms_snap=0 ms_cmp=0 ms_del=0
 	EXPOSES=0 FILES=0 MISMATCHES=0
 	if [ -n "${VSS_LONG:-}" ]; then
-		secs=${VSS_SOAK_SECONDS:-3600}
+		secs=${VSS_SOAK_SECONDS:-3600} keep=${VSS_SOAK_KEEP:-4}
 	else
-		secs=${VSS_SOAK_SECONDS:-90}
+		secs=${VSS_SOAK_SECONDS:-90} keep=${VSS_SOAK_KEEP:-3}
 	fi
-	keep=${VSS_SOAK_KEEP:-4}
-	iops=${VSS_SOAK_IOPS:-300}
+	IOPS=${VSS_SOAK_IOPS:-300}
+	mincycles=$((keep + 2))
 
 	# A 256 MiB volume, a 256 MiB store: the copies the kept shadow
 	# copies need (fio's 24 MiB, the journal, the markers, keep+1 times at
@@ -117,11 +150,7 @@ ms() {
 	tm vss-storage add --for "/dev/mapper/$VOL" --on "$store"
 	[ "$(dmsetup table "$VOL" | awk '{ print $3 }')" = vss-origin ]
 
-	fio --name=soak --directory="$MNT/fio" --size=24M --bs=4k --rw=randwrite \
-		--ioengine=psync --direct=1 --rate_iops="$iops" \
-		--verify=crc32c --verify_fatal=1 --do_verify=1 --verify_backlog=512 \
-		--time_based --runtime="$secs" \
-		--output-format=json --output="$T/fio.json" 2> "$T/fio.err" 3>&- &
+	fio_loop 30 3>&- &
 	FIO_PID=$!
 	# fio lays its file out first; cycle once it writes
 	for a in $(seq 1 60); do
@@ -131,8 +160,8 @@ ms() {
 
 	start=$SECONDS
 	ids=()
-	while (( SECONDS - start < secs )); do
-		kill -0 "$FIO_PID" 2>/dev/null || break
+	while (( (SECONDS - start < secs || cycles < mincycles) && SECONDS - start < secs + 900 )); do
+		[ ! -e "$T/fio.failed" ] || break
 		cycles=$((cycles + 1))
 		t0=$EPOCHREALTIME
 		marker_round "$cycles"
@@ -174,29 +203,35 @@ ms() {
 	done
 	elapsed=$((SECONDS - start))
 
-	# fio ends at its runtime, plus its last verification: bounded too
+	# fio's last run ends at its runtime, plus its last verification:
+	# bounded too
+	touch "$T/fio.stop"
 	for a in $(seq 1 300); do
 		kill -0 "$FIO_PID" 2>/dev/null || break
 		sleep 1
 	done
-	kill -0 "$FIO_PID" 2>/dev/null && { echo "fio did not end: killed" >&2; kill "$FIO_PID"; }
-	fio_rc=0
-	wait "$FIO_PID" || fio_rc=$?
+	kill -0 "$FIO_PID" 2>/dev/null && { echo "fio did not end: killed" >&2; pkill -P "$FIO_PID" fio; kill "$FIO_PID"; }
+	wait "$FIO_PID" || true
 	FIO_PID=
-	errs=$(jq '[.jobs[].error] | add' "$T/fio.json" 2>/dev/null || echo unreadable)
-	wbytes=$(jq '[.jobs[].write.io_bytes] | add' "$T/fio.json" 2>/dev/null || echo 0)
-	rbytes=$(jq '[.jobs[].read.io_bytes] | add' "$T/fio.json" 2>/dev/null || echo 0)
+	runs=$(ls "$T"/fio.*.json 2>/dev/null | wc -l)
+	errs=$(fio_sum '[.jobs[].error] | add')
+	wbytes=$(fio_sum '[.jobs[].write.io_bytes] | add')
+	rbytes=$(fio_sum '[.jobs[].read.io_bytes] | add')
 
 	echo "# soak: $elapsed s, $cycles cycles, $created shadow copies created, $deleted deleted, $EXPOSES exposes, $FILES files compared, $MISMATCHES mismatches" >&3
 	echo "# soak: seconds in markers+sync $((ms_mark / 1000)), vss-snapshot $((ms_snap / 1000)), expose+compare+unexpose $((ms_cmp / 1000)), vss-delete $((ms_del / 1000))" >&3
-	echo "# soak: fio exit $fio_rc, errors $errs, $((wbytes / 1048576)) MiB written, $((rbytes / 1048576)) MiB read back and verified; store peak $peak/$total chunks" >&3
+	echo "# soak: $runs fio runs of 30 s, errors $errs, $((wbytes / 1048576)) MiB written, $((rbytes / 1048576)) MiB read back and verified; store peak $peak/$total chunks" >&3
 
 	(( MISMATCHES == 0 ))
-	[ "$fio_rc" = 0 ] || { echo "fio exited $fio_rc:" >&2; cat "$T/fio.err" >&2; false; }
-	[ "$errs" = 0 ] || { echo "fio reports errors: $errs" >&2; cat "$T/fio.err" >&2; false; }
-	! grep -qi 'verify' "$T/fio.err" || { echo "fio reports verify problems:" >&2; cat "$T/fio.err" >&2; false; }
+	[ ! -e "$T/fio.failed" ] || {
+		read -r a rc < "$T/fio.failed"
+		echo "fio run $a exited $rc:" >&2; cat "$T/fio.$a.err" >&2; false
+	}
+	[ "$errs" = 0 ] || { echo "fio reports errors: $errs" >&2; cat "$T"/fio.*.err >&2; false; }
+	! cat "$T"/fio.*.err | grep -qi 'verify' || { echo "fio reports verify problems:" >&2; cat "$T"/fio.*.err >&2; false; }
 	(( rbytes > 0 )) || { echo "fio verified nothing" >&2; false; }
-	(( cycles >= 3 && created >= 3 ))
+	(( cycles >= mincycles && created >= mincycles && deleted >= 2 )) ||
+		{ echo "$cycles cycles, $created created, $deleted deleted in $elapsed s: $mincycles cycles and 2 deletes wanted" >&2; false; }
 	(( elapsed >= secs - 5 )) || { echo "the cycle stopped after $elapsed s of $secs" >&2; false; }
 
 	# the rest is deleted cleanly too
