@@ -9,7 +9,7 @@
 # non-retryable writers.
 #   scripts/vm-run -- bats test/target/clone-provider.bats
 
-bats_require_minimum_version 1.5.0
+load helpers
 
 B=$BATS_TEST_DIRNAME/../../build/bin
 
@@ -195,7 +195,7 @@ nothing_left() {
 	dc=$(echo "$output" | jq -r '.shadows[2].device')
 	id_c=$(echo "$output" | jq -r '.shadows[2].shadow_id')
 	[ "$dc" = "/dev/mapper/vss-$id_c" ]
-	kill "${PIDS[-1]}"; wait "${PIDS[-1]}" 2>/dev/null || true
+	bg_stop "${PIDS[-1]}"
 	# the clone is split; its copy is a read-only linear device over dest
 	[ "$(field c clone_state)" = split ]
 	dmsetup table "vss-$id_c" | grep -q "^0 262144 linear $(majmin "$dest") 0$"
@@ -231,7 +231,7 @@ nothing_left() {
 	mount -o nouuid "$xl" "$W/sb"; umount "$W/sb"
 	xfs_repair -n "$xl"
 	e2fsck -fn "$dc"
-	kill "$fio_a" "$fio_b"; wait "$fio_a" "$fio_b" 2>/dev/null || true
+	bg_stop "$fio_a" "$fio_b"
 	fio_ok a; fio_ok b
 
 	# a second copy of the clone while split: refused, nothing made or left
@@ -262,7 +262,7 @@ nothing_left() {
 	[ "$state" = syncing ] || [ "$state" = mirrored ]
 	(( synced >= unwritten ))
 	wait_mirrored c 300
-	kill "$fio_c"; wait "$fio_c" 2>/dev/null || true
+	bg_stop "$fio_c"
 	fio_ok
 	sync; fsfreeze -f "$W/c"
 	x=$(sha256sum < /dev/mapper/cp-c-real); y=$(head -c $((128 << 20)) "$dest" | sha256sum)

@@ -9,6 +9,7 @@
 #                           detaches its loop devices, deletes $T
 #   make_loop SIZE [NAME]   prints a new loop device over a file in $T
 #   dm_create NAME ARGS...  dmsetup create, registered for teardown
+#   bg_stop PID...          ends and reaps background jobs (gone already: fine)
 #   dev_sha256 DEV          prints the sha256 of a device's content
 #   check_dmesg             fails, printing them, on BUG/Oops/WARNING lines
 #                           logged since vm_setup
@@ -122,6 +123,18 @@ make_loop() {
 	dev=$(losetup --find --show "$file") || { echo "losetup failed for $file" >&2; return 1; }
 	echo "$dev" >> "$T/.loops"
 	echo "$dev"
+}
+
+# bg_stop PID...: ends background jobs (a load generator with a runtime
+# may have ended on its own on a slow host: not an error) and reaps them.
+bg_stop() {
+	local p
+	for p in "$@"; do
+		kill "$p" 2>/dev/null || true
+	done
+	for p in "$@"; do
+		wait "$p" 2>/dev/null || true
+	done
 }
 
 dm_create() {

@@ -200,7 +200,7 @@ store_used() {
 	compare_copy 3 "$T/mnt/e3"
 
 	# 6. fio stops; revert to the first copy after unmount
-	kill "$FIO"; wait "$FIO" 2>/dev/null || true; FIO=
+	bg_stop "$FIO"; FIO=
 	grep -q 'err= 0' "$T/fio.out" || { cat "$T/fio.out"; false; }
 	grep -E 'write: IOPS=' "$T/fio.out"
 	umount "$M"
