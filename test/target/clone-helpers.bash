@@ -197,9 +197,23 @@ clone_make_busy() {
 	shift 4
 	CL_CDEV=$(clone_dm c "0 $CL_SECTORS linear $CL_SRC 0") || return 1
 	clone_bg_fio "$CL_CDEV" "$secs" "$@"
-	sleep 1
+	clone_wait_writes "$CL_CDEV" || return 1
 	dmsetup reload "$CL_C" --table "$(clone_table)" || return 1
 	dmsetup resume "$CL_C"
+}
+
+# clone_wait_writes DEV: waits (at most 2 minutes) until writes to DEV
+# have completed, then a second more: the load is running.
+clone_wait_writes() {
+	local stat i w
+	stat=/sys/block/$(basename "$(readlink -f "$1")")/stat
+	for ((i = 0; i < 1200; i++)); do
+		read -r _ _ _ _ w _ < "$stat"
+		(( w > 0 )) && { sleep 1; return 0; }
+		sleep 0.1
+	done
+	echo "no write reached $1 in 2 minutes" >&2
+	return 1
 }
 
 clone_table() {
@@ -231,6 +245,8 @@ clone_status() {
 # clone_wait_state STATE [SECONDS]: wait until the clone is in STATE.
 clone_wait_state() {
 	local want=$1 secs=${2:-60} i state
+	# A bound, not a measure: a host slowed by other VMs gets 5 minutes.
+	(( secs >= 300 )) || secs=300
 	for ((i = 0; i < secs * 10; i++)); do
 		state=$(clone_status state)
 		[ "$state" = "$want" ] && return 0
@@ -248,7 +264,7 @@ clone_events() {
 # (they are raised from a work item, a moment after the state changes).
 clone_wait_events() {
 	local i
-	for ((i = 0; i < 50; i++)); do
+	for ((i = 0; i < 300; i++)); do
 		(( $(clone_events) >= $1 )) && return 0
 		sleep 0.1
 	done

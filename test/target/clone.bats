@@ -14,16 +14,26 @@ teardown() { clone_teardown; }
 # sync_under_load REGION_SECTORS FIO_SIZE: a 64 MiB clone syncs while fio
 # writes to it (over its first FIO_SIZE bytes), and ends identical.
 sync_under_load() {
-	local mid
-	clone_make_busy $((64 * MiB)) $((64 * MiB)) "$1" 10 --size="$2"
+	local mid i
+	clone_make_busy $((64 * MiB)) $((64 * MiB)) "$1" 60 --size="$2"
 	[ "$(clone_status state)" = syncing ]
-	sleep 5
-	mid=$(clone_status synced)
-	wait "$CL_BG"
+	# Regions are copied while fio writes (polled: a slow host copies
+	# slowly; fio's minute bounds the wait).
+	for ((i = 0; ; i++)); do
+		mid=$(clone_status synced)
+		(( mid > 0 )) && break
+		kill -0 "$CL_BG" 2>/dev/null ||
+			{ echo "no region copied in the $i tenths of a second fio wrote" >&2; return 1; }
+		sleep 0.1
+	done
+	sleep 2
+	kill -0 "$CL_BG" 2>/dev/null ||
+		{ echo "fio ended before the sync had run beside it for 2 s" >&2; return 1; }
+	echo "# $mid of $(clone_status total) regions in step after $i tenths of a second under load" >&3
+	kill "$CL_BG"
+	wait "$CL_BG" || true
 	clone_fio_ok
-	echo "# $mid of $(clone_status total) regions in step after 5 s under load"
-	(( mid > 0 )) || { echo "no region copied while fio ran" >&2; return 1; }
-	clone_wait_state mirrored 180
+	clone_wait_state mirrored 600
 	dmsetup suspend "$CL_C"
 	clone_same
 	dmsetup resume "$CL_C"

@@ -163,10 +163,10 @@ remove_all() {
 	done
 }
 
-# wait_mode MODE: the origin's mode becomes MODE within 20 s.
+# wait_mode MODE: the origin's mode becomes MODE within 120 s.
 wait_mode() {
 	local i
-	for i in $(seq 1 40); do
+	for i in $(seq 1 240); do
 		[ "$(mode)" = "$1" ] && return 0
 		sleep 0.5
 	done
