@@ -372,22 +372,25 @@ cow_reload_all() {
 }
 
 # cow_check_counters: status used_chunks and each loaded snapshot's
-# copied_chunks match the chunk model.
+# copied_chunks match the chunk model (one model run, one dmsetup status).
 cow_check_counters() {
-	local used name id want got
+	local used name id got
+	local -A want=()
+	while read -r id got; do
+		want[$id]=$got
+	done < <(model counters)
 	used=$(cow_status used_chunks)
-	if [ "$used" != "$(model_used)" ]; then
-		echo "status used_chunks $used, the model expects $(model_used)" >&2
+	if [ "$used" != "${want[used]}" ]; then
+		echo "status used_chunks $used, the model expects ${want[used]}" >&2
 		return 1
 	fi
-	for name in $(cow_dm_names); do
-		case $name in ${COW_PFX}s*) ;; *) continue ;; esac
+	# "NAME: START LEN vss-snap ID STATE COPIED" for every vss-snap device
+	while read -r name _ _ _ _ _ got; do
+		name=${name%:}
 		id=${name#${COW_PFX}s}
-		[ "$(model_state "$id")" = valid ] || continue
-		want=$(model_copied "$id")
-		got=$(cow_snap_status "$id" copied)
-		[ "$got" = "$want" ] || { echo "snapshot $id: copied_chunks $got, the model expects $want" >&2; return 1; }
-	done
+		[ -n "${want[$id]:-}" ] || continue	# not valid in the model
+		[ "$got" = "${want[$id]}" ] || { echo "snapshot $id: copied_chunks $got, the model expects ${want[$id]}" >&2; return 1; }
+	done < <(dmsetup status --target vss-snap | grep "^${COW_PFX}s[0-9]*: ")
 }
 
 # ---- the chunk model of the store (cow-model.awk) ----

@@ -16,7 +16,7 @@
 #   init <chunk bytes> <cap> <policy>
 #   create <id>            write <offset> <length>     retire <state> <id>...
 #   used                   copied <id>                 state <id>
-#   dropped                live
+#   dropped                live                        counters
 #
 # The rules: a write to chunk c copies it when its newest copy is older
 # than the newest valid snapshot, labelled with that snapshot's epoch.  A
@@ -160,6 +160,20 @@ END {
 				if (E[i] + 0 >= e) { n++; break }
 		}
 		print n
+	} else if (op == "counters") {
+		# "used N", then "ID COPIED" for every valid snapshot
+		print "used", used + 0
+		for (id in sstate) {
+			if (sstate[id] != "valid")
+				continue
+			e = sepoch[id] + 0; n = 0
+			for (c in rec) {
+				m = split(rec[c], E, " ")
+				for (i = 1; i <= m; i++)
+					if (E[i] + 0 >= e) { n++; break }
+			}
+			print id, n
+		}
 	} else if (op == "state") {
 		print (A[1] in sstate) ? sstate[A[1]] : "none"
 	} else if (op == "dropped") {
