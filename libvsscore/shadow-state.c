@@ -45,27 +45,6 @@ static void set_state(struct vss_shadow_state *st, const char *state, const char
 	vss_strlcpy(st->detail, detail, sizeof(st->detail));
 }
 
-/* The one target of a single-target device's table or status. */
-static int dm_single(const char *name, bool status, char *type, size_t tsize,
-		     char *params, size_t psize)
-{
-	struct vss_dm_target *t;
-	size_t n;
-	int r;
-
-	r = vss_dm_table(name, status, &t, &n);
-	if (r)
-		return r;
-	if (n != 1) {
-		vss_dm_targets_free(t, n);
-		return -EPROTO;
-	}
-	vss_strlcpy(type, t[0].type, tsize);
-	vss_strlcpy(params, t[0].params, psize);
-	vss_dm_targets_free(t, n);
-	return 0;
-}
-
 /*
  * The state the store's snapshot table records for snap_id (VSS_SNAP_*),
  * or -errno.  The kernel writes the table with bios that bypass the
@@ -118,7 +97,7 @@ static void cow_state(const struct vss_shadow_info *info, const char *params,
 		set_state(st, "unknown", "vss-snap status not understood");
 		return;
 	}
-	if (!dm_single(origin, true, type, sizeof(type), oparams, sizeof(oparams)) &&
+	if (!vss_dm_single(origin, true, type, sizeof(type), oparams, sizeof(oparams)) &&
 	    !strcmp(type, "vss-origin") &&
 	    sscanf(oparams, "%u %llu/%llu %*u/%*u %*u %7s", &chunk, &used, &total, mode) == 4) {
 		st->usage_known = true;
@@ -168,7 +147,7 @@ static void clone_state(const struct vss_shadow_info *info, const char *snap_dev
 	int r;
 
 	/* table (a linear status says nothing): <maj:min> <offset> */
-	if (dm_single(snap_dev, false, type, sizeof(type), table, sizeof(table)) ||
+	if (vss_dm_single(snap_dev, false, type, sizeof(type), table, sizeof(table)) ||
 	    strcmp(type, "linear") || sscanf(table, "%u:%u %*u", &maj, &min) != 2) {
 		set_state(st, "unknown", "its linear table could not be read");
 		return;
@@ -226,7 +205,7 @@ static void snapshot_state(const char *snap_dev, const char *params,
 		return;
 	}
 	/* table: <origin> <cow> <P|N> <chunk_sectors> */
-	if (!dm_single(snap_dev, false, type, sizeof(type), table, sizeof(table)))
+	if (!vss_dm_single(snap_dev, false, type, sizeof(type), table, sizeof(table)))
 		sscanf(table, "%*s %*s %*s %u", &chunk);
 	st->usage_known = true;
 	st->chunk_sectors = chunk;
@@ -263,7 +242,7 @@ VSS_EXPORT int vss_shadow_get_state(struct vss_ctx *ctx, const struct vss_shadow
 		set_state(st, "unknown", "the kernel has no device-mapper");
 		return 0;
 	}
-	r = dm_single(snap_dev, true, type, sizeof(type), params, sizeof(params));
+	r = vss_dm_single(snap_dev, true, type, sizeof(type), params, sizeof(params));
 	if (r == -ENOENT || r == -ENXIO || r == -ENODEV) {
 		set_state(st, "missing", "its device does not exist (vss-activate brings it back)");
 		return 0;

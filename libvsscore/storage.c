@@ -547,18 +547,16 @@ VSS_EXPORT int vss_storage_remove(struct vss_ctx *ctx, const char *volume, bool 
 /* The chunk size and data chunks of the vss-origin device's store, from its status. */
 static int cow_geometry(const char *dm, unsigned *chunk, unsigned long long *total)
 {
-	struct vss_dm_target *t;
+	char type[32], params[256];
 	unsigned long long used;
-	size_t n;
-	int r = vss_dm_table(dm, true, &t, &n);
+	int r = vss_dm_single(dm, true, type, sizeof(type), params, sizeof(params));
 
 	if (r)
 		return r;
-	if (n != 1 || strcmp(t[0].type, "vss-origin") ||
-	    sscanf(t[0].params, "%u %llu/%llu", chunk, &used, total) != 3 || !*chunk)
-		r = -EPROTO;
-	vss_dm_targets_free(t, n);
-	return r;
+	if (strcmp(type, "vss-origin") ||
+	    sscanf(params, "%u %llu/%llu", chunk, &used, total) != 3 || !*chunk)
+		return -EPROTO;
+	return 0;
 }
 
 /*
