@@ -131,26 +131,6 @@ static int find_shadow(struct vss_ctx *ctx, uint64_t shadow_id, json_object **sh
 	return *shadow ? 0 : -ENOENT;
 }
 
-/* The first target of a device's table or status: its type and parameters. */
-static int dm_first(const char *name, bool status, char *type, size_t tsize,
-		    char *params, size_t psize)
-{
-	struct vss_dm_target *t;
-	size_t n;
-	int r = vss_dm_table(name, status, &t, &n);
-
-	if (r)
-		return r;
-	if (!n) {
-		vss_dm_targets_free(t, n);
-		return -ENODEV;
-	}
-	vss_strlcpy(type, t[0].type, tsize);
-	vss_strlcpy(params, t[0].params, psize);
-	vss_dm_targets_free(t, n);
-	return 0;
-}
-
 struct finding_count {
 	struct vss_ctx *ctx;
 	const char *store;
@@ -448,7 +428,7 @@ VSS_EXPORT int vss_shadow_revert(struct vss_ctx *ctx, uint64_t shadow_id,
 		r = -ENOPKG;
 		goto out;
 	}
-	r = dm_first(dm_name, false, snap_type, sizeof(snap_type), params, sizeof(params));
+	r = vss_dm_first(dm_name, false, snap_type, sizeof(snap_type), params, sizeof(params));
 	if (r == -ENOENT || r == -ENXIO || r == -ENODEV) {
 		vss_err(ctx, "%s: volume is not active", vol_path);
 		r = -ENODEV;
@@ -465,7 +445,7 @@ VSS_EXPORT int vss_shadow_revert(struct vss_ctx *ctx, uint64_t shadow_id,
 		goto out;
 	}
 	/* The shadow copy's device, and what the kernel says of it. */
-	r = dm_first(snap_dev, true, snap_type, sizeof(snap_type), params, sizeof(params));
+	r = vss_dm_first(snap_dev, true, snap_type, sizeof(snap_type), params, sizeof(params));
 	if (r) {
 		vss_err(ctx, "shadow copy %" PRIu64 ": device %s is not active (vss-activate "
 			"brings it back)", shadow_id, res->device);

@@ -87,8 +87,11 @@ int vss_dm_exists(const char *name);
 bool vss_dm_present(void);
 int vss_dm_table(const char *name, bool status, struct vss_dm_target **t, size_t *n);
 void vss_dm_targets_free(struct vss_dm_target *t, size_t n);
-/* dm-single.c: the type and parameters of a device's one target (table,
- * or status if status); -EPROTO if it has more than one. */
+/* dm-single.c: the type and parameters of a device's first target (table,
+ * or status if status): vss_dm_first -ENODEV if it has none, vss_dm_single
+ * -EPROTO unless it has exactly one. */
+int vss_dm_first(const char *name, bool status, char *type, size_t tsize,
+		 char *params, size_t psize);
 int vss_dm_single(const char *name, bool status, char *type, size_t tsize,
 		  char *params, size_t psize);
 int vss_dm_info(const char *name, bool *suspended, unsigned *major, unsigned *minor,
