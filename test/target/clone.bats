@@ -30,7 +30,7 @@ sync_under_load() {
 	kill -0 "$CL_BG" 2>/dev/null ||
 		{ echo "fio ended before the sync had run beside it for 2 s" >&2; return 1; }
 	echo "# $mid of $(clone_status total) regions in step after $i tenths of a second under load" >&3
-	kill "$CL_BG"
+	kill "$CL_BG" 2>/dev/null || true	# it may just have ended
 	wait "$CL_BG" || true
 	clone_fio_ok
 	clone_wait_state mirrored 600

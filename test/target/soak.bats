@@ -33,12 +33,7 @@ setup() {
 }
 
 teardown() {
-	if [ -n "${FIO_PID:-}" ]; then
-		touch "$T/fio.stop"
-		pkill -P "$FIO_PID" fio 2>/dev/null
-		kill "$FIO_PID" 2>/dev/null
-		wait "$FIO_PID" 2>/dev/null
-	fi
+	[ -z "${FIO_PID:-}" ] || fio_loop_end
 	vm_umount_all
 	vm_teardown
 }
@@ -104,6 +99,15 @@ fio_loop() {
 			--output-format=json --output="$T/fio.$n.json" 2> "$T/fio.$n.err" || rc=$?
 		[ $rc = 0 ] || { echo "$n $rc" > "$T/fio.failed"; return 1; }
 	done
+}
+
+# fio_loop_end: ends fio_loop $FIO_PID at once (its fio run killed).
+fio_loop_end() {
+	touch "$T/fio.stop"
+	pkill -P "$FIO_PID" fio 2>/dev/null || true
+	kill "$FIO_PID" 2>/dev/null || true
+	wait "$FIO_PID" 2>/dev/null || true
+	FIO_PID=
 }
 
 # fio_sum JQ_EXPR: the sum of one number over every fio run's report.
@@ -210,9 +214,8 @@ ms() {
 		kill -0 "$FIO_PID" 2>/dev/null || break
 		sleep 1
 	done
-	kill -0 "$FIO_PID" 2>/dev/null && { echo "fio did not end: killed" >&2; pkill -P "$FIO_PID" fio; kill "$FIO_PID"; }
-	wait "$FIO_PID" || true
-	FIO_PID=
+	! kill -0 "$FIO_PID" 2>/dev/null || echo "fio did not end: killed" >&2
+	fio_loop_end
 	runs=$(ls "$T"/fio.*.json 2>/dev/null | wc -l)
 	errs=$(fio_sum '[.jobs[].error] | add')
 	wbytes=$(fio_sum '[.jobs[].write.io_bytes] | add')
