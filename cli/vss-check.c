@@ -192,6 +192,7 @@ static json_object *dump_json(struct vss_store *store, const struct vss_store_in
 		json_object_object_add(sb, "data_chunks", json_u64(in->data_chunks));
 		json_object_object_add(sb, "nr_snaps", json_object_new_int64(in->nr_snaps));
 		json_object_object_add(sb, "last_epoch", json_object_new_int64(in->last_epoch));
+		json_object_object_add(sb, "synced_seq", json_object_new_int64(in->synced_seq));
 		json_object_object_add(root, "superblock", sb);
 	} else {
 		json_object_object_add(root, "superblock", NULL);
@@ -218,6 +219,8 @@ static json_object *dump_json(struct vss_store *store, const struct vss_store_in
 		json_object_object_add(u, "records", json_u64(in->records));
 		json_object_object_add(u, "free_records", json_u64(in->free_records));
 		json_object_object_add(u, "bad_exception_blocks", json_u64(in->exc_blocks_bad));
+		json_object_object_add(u, "unsynced_records", json_u64(in->unsynced_records));
+		json_object_object_add(u, "lost_records", json_u64(in->lost_records));
 		json_object_object_add(root, "usage", u);
 	} else {
 		json_object_object_add(root, "usage", NULL);
@@ -272,6 +275,8 @@ static void dump_human(struct vss_store *store, const struct vss_store_info *in,
 	printf("store chunks:      %" PRIu64 "\n", in->store_chunks);
 	printf("data chunks:       %" PRIu64 "\n", in->data_chunks);
 	printf("last epoch:        %" PRIu32 "\n", in->last_epoch);
+	if (in->version > 1)
+		printf("synced commit:     %" PRIu32 "\n", in->synced_seq);
 	printf("snapshots:         %" PRIu32 " of %u slots\n", in->nr_snaps, VSS_MAX_SNAPS);
 	if (in->geometry_valid) {
 		printf("header chunks:     %" PRIu64 "\n", in->header_chunks);
@@ -283,6 +288,10 @@ static void dump_human(struct vss_store *store, const struct vss_store_info *in,
 		printf("free data chunks:  %" PRIu64 "\n", in->free_chunks);
 		printf("records:           %" PRIu64 " (%" PRIu64 " of them free space)\n",
 		       in->records, in->free_records);
+		if (in->unsynced_records)
+			printf("copies checked:    %" PRIu64 " of commits after the synced one,"
+			       " %" PRIu64 " lost by a crash\n",
+			       in->unsynced_records, in->lost_records);
 	}
 	if (!n)
 		return;

@@ -9,15 +9,19 @@
  * copy of the chunk.  A read of a snapshot of epoch e at chunk c uses the
  * copy of c with the smallest epoch >= e, or the origin if there is none.
  *
- * The copy engine: an origin write that needs a copy starts a dm-kcopyd
- * copy into a free store chunk (a worker does it when that cannot be done
- * at once); finished copies are committed in batches (flush, exception
- * blocks, flush), a batch once no copy is still running, by the completion
- * of its last copy, and only then are the held writes sent to the origin.
+ * The copy engine: an origin write that needs a copy reads the chunk into
+ * a buffer (a worker starts that when it cannot be done at once); read
+ * chunks are committed in batches, a batch once no read is still running:
+ * the copies and their exception records (each with the commit's sequence
+ * number and the copy's checksum) are written at once, one flush makes
+ * them durable, and only then are the held writes sent to the origin.  A
+ * crash between the writes and the flush may leave a record without its
+ * copy; no origin write depended on it, and the next load drops it by its
+ * checksum (vss-ondisk.h).
  */
 #include <linux/blkdev.h>
 #include <linux/device-mapper.h>
-#include <linux/dm-kcopyd.h>
+#include <linux/dm-io.h>
 #include <linux/hash.h>
 #include <linux/list.h>
 #include <linux/log2.h>
@@ -34,6 +38,7 @@
 #define VSS_PENDING_BITS	10
 #define VSS_TRACK_BITS		10
 #define VSS_MIN_PENDING		256
+#define VSS_MIN_BUFFERS		4
 #define VSS_NO_CHUNK		U32_MAX
 
 /* In-core only state of a snapshot being retired. */
@@ -52,6 +57,7 @@ struct vss_pending {
 	u32 data;
 	u32 epoch;
 	int error;
+	void *buf;			/* the chunk as read, until committed */
 	struct bio_list bios;
 };
 
@@ -117,8 +123,11 @@ struct vss_store {
 	struct workqueue_struct *wq;
 	struct work_struct work;
 	struct work_struct event_work;
-	struct dm_kcopyd_client *kcopyd;
+	struct workqueue_struct *commit_wq;
+	struct work_struct commit_work;
+	struct dm_io_client *io;
 	mempool_t pending_pool;
+	mempool_t buf_pool;		/* chunk buffers */
 };
 
 struct vss_origin {
@@ -147,6 +156,20 @@ static const unsigned int vss_usage_thresholds[] = { 50, 75, 90, 100 };
 
 /* ---- store object ---- */
 
+/*
+ * Chunk buffers: the reserve is allocated at table load, where kvmalloc()
+ * may use vmalloc; later ones come from kmalloc() or the reserve.
+ */
+static void *vss_buf_alloc(gfp_t gfp, void *size)
+{
+	return kvmalloc((size_t)size, gfp);
+}
+
+static void vss_buf_free(void *buf, void *size)
+{
+	kvfree(buf);
+}
+
 static struct vss_store *__vss_store_find(dev_t store_dev)
 {
 	struct vss_store *s;
@@ -173,6 +196,7 @@ static void vss_event_work(struct work_struct *w)
 }
 
 static void vss_worker(struct work_struct *w);
+static void vss_commit_work(struct work_struct *w);
 
 static void vss_wake(struct vss_store *s)
 {
@@ -206,6 +230,7 @@ static struct vss_store *__vss_store_create(struct dm_target *ti, struct dm_dev 
 	atomic_set(&s->store_reads, 0);
 	init_waitqueue_head(&s->reads_wait);
 	INIT_WORK(&s->work, vss_worker);
+	INIT_WORK(&s->commit_work, vss_commit_work);
 	INIT_WORK(&s->event_work, vss_event_work);
 
 	r = vss_meta_open(store_dev->bdev, bdev_nr_sectors(store_dev->bdev), ti->len,
@@ -246,18 +271,26 @@ static struct vss_store *__vss_store_create(struct dm_target *ti, struct dm_dev 
 		ti->error = "Cannot allocate the pending pool";
 		goto bad_chunk;
 	}
-	s->kcopyd = dm_kcopyd_client_create(NULL);
-	if (IS_ERR(s->kcopyd)) {
-		r = PTR_ERR(s->kcopyd);
-		ti->error = "Cannot create the kcopyd client";
-		goto bad_kcopyd;
+	r = mempool_init(&s->buf_pool, VSS_MIN_BUFFERS, vss_buf_alloc, vss_buf_free,
+			 (void *)((size_t)s->chunk_sectors << SECTOR_SHIFT));
+	if (r) {
+		ti->error = "Cannot allocate the chunk buffers";
+		goto bad_bufs;
+	}
+	s->io = dm_io_client_create();
+	if (IS_ERR(s->io)) {
+		r = PTR_ERR(s->io);
+		ti->error = "Cannot create the dm-io client";
+		goto bad_io;
 	}
 	/*
-	 * Per-CPU, as dm-kcopyd's own queue is: the worker runs on the CPU
-	 * that queued it instead of waking another one.
+	 * Per-CPU: the worker runs on the CPU that queued it instead of
+	 * waking another one.  Commits have a queue of their own, so a worker
+	 * waiting for a buffer never holds up the commit that frees one.
 	 */
 	s->wq = alloc_workqueue("dm-vss", WQ_MEM_RECLAIM, 1);
-	if (!s->wq) {
+	s->commit_wq = alloc_workqueue("dm-vss-commit", WQ_MEM_RECLAIM, 1);
+	if (!s->wq || !s->commit_wq) {
 		r = -ENOMEM;
 		ti->error = "Cannot create the workqueue";
 		goto bad_wq;
@@ -266,8 +299,14 @@ static struct vss_store *__vss_store_create(struct dm_target *ti, struct dm_dev 
 	return s;
 
 bad_wq:
-	dm_kcopyd_client_destroy(s->kcopyd);
-bad_kcopyd:
+	if (s->wq)
+		destroy_workqueue(s->wq);
+	if (s->commit_wq)
+		destroy_workqueue(s->commit_wq);
+	dm_io_client_destroy(s->io);
+bad_io:
+	mempool_exit(&s->buf_pool);
+bad_bufs:
 	mempool_exit(&s->pending_pool);
 bad_chunk:
 	vss_index_free(&s->index);
@@ -285,8 +324,11 @@ static void __vss_store_put(struct vss_store *s)
 		return;
 	list_del(&s->list);
 	flush_workqueue(s->wq);
+	flush_workqueue(s->commit_wq);
 	destroy_workqueue(s->wq);
-	dm_kcopyd_client_destroy(s->kcopyd);
+	destroy_workqueue(s->commit_wq);
+	dm_io_client_destroy(s->io);
+	mempool_exit(&s->buf_pool);
 	mempool_exit(&s->pending_pool);
 	vss_index_free(&s->index);
 	kvfree(s->bitmap);
@@ -547,42 +589,60 @@ static bool __vss_commit_due(struct vss_store *s)
 static void vss_commit_copied(struct vss_store *s);
 static void vss_release_committed(struct vss_store *s);
 
-static void vss_copy_done(int read_err, unsigned long write_err, void *context)
+static void vss_read_done(unsigned long error, void *context)
 {
 	struct vss_pending *pe = context;
 	struct vss_store *s = pe->store;
 	unsigned long flags;
 	bool due;
 
-	pe->error = (read_err || write_err) ? -EIO : 0;
+	pe->error = error ? -EIO : 0;
 	spin_lock_irqsave(&s->lock, flags);
 	list_add_tail(&pe->list, &s->copied);
 	s->nr_copying--;
 	s->nr_copied++;
 	due = __vss_commit_due(s);
 	spin_unlock_irqrestore(&s->lock, flags);
-	/*
-	 * The last copy commits the batch here, in dm-kcopyd's thread, as
-	 * dm-snapshot does, rather than waking the worker for it.
-	 */
-	if (due) {
-		vss_commit_copied(s);
-		vss_release_committed(s);
-	}
+	if (due)
+		queue_work(s->commit_wq, &s->commit_work);
 }
 
+static sector_t vss_copy_sectors(struct vss_store *s, u32 ochunk)
+{
+	return vss_copy_bytes(s->origin_sectors, s->chunk_sectors, ochunk) >> SECTOR_SHIFT;
+}
+
+/* Async read or write of a chunk buffer. */
+static void vss_chunk_io(struct vss_store *s, blk_opf_t opf, struct block_device *bdev,
+			 sector_t sector, sector_t count, void *buf, io_notify_fn fn,
+			 void *context)
+{
+	struct dm_io_region region = { .bdev = bdev, .sector = sector, .count = count };
+	struct dm_io_request req = {
+		.bi_opf = opf,
+		.notify.fn = fn,
+		.notify.context = context,
+		.client = s->io,
+	};
+	unsigned long error_bits = 0;
+
+	if (is_vmalloc_addr(buf)) {
+		req.mem.type = DM_IO_VMA;
+		req.mem.ptr.vma = buf;
+	} else {
+		req.mem.type = DM_IO_KMEM;
+		req.mem.ptr.addr = buf;
+	}
+	/* asynchronous: fn is called, also when it fails */
+	dm_io(&req, 1, &region, &error_bits, IOPRIO_DEFAULT);
+}
+
+/* May sleep for a buffer: never called from the commit queue. */
 static void vss_start_copy(struct vss_store *s, struct vss_pending *pe)
 {
-	sector_t start = (sector_t)pe->ochunk << s->chunk_shift;
-	struct dm_io_region from, to;
-
-	from.bdev = s->origin_bdev;
-	from.sector = start;
-	from.count = min_t(sector_t, s->chunk_sectors, s->origin_sectors - start);
-	to.bdev = s->store_bdev;
-	to.sector = vss_data_to_chunk(pe->data, s->chunk_sectors) << s->chunk_shift;
-	to.count = from.count;
-	dm_kcopyd_copy(s->kcopyd, &from, 1, &to, 0, vss_copy_done, pe);
+	pe->buf = mempool_alloc(&s->buf_pool, GFP_NOIO);
+	vss_chunk_io(s, REQ_OP_READ, s->origin_bdev, (sector_t)pe->ochunk << s->chunk_shift,
+		     vss_copy_sectors(s, pe->ochunk), pe->buf, vss_read_done, pe);
 }
 
 /* Registers a new pending copy of ochunk into data chunk d, holding bio. */
@@ -594,6 +654,7 @@ static void __vss_pending_add(struct vss_store *s, struct vss_pending *pe,
 	pe->data = d;
 	pe->epoch = s->live[s->nr_live - 1];
 	pe->error = 0;
+	pe->buf = NULL;
 	INIT_LIST_HEAD(&pe->list);
 	bio_list_init(&pe->bios);
 	bio_list_add(&pe->bios, bio);
@@ -664,7 +725,57 @@ static unsigned int vss_usage_level(struct vss_store *s)
 	return level;
 }
 
-/* Commit finished copies in one batch: flush, exception blocks, flush. */
+/* The copies of a commit being written. */
+struct vss_batch_io {
+	atomic_t pending;
+	atomic_t errors;
+	struct completion done;
+};
+
+static void vss_copy_written(unsigned long error, void *context)
+{
+	struct vss_batch_io *io = context;
+
+	if (error)
+		atomic_inc(&io->errors);
+	if (atomic_dec_and_test(&io->pending))
+		complete(&io->done);
+}
+
+/*
+ * Write the batch's copies and exception blocks at once, then flush once.
+ * The records were set; returns 0 once all of it is durable.
+ */
+static int vss_write_batch(struct vss_store *s, struct list_head *batch, u32 n)
+{
+	struct vss_batch_io io;
+	struct vss_pending *pe;
+	u64 bytes = 0;
+	int r;
+
+	atomic_set(&io.pending, 1);
+	atomic_set(&io.errors, 0);
+	init_completion(&io.done);
+	list_for_each_entry(pe, batch, list) {
+		sector_t count = vss_copy_sectors(s, pe->ochunk);
+
+		atomic_inc(&io.pending);
+		bytes += (u64)count << SECTOR_SHIFT;
+		vss_chunk_io(s, REQ_OP_WRITE, s->store_bdev,
+			     vss_data_to_chunk(pe->data, s->chunk_sectors) << s->chunk_shift,
+			     count, pe->buf, vss_copy_written, &io);
+	}
+	r = vss_meta_write_records(s->meta);
+	if (!atomic_dec_and_test(&io.pending))
+		wait_for_completion_io(&io.done);
+	if (!r && atomic_read(&io.errors))
+		r = -EIO;
+	if (!r)
+		r = vss_meta_sync(s->meta, n, bytes);
+	return r;
+}
+
+/* Commit read chunks in one batch: copies and records, then one flush. */
 static void vss_commit_copied(struct vss_store *s)
 {
 	struct vss_pending *pe, *tmp;
@@ -693,7 +804,8 @@ static void vss_commit_copied(struct vss_store *s)
 			failed = true;
 			break;
 		}
-		r = vss_meta_set_record(s->meta, pe->data, pe->ochunk, pe->epoch);
+		r = vss_meta_set_record(s->meta, pe->data, pe->ochunk, pe->epoch,
+					vss_data_csum(pe->buf, vss_copy_sectors(s, pe->ochunk) << SECTOR_SHIFT));
 		if (r) {
 			vss_fail(s, r == -EUCLEAN ? "corrupt exception block" :
 				 "cannot read an exception block");
@@ -703,11 +815,15 @@ static void vss_commit_copied(struct vss_store *s)
 	if (failed)
 		vss_meta_discard(s->meta);
 	else {
-		r = vss_meta_commit(s->meta);
+		r = vss_write_batch(s, &batch, n);
 		if (r) {
-			vss_fail(s, "cannot write the store's metadata");
+			vss_fail(s, "cannot write the store's copies or metadata");
 			failed = true;
 		}
+	}
+	list_for_each_entry(pe, &batch, list) {
+		mempool_free(pe->buf, &s->buf_pool);
+		pe->buf = NULL;
 	}
 	if (!failed && vss_index_reserve(&s->index, n, &s->lock)) {
 		vss_fail(s, "out of memory for the store index");
@@ -779,6 +895,14 @@ static void vss_worker(struct work_struct *w)
 	struct vss_store *s = container_of(w, struct vss_store, work);
 
 	vss_process_deferred(s);
+	vss_commit_copied(s);
+	vss_release_committed(s);
+}
+
+static void vss_commit_work(struct work_struct *w)
+{
+	struct vss_store *s = container_of(w, struct vss_store, commit_work);
+
 	vss_commit_copied(s);
 	vss_release_committed(s);
 }

@@ -29,12 +29,17 @@ struct vss_meta {
 	struct block_device *bdev;
 	/*
 	 * Exception blocks changed since the last commit, held in the buffer
-	 * cache but never marked dirty: the commit writes them itself, each
-	 * with REQ_PREFLUSH | REQ_FUA, so the copied data is durable before
-	 * the block and the block is durable when the write completes.
+	 * cache but never marked dirty: vss_meta_write_records() writes them
+	 * itself, beside the copies, and vss_meta_sync() flushes both.
 	 */
 	struct dm_buffer *touched[VSS_MAX_TOUCHED];
 	u32 nr_touched;
+	/* Commits: the last one flushed, the one on disk as synced_seq. */
+	u32 commit_seq;
+	u32 synced_seq;
+	u32 version;			/* as loaded; written as VSS_FORMAT_VERSION */
+	u32 unsynced_records;
+	u64 unsynced_bytes;
 	struct vss_meta_info info;
 	u64 store_chunks;
 	u64 seq;
@@ -237,6 +242,7 @@ static void vss_sb_fill(struct vss_meta *meta, struct vss_sb_disk *sb)
 	sb->store_chunks = cpu_to_le64(meta->store_chunks);
 	sb->chunk_sectors = cpu_to_le32(meta->info.chunk_sectors);
 	sb->last_epoch = cpu_to_le32(meta->last_epoch);
+	sb->synced_seq = cpu_to_le32(meta->commit_seq);
 	sb->data_chunks = cpu_to_le64(meta->info.data_chunks);
 	memcpy(sb->uuid, meta->uuid, sizeof(sb->uuid));
 	for (i = 0; i < VSS_MAX_SNAPS; i++) {
@@ -287,8 +293,12 @@ int vss_meta_write_sb(struct vss_meta *meta)
 	if (r) {
 		DMERR("store: superblock write failed: %d", r);
 		meta->seq--;
+		return r;
 	}
-	return r;
+	meta->synced_seq = meta->commit_seq;
+	meta->unsynced_records = 0;
+	meta->unsynced_bytes = 0;
+	return 0;
 }
 
 int vss_meta_flush(struct vss_meta *meta)
@@ -317,7 +327,18 @@ static int vss_exc_get(struct vss_meta *meta, u64 data, struct dm_buffer **bp,
 	return 0;
 }
 
-int vss_meta_set_record(struct vss_meta *meta, u64 data, u64 ochunk, u32 epoch)
+static u32 vss_next_seq(u32 seq)
+{
+	return seq + 1 ? seq + 1 : 1;	/* 0 is "never checked" */
+}
+
+u32 vss_data_csum(const void *data, size_t len)
+{
+	return crc32c(0xFFFFFFFF, data, len) ^ VSS_CSUM_XOR;
+}
+
+int vss_meta_set_record(struct vss_meta *meta, u64 data, u64 ochunk, u32 epoch,
+			u32 data_csum)
 {
 	sector_t blocknr = vss_data_to_block(data, meta->info.chunk_sectors);
 	struct vss_exc_block_disk *block = NULL;
@@ -333,7 +354,7 @@ int vss_meta_set_record(struct vss_meta *meta, u64 data, u64 ochunk, u32 epoch)
 		}
 	if (!block) {
 		if (meta->nr_touched == VSS_MAX_TOUCHED) {
-			r = vss_meta_commit(meta);
+			r = vss_meta_write_records(meta);
 			if (r)
 				return r;
 		}
@@ -343,9 +364,10 @@ int vss_meta_set_record(struct vss_meta *meta, u64 data, u64 ochunk, u32 epoch)
 		meta->touched[meta->nr_touched++] = b;
 	}
 	rec = &block->rec[vss_data_to_record(data, meta->info.chunk_sectors)];
-	rec->origin_chunk = cpu_to_le64(ochunk);
+	rec->origin_chunk = cpu_to_le32(ochunk);
+	rec->seq = cpu_to_le32(vss_next_seq(meta->commit_seq));
 	rec->epoch = cpu_to_le32(epoch);
-	rec->reserved = 0;
+	rec->data_csum = cpu_to_le32(data_csum);
 	vss_block_seal(block, VSS_EXC_MAGIC);
 	return 0;
 }
@@ -358,7 +380,7 @@ static int vss_write_block(struct vss_meta *meta, struct dm_buffer *b)
 		.count = VSS_BLOCK_SIZE >> VSS_SECTOR_SHIFT,
 	};
 	struct dm_io_request req = {
-		.bi_opf = REQ_OP_WRITE | REQ_PREFLUSH | REQ_FUA | REQ_SYNC,
+		.bi_opf = REQ_OP_WRITE | REQ_SYNC,
 		.mem.type = DM_IO_KMEM,
 		.mem.ptr.addr = dm_bufio_get_block_data(b),
 		.client = dm_bufio_get_dm_io_client(meta->bufio),
@@ -382,7 +404,7 @@ void vss_meta_discard(struct vss_meta *meta)
 	meta->nr_touched = 0;
 }
 
-int vss_meta_commit(struct vss_meta *meta)
+int vss_meta_write_records(struct vss_meta *meta)
 {
 	int r = 0;
 	u32 i;
@@ -400,6 +422,31 @@ int vss_meta_commit(struct vss_meta *meta)
 	if (r)
 		DMERR("store: metadata commit failed: %d", r);
 	return r;
+}
+
+/*
+ * Checkpoint after this many records or bytes of copies: what a load may
+ * have to read back to check copies.  Each commit has a record, so the
+ * commits between checkpoints stay far below VSS_SEQ_WINDOW.
+ */
+#define VSS_SYNC_RECORDS	256U
+#define VSS_SYNC_BYTES		(16ULL << 20)
+
+int vss_meta_sync(struct vss_meta *meta, u32 records, u64 bytes)
+{
+	int r = dm_bufio_issue_flush(meta->bufio);
+
+	if (r) {
+		DMERR("store: flush failed: %d", r);
+		return r;
+	}
+	meta->commit_seq = vss_next_seq(meta->commit_seq);
+	meta->unsynced_records += records;
+	meta->unsynced_bytes += bytes;
+	if (meta->unsynced_records < VSS_SYNC_RECORDS && meta->unsynced_bytes < VSS_SYNC_BYTES &&
+	    (u32)(meta->commit_seq - meta->synced_seq) < VSS_SYNC_RECORDS)
+		return 0;
+	return vss_meta_write_sb(meta);
 }
 
 /* ---- format and load ---- */
@@ -489,7 +536,8 @@ static int vss_sb_load(struct vss_meta *meta, const struct vss_sb_disk *sb,
 	u64 store_chunks = le64_to_cpu(sb->store_chunks);
 	u32 i, n = 0;
 
-	if (le32_to_cpu(sb->version) != VSS_FORMAT_VERSION) {
+	if (le32_to_cpu(sb->version) < VSS_FORMAT_VERSION_MIN ||
+	    le32_to_cpu(sb->version) > VSS_FORMAT_VERSION) {
 		*error = "Store has an unsupported format version";
 		return -EINVAL;
 	}
@@ -519,6 +567,10 @@ static int vss_sb_load(struct vss_meta *meta, const struct vss_sb_disk *sb,
 	meta->info.data_chunks = le64_to_cpu(sb->data_chunks);
 	meta->seq = le64_to_cpu(sb->seq);
 	meta->last_epoch = le32_to_cpu(sb->last_epoch);
+	/* version 1 has 0 there, and no record of version 1 is checked */
+	meta->version = le32_to_cpu(sb->version);
+	meta->synced_seq = meta->version > 1 ? le32_to_cpu(sb->synced_seq) : 0;
+	meta->commit_seq = meta->synced_seq;
 	memcpy(meta->uuid, sb->uuid, sizeof(meta->uuid));
 
 	for (i = 0; i < VSS_MAX_SNAPS; i++) {
@@ -560,12 +612,75 @@ static int vss_cmp_u32(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/*
+ * Whether data chunk d holds the copy a record of a commit after synced_seq
+ * describes (vss-ondisk.h): 1 if so, 0 if not, or an error.
+ */
+static int vss_copy_matches(struct vss_meta *meta, void **buf, u64 d, u64 ochunk, u32 csum)
+{
+	u32 cs = meta->info.chunk_sectors;
+	u64 len = vss_copy_bytes(meta->info.origin_sectors, cs, ochunk);
+	struct dm_io_region region = {
+		.bdev = meta->bdev,
+		.sector = vss_data_to_chunk(d, cs) * cs,
+		.count = len >> VSS_SECTOR_SHIFT,
+	};
+	struct dm_io_request req = {
+		.bi_opf = REQ_OP_READ,
+		.client = dm_bufio_get_dm_io_client(meta->bufio),
+	};
+	unsigned long error_bits = 0;
+	int r;
+
+	if (!*buf) {
+		*buf = kvmalloc((size_t)cs << VSS_SECTOR_SHIFT, GFP_KERNEL);
+		if (!*buf)
+			return -ENOMEM;
+	}
+	req.mem.type = is_vmalloc_addr(*buf) ? DM_IO_VMA : DM_IO_KMEM;
+	if (is_vmalloc_addr(*buf))
+		req.mem.ptr.vma = *buf;
+	else
+		req.mem.ptr.addr = *buf;
+	r = dm_io(&req, 1, &region, &error_bits, IOPRIO_DEFAULT);
+	if (r)
+		return r;
+	return vss_data_csum(*buf, len) == csum;
+}
+
+/* Empty the records whose copies a crash lost, durably, before any commit. */
+static int vss_drop_records(struct vss_meta *meta, const u32 *lost, u32 n)
+{
+	u32 i;
+	int r;
+
+	for (i = 0; i < n; i++) {
+		struct vss_exc_block_disk *block;
+		struct dm_buffer *b;
+
+		r = vss_exc_get(meta, lost[i], &b, &block);
+		if (r)
+			return r;
+		memset(&block->rec[vss_data_to_record(lost[i], meta->info.chunk_sectors)], 0,
+		       sizeof(struct vss_exc_disk));
+		vss_block_seal(block, VSS_EXC_MAGIC);
+		dm_bufio_mark_buffer_dirty(b);
+		dm_bufio_release(b);
+	}
+	r = dm_bufio_write_dirty_buffers(meta->bufio);
+	if (!r)
+		r = dm_bufio_issue_flush(meta->bufio);
+	return r;
+}
+
 /* Reads every exception block into the index, then drops dead records. */
 static int vss_load_records(struct vss_meta *meta, struct vss_index *index,
 			    unsigned long *bitmap, char **error)
 {
 	u32 cs = meta->info.chunk_sectors;
 	u32 live[VSS_MAX_SNAPS], nr_live = 0, i;
+	u32 *lost = NULL, nr_lost = 0, max_lost = 0, newest = meta->synced_seq;
+	void *copy = NULL;
 	struct vss_index all;
 	u64 d;
 	int r;
@@ -589,17 +704,46 @@ static int vss_load_records(struct vss_meta *meta, struct vss_index *index,
 			goto out;
 		}
 		for (rec = 0; rec < VSS_RECORDS_PER_BLOCK; rec++) {
-			u64 ochunk = le64_to_cpu(block->rec[rec].origin_chunk);
-			u32 epoch = le32_to_cpu(block->rec[rec].epoch);
+			const struct vss_exc_disk *e = &block->rec[rec];
+			u64 ochunk = le32_to_cpu(e->origin_chunk);
+			u32 seq = le32_to_cpu(e->seq), epoch = le32_to_cpu(e->epoch);
 
 			if (!epoch)
 				continue;
 			if (d + rec >= meta->info.data_chunks ||
 			    ochunk >= meta->info.origin_chunks ||
+			    (meta->version == 1 && seq) ||	/* a 64-bit origin_chunk there */
 			    epoch > meta->last_epoch) {
 				*error = "Store exception record is out of range";
 				r = -EUCLEAN;
 				break;
+			}
+			if (meta->version > 1 && vss_seq_unsynced(seq, meta->synced_seq)) {
+				r = vss_copy_matches(meta, &copy, d + rec, ochunk,
+						     le32_to_cpu(e->data_csum));
+				if (r < 0) {
+					*error = r == -ENOMEM ? "Cannot allocate a chunk buffer" :
+						 "Store data chunk could not be read";
+					break;
+				}
+				if ((u32)(seq - meta->synced_seq) > (u32)(newest - meta->synced_seq))
+					newest = seq;
+				if (!r) {	/* its copy was lost with the crash */
+					if (nr_lost == max_lost) {
+						u32 *n = krealloc_array(lost, max_lost + 64,
+									sizeof(*lost), GFP_KERNEL);
+
+						if (!n) {
+							r = -ENOMEM;
+							*error = "Cannot allocate store metadata";
+							break;
+						}
+						lost = n;
+						max_lost += 64;
+					}
+					lost[nr_lost++] = d + rec;
+					continue;
+				}
 			}
 			r = vss_index_reserve(&all, 1, NULL);
 			if (r)
@@ -617,6 +761,18 @@ static int vss_load_records(struct vss_meta *meta, struct vss_index *index,
 			goto out;
 		cond_resched();
 	}
+	if (nr_lost) {
+		DMWARN("store: dropping %u records whose copies a crash lost (their origin writes were never made)",
+		       nr_lost);
+		r = vss_drop_records(meta, lost, nr_lost);
+		if (r) {
+			*error = "Cannot write the store's exception blocks";
+			goto out;
+		}
+	}
+	/* new commits follow every commit on disk */
+	meta->commit_seq = newest;
+	meta->unsynced_records = (u32)(newest - meta->synced_seq);
 
 	for (i = 0; i < VSS_MAX_SNAPS; i++)
 		if (meta->snaps[i].state == VSS_SNAP_VALID)
@@ -652,6 +808,8 @@ nomem:
 	*error = "Cannot allocate the store index";
 	r = -ENOMEM;
 out:
+	kvfree(copy);
+	kfree(lost);
 	vss_index_free(&all);
 	return r;
 }
@@ -764,6 +922,22 @@ int vss_meta_open(struct block_device *store_bdev, sector_t store_sectors,
 		r = vss_load_records(meta, index, bitmap, error);
 		if (r)
 			goto bad_bitmap;
+		/*
+		 * A version 1 store becomes version 2 before its first commit
+		 * writes a record with a seq, in both copies, so that neither
+		 * says version 1 over such records.
+		 */
+		if (meta->version < VSS_FORMAT_VERSION) {
+			r = vss_meta_write_sb(meta);
+			if (!r)
+				r = vss_meta_write_sb(meta);
+			if (r) {
+				*error = "Cannot write the store's superblock";
+				vss_index_free(index);
+				goto bad_bitmap;
+			}
+			meta->version = VSS_FORMAT_VERSION;
+		}
 	}
 	kfree(a);
 	kfree(b);

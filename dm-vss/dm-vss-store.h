@@ -68,13 +68,21 @@ struct vss_snap *vss_meta_snaps(struct vss_meta *meta);
 u32 vss_meta_next_epoch(struct vss_meta *meta);
 void vss_meta_set_last_epoch(struct vss_meta *meta, u32 epoch);
 
-/* Record in exception block d that data chunk d holds ochunk at epoch. */
-int vss_meta_set_record(struct vss_meta *meta, u64 data, u64 ochunk, u32 epoch);
 /*
- * Write the exception blocks changed by vss_meta_set_record(), each with a
- * preflush (the copied data is durable first) and FUA.
+ * A commit: vss_meta_set_record() for each copy, vss_meta_write_records()
+ * while the copies are written, and once both are done vss_meta_sync(): one
+ * flush makes the batch durable (a record whose copy a crash lost is found
+ * by data_csum at the next load), and now and then a superblock records the
+ * commit as synced so a load checks only the copies of later ones.
  */
-int vss_meta_commit(struct vss_meta *meta);
+u32 vss_data_csum(const void *data, size_t len);
+/* Record in exception block d that data chunk d holds ochunk at epoch. */
+int vss_meta_set_record(struct vss_meta *meta, u64 data, u64 ochunk, u32 epoch,
+			u32 data_csum);
+/* Write the exception blocks changed by vss_meta_set_record() (no flush). */
+int vss_meta_write_records(struct vss_meta *meta);
+/* Flush; the commit is done.  records/bytes: its copies. */
+int vss_meta_sync(struct vss_meta *meta, u32 records, u64 bytes);
 /* Drop record changes not committed (after a failure). */
 void vss_meta_discard(struct vss_meta *meta);
 /* Write the snapshot table to the older superblock copy and flush. */

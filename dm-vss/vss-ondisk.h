@@ -42,7 +42,8 @@
 
 #define VSS_SB_MAGIC		0x31535356U	/* "VSS1" */
 #define VSS_EXC_MAGIC		0x43585356U	/* "VSXC" */
-#define VSS_FORMAT_VERSION	1U
+#define VSS_FORMAT_VERSION	2U	/* written */
+#define VSS_FORMAT_VERSION_MIN	1U	/* oldest still read */
 
 #define VSS_MIN_CHUNK_SECTORS	8U	/* 4 KiB */
 #define VSS_MAX_CHUNK_SECTORS	2048U	/* 1 MiB */
@@ -84,7 +85,7 @@ struct vss_sb_disk {
 	__le32 chunk_sectors;	/* power of two, 8..2048 */
 	__le32 nr_snaps;	/* slots in use (state != FREE) */
 	__le32 last_epoch;	/* highest epoch ever given to a snapshot */
-	__le32 reserved0;
+	__le32 synced_seq;	/* commits up to this one are durable (version 2; 0 in 1) */
 	__le64 data_chunks;	/* number of data chunks in the layout */
 	__u8 uuid[16];		/* identifies the store */
 	__u8 reserved1[48];
@@ -98,12 +99,34 @@ struct vss_sb_disk {
  * another record of the same origin chunk below 'epoch' (0 if none).  A
  * record with epoch 0 is empty.  A record whose range holds no VALID
  * snapshot is free space.
+ *
+ * seq is the commit that wrote the record (never 0 in version 2) and
+ * data_csum the crc32c of the copy (seeded and finished like a block's, over
+ * vss_copy_bytes() bytes: the chunk, or the origin's short last
+ * chunk).  A commit writes its copies and records at once and then flushes,
+ * so after a crash a record may be on disk without its copy; such a record
+ * is recognised by its checksum, and only records of commits after
+ * synced_seq need checking: those with (seq - synced_seq) mod 2^32 in
+ * [1, VSS_SEQ_WINDOW].  Their origin writes were never issued, so a record
+ * whose copy does not match is dropped as if never written.  seq 0 (all of
+ * version 1, whose copies were durable before their records) is never
+ * checked.  A writer records a new synced_seq before VSS_SEQ_WINDOW - 1
+ * commits pass.
  */
 struct vss_exc_disk {
-	__le64 origin_chunk;
+	__le32 origin_chunk;
+	__le32 seq;		/* version 1: the high half of a 64-bit origin_chunk, 0 */
 	__le32 epoch;
-	__le32 reserved;
+	__le32 data_csum;	/* version 1: reserved, 0 */
 } __attribute__((packed));
+
+#define VSS_SEQ_WINDOW		1024U
+
+/* Whether a record of commit seq needs its copy checked. */
+static inline int vss_seq_unsynced(__u32 seq, __u32 synced_seq)
+{
+	return seq && (__u32)(seq - synced_seq) - 1U < VSS_SEQ_WINDOW;
+}
 
 #define VSS_RECORDS_PER_BLOCK	255U
 
@@ -173,6 +196,16 @@ static inline __u64 vss_data_to_block(__u64 d, __u32 chunk_sectors)
 static inline __u32 vss_data_to_record(__u64 d, __u32 chunk_sectors)
 {
 	return (__u32)((d % vss_group_data(chunk_sectors)) % VSS_RECORDS_PER_BLOCK);
+}
+
+/* Bytes a copy of origin chunk ochunk holds (what data_csum covers). */
+static inline __u64 vss_copy_bytes(__u64 origin_sectors, __u32 chunk_sectors, __u64 ochunk)
+{
+	__u64 start = ochunk * chunk_sectors, n = chunk_sectors;
+
+	if (start + n > origin_sectors)
+		n = origin_sectors > start ? origin_sectors - start : 0;
+	return n << VSS_SECTOR_SHIFT;
 }
 
 /* Number of exception blocks that describe data chunks 0..data_chunks-1. */

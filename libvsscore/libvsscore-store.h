@@ -140,6 +140,7 @@ struct vss_store_info {
 	uint32_t chunk_sectors;
 	uint32_t nr_snaps;
 	uint32_t last_epoch;
+	uint32_t synced_seq;		/* version 2: commits up to it are durable */
 	uint64_t data_chunks;
 	uint8_t uuid[16];
 
@@ -157,6 +158,8 @@ struct vss_store_info {
 	uint64_t used_chunks;		/* records serving at least one VALID snapshot */
 	uint64_t free_chunks;		/* data_chunks - used_chunks */
 	uint64_t free_records;		/* non-empty records serving none: free space */
+	uint64_t unsynced_records;	/* of commits after synced_seq: copies checked */
+	uint64_t lost_records;		/* of those, whose copies a crash lost (not taken) */
 
 	unsigned int nr_fatal;
 	unsigned int nr_nonfatal;
@@ -265,6 +268,14 @@ int vss_store_snap_set_state(struct vss_store *store, uint32_t snap_id, uint32_t
  */
 int vss_store_set_record(struct vss_store *store, uint64_t data_chunk,
 			 uint64_t origin_chunk, uint32_t epoch);
+/**
+ * vss_store_set_record_seq() - the same, with the commit sequence number
+ * and copy checksum of format version 2 (vss_store_set_record() writes 0
+ * for both: a record whose copy is never checked).
+ */
+int vss_store_set_record_seq(struct vss_store *store, uint64_t data_chunk,
+			     uint64_t origin_chunk, uint32_t epoch, uint32_t seq,
+			     uint32_t data_csum);
 
 /**
  * vss_store_write_sb() - write the snapshot table to the copy the next

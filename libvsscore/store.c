@@ -360,6 +360,7 @@ static void info_from_sb(struct vss_store *s)
 	in->chunk_sectors = le32toh(sb->chunk_sectors);
 	in->nr_snaps = le32toh(sb->nr_snaps);
 	in->last_epoch = le32toh(sb->last_epoch);
+	in->synced_seq = le32toh(sb->synced_seq);
 	in->data_chunks = le64toh(sb->data_chunks);
 	memcpy(in->uuid, sb->uuid, sizeof(in->uuid));
 }
@@ -444,6 +445,11 @@ static void check_snap_table(struct vss_store *s, char copy)
 		       copy, le32toh(sb->nr_snaps), in_use);
 }
 
+static bool version_known(uint32_t version)
+{
+	return version >= VSS_FORMAT_VERSION_MIN && version <= VSS_FORMAT_VERSION;
+}
+
 /* Checks of the chosen superblock; fills the derived geometry. */
 static void check_sb(struct vss_store *s, char copy, bool tail_zero)
 {
@@ -452,14 +458,17 @@ static void check_sb(struct vss_store *s, char copy, bool tail_zero)
 	uint64_t device_chunks;
 	uint32_t cs = in->chunk_sectors;
 
-	if (in->version != VSS_FORMAT_VERSION)
+	if (!version_known(in->version))
 		report(s, VSS_STORE_FATAL, "sb-version",
-		       "superblock %c: unknown format version %" PRIu32 " (this reader knows %u)",
-		       copy, in->version, VSS_FORMAT_VERSION);
+		       "superblock %c: unknown format version %" PRIu32 " (this reader knows %u to %u)",
+		       copy, in->version, VSS_FORMAT_VERSION_MIN, VSS_FORMAT_VERSION);
 	if (in->flags)
 		report(s, VSS_STORE_FATAL, "sb-flags",
 		       "superblock %c: unknown feature flags 0x%" PRIx32, copy, in->flags);
-	if (le32toh(sb->reserved0) || !all_zero(sb->reserved1, sizeof(sb->reserved1)) || !tail_zero)
+	if (in->version == 1 && in->synced_seq)
+		report(s, VSS_STORE_NONFATAL, "sb-reserved",
+		       "superblock %c: format version 1 with a synced_seq (reserved there)", copy);
+	if (!all_zero(sb->reserved1, sizeof(sb->reserved1)) || !tail_zero)
 		report(s, VSS_STORE_NONFATAL, "sb-reserved",
 		       "superblock %c: reserved bytes are not zero", copy);
 
@@ -632,7 +641,30 @@ struct scan {
 	uint64_t origin_chunks;
 	uint32_t last_epoch;
 	size_t cap;
+	void *copy;			/* a chunk, to check copies of unsynced commits */
 };
+
+/*
+ * A record of a commit after synced_seq: does its data chunk hold the copy
+ * it describes?  1 yes, 0 no (a crash lost the copy), < 0 a read error.
+ */
+static int copy_matches(struct vss_store *s, struct scan *sc, uint64_t d, uint64_t ochunk,
+			uint32_t csum)
+{
+	uint32_t cs = s->info.chunk_sectors;
+	uint64_t len = vss_copy_bytes(s->info.origin_sectors, cs, ochunk);
+	int r;
+
+	if (!sc->copy) {
+		sc->copy = malloc((size_t)cs * SECTOR_BYTES);
+		if (!sc->copy)
+			return -ENOMEM;
+	}
+	r = store_read(s, sc->copy, (size_t)len, vss_data_to_chunk(d, cs) * cs * SECTOR_BYTES);
+	if (r)
+		return r;
+	return (vss_crc32c(0xFFFFFFFFU, sc->copy, (size_t)len) ^ VSS_CSUM_XOR) == csum;
+}
 
 static int add_rec(struct vss_store *s, struct scan *sc, uint32_t ochunk, uint32_t epoch,
 		   uint32_t data)
@@ -688,18 +720,21 @@ static int scan_block(struct vss_store *s, struct scan *sc, const unsigned char 
 
 	for (i = 0; i < VSS_RECORDS_PER_BLOCK; i++) {
 		const struct vss_exc_disk *rec = &blk->rec[i];
-		uint64_t ochunk = le64toh(rec->origin_chunk);
+		uint32_t seq = le32toh(rec->seq), csum = le32toh(rec->data_csum);
 		uint32_t epoch = le32toh(rec->epoch);
+		/* version 1 has a 64-bit origin_chunk where seq is now */
+		uint64_t ochunk = le32toh(rec->origin_chunk) |
+				  (s->info.version == 1 ? (uint64_t)seq << 32 : 0);
 		uint64_t d = d0 + i;
 
 		if (!epoch) {
-			if (ochunk || rec->reserved)
+			if (ochunk || seq || csum)
 				report(s, VSS_STORE_NONFATAL, "rec-empty-nonzero",
 				       "record %u of block %" PRIu64 ": empty (epoch 0) but not zero",
 				       i, blocknr);
 			continue;
 		}
-		if (le32toh(rec->reserved))
+		if (s->info.version == 1 && csum)
 			report(s, VSS_STORE_NONFATAL, "rec-reserved",
 			       "record %u of block %" PRIu64 ": reserved field is not zero", i, blocknr);
 		if (d >= sc->data_chunks) {
@@ -721,6 +756,29 @@ static int scan_block(struct vss_store *s, struct scan *sc, const unsigned char 
 			       "record %u of block %" PRIu64 ": epoch %" PRIu32 " > last_epoch %" PRIu32,
 			       i, blocknr, epoch, sc->last_epoch);
 			continue;
+		}
+		if (s->info.version > 1 && vss_seq_unsynced(seq, s->info.synced_seq)) {
+			r = copy_matches(s, sc, d, ochunk, csum);
+			if (r == -ENOMEM)
+				return r;
+			if (r < 0) {
+				report(s, VSS_STORE_FATAL, "data-read-error",
+				       "data chunk %" PRIu64 " (of record %u of block %" PRIu64
+				       "): read error: %s", d, i, blocknr, strerror(-r));
+				continue;
+			}
+			s->info.unsynced_records++;
+			if (!r) {
+				report(s, VSS_STORE_NONFATAL, "rec-copy-lost",
+				       "record %u of block %" PRIu64 ": data chunk %" PRIu64
+				       " does not hold the copy of origin chunk %" PRIu64
+				       " (commit %" PRIu32 ", after the last synced commit %" PRIu32
+				       "): a crash came before the copy was durable, and before its"
+				       " origin write; dm-vss empties the record at the next load",
+				       i, blocknr, d, ochunk, seq, s->info.synced_seq);
+				s->info.lost_records++;
+				continue;
+			}
 		}
 		r = add_rec(s, sc, (uint32_t)ochunk, epoch, (uint32_t)d);
 		if (r)
@@ -860,7 +918,7 @@ int vss_store_check(struct vss_store *s)
 		return r;
 	if (in->state != VSS_STORE_LOADED || !in->geometry_valid)
 		return 0;
-	if (in->version != VSS_FORMAT_VERSION) {
+	if (!version_known(in->version)) {
 		store_log(s, VSS_STORE_LOG_INFO, "format version %" PRIu32
 			  " unknown: exception blocks not checked", in->version);
 		return 0;
@@ -897,10 +955,12 @@ int vss_store_check(struct vss_store *s)
 		r = scan_meta_chunk(s, &sc, buf, vss_data_to_block(d0, cs), d0, n);
 		if (r) {
 			free(buf);
+			free(sc.copy);
 			return r;
 		}
 	}
 	free(buf);
+	free(sc.copy);
 	if (scan_data < sc.data_chunks)
 		report(s, VSS_STORE_FATAL, "exc-beyond-device",
 		       "%" PRIu64 " exception blocks of the layout (data chunks %" PRIu64
@@ -1213,6 +1273,12 @@ int vss_store_write_sb(struct vss_store *s)
 int vss_store_set_record(struct vss_store *s, uint64_t data_chunk, uint64_t origin_chunk,
 			 uint32_t epoch)
 {
+	return vss_store_set_record_seq(s, data_chunk, origin_chunk, epoch, 0, 0);
+}
+
+int vss_store_set_record_seq(struct vss_store *s, uint64_t data_chunk, uint64_t origin_chunk,
+			     uint32_t epoch, uint32_t seq, uint32_t data_csum)
+{
 	struct vss_exc_block_disk blk;
 	uint32_t cs = s->info.chunk_sectors;
 	uint64_t blocknr, limit;
@@ -1231,9 +1297,10 @@ int vss_store_set_record(struct vss_store *s, uint64_t data_chunk, uint64_t orig
 	if (r)
 		return r;
 	rec = &blk.rec[vss_data_to_record(data_chunk, cs)];
-	rec->origin_chunk = htole64(origin_chunk);
+	rec->origin_chunk = htole32((uint32_t)origin_chunk);
+	rec->seq = htole32(seq);
 	rec->epoch = htole32(epoch);
-	rec->reserved = 0;
+	rec->data_csum = htole32(data_csum);
 	vss_store_block_seal(&blk, VSS_EXC_MAGIC);
 	r = store_write(s, &blk, sizeof(blk), blocknr * VSS_BLOCK_SIZE);
 	if (!r)

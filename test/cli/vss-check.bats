@@ -179,13 +179,13 @@ poke() { mk poke "$@"; }
 
 @test "superblock fields: version, flags, chunk size" {
 	fresh
-	poke 8 2
+	poke 8 3
 	mk seal 0
-	poke 4104 2
+	poke 4104 3
 	mk seal 4096
 	run check "$S"
 	[ "$status" -eq 7 ]
-	[[ "$output" == *"superblock A: unknown format version 2"*"[sb-version]"* ]]
+	[[ "$output" == *"superblock A: unknown format version 3 (this reader knows 1 to 2)"*"[sb-version]"* ]]
 
 	fresh
 	poke 12 1
@@ -279,14 +279,15 @@ poke() { mk poke "$@"; }
 		(.superblock_copies | length == 2) and
 		(.superblock_copies[0] | .copy == "A" and .valid == true and .seq == 1 and .in_use == false) and
 		(.superblock_copies[1] | .copy == "B" and .seq == 2 and .in_use == true) and
-		(.superblock | .copy == "B" and .seq == 2 and .version == 1 and .flags == 0 and
+		(.superblock | .copy == "B" and .seq == 2 and .version == 2 and .flags == 0 and .synced_seq == 0 and
 			.chunk_sectors == 8 and .origin_sectors == 16384 and .store_chunks == 1024 and
 			.data_chunks == 1018 and .nr_snaps == 2 and .last_epoch == 5 and
 			(.uuid | test("^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"))) and
 		(.geometry | .chunk_bytes == 4096 and .header_chunks == 2 and
 			.group_data_chunks == 255 and .origin_chunks == 2048 and .exception_blocks == 4) and
 		(.usage | .used_chunks == 3 and .free_chunks == 1015 and .records == 4 and
-			.free_records == 1 and .bad_exception_blocks == 0) and
+			.free_records == 1 and .bad_exception_blocks == 0 and
+			.unsynced_records == 0 and .lost_records == 0) and
 		(.snapshots | length == 2) and
 		(.snapshots[0] | .slot == 0 and .snap_id == 1 and .state == "valid" and .epoch == 1 and
 			.ctime == 1700000000 and .created == "2023-11-14T22:13:20Z" and .chunks == 2) and

@@ -526,7 +526,8 @@ static void test_sb_fields(void **state)
 		const char *name;
 		const char *text;
 	} cases[] = {
-		{ offsetof(struct vss_sb_disk, version), 2, 4, "sb-version", "unknown format version 2" },
+		{ offsetof(struct vss_sb_disk, version), 3, 4, "sb-version", "unknown format version 3" },
+		{ offsetof(struct vss_sb_disk, version), 0, 4, "sb-version", "unknown format version 0" },
 		{ offsetof(struct vss_sb_disk, flags), 4, 4, "sb-flags", "unknown feature flags 0x4" },
 		{ offsetof(struct vss_sb_disk, chunk_sectors), 24, 4, "sb-chunk-size", "chunk_sectors 24" },
 		{ offsetof(struct vss_sb_disk, chunk_sectors), 4096, 4, "sb-chunk-size", "in 8..2048" },
@@ -775,7 +776,7 @@ static void test_record_damage(void **state)
 	/* Origin chunk beyond the origin (2048 chunks), checksum made right. */
 	fx = fix_content();
 	blk = (void *)(fx->img + b1 * VSS_BLOCK_SIZE);
-	blk->rec[r1].origin_chunk = htole64(99999);
+	blk->rec[r1].origin_chunk = htole32(99999);
 	reseal(fx, b1);
 	info = fix_check(fx);
 	snprintf(text, sizeof(text), "record %u of block %llu: origin chunk 99999 beyond origin size",
@@ -818,16 +819,87 @@ static void test_record_damage(void **state)
 	}
 	fix_free(fx);
 
-	/* Reserved field, and an empty record that is not zero: non-fatal. */
+	/* An empty record that is not zero: non-fatal. */
 	fx = fix_content();
 	blk = (void *)(fx->img + b1 * VSS_BLOCK_SIZE);
-	blk->rec[r1].reserved = htole32(1);
-	blk->rec[r1 + 3].origin_chunk = htole64(44);
+	blk->rec[r1 + 3].origin_chunk = htole32(44);
 	reseal(fx, b1);
 	info = fix_check(fx);
 	assert_int_equal(info.nr_fatal, 0);
-	assert_found(fx, "rec-reserved", VSS_STORE_NONFATAL, "reserved field");
 	assert_found(fx, "rec-empty-nonzero", VSS_STORE_NONFATAL, "empty (epoch 0)");
+	fix_free(fx);
+
+	/*
+	 * Version 1: the seq field is the high half of a 64-bit origin chunk
+	 * and data_csum is reserved.
+	 */
+	fx = fix_content();
+	for (int c = 0; c < 2; c++) {
+		sb_at(fx, c)->version = htole32(1);
+		reseal(fx, c);
+	}
+	blk = (void *)(fx->img + b1 * VSS_BLOCK_SIZE);
+	blk->rec[r1].seq = htole32(1);
+	blk->rec[r1].data_csum = htole32(1);
+	reseal(fx, b1);
+	info = fix_check(fx);
+	assert_found(fx, "rec-origin-beyond", VSS_STORE_FATAL, "origin chunk 4294967302 beyond");
+	assert_found(fx, "rec-reserved", VSS_STORE_NONFATAL, "reserved field");
+	fix_free(fx);
+}
+
+/* The crc32c a version 2 record keeps of data chunk d's copy (4 KiB chunks). */
+static uint32_t copy_csum(struct fix *fx, uint64_t d)
+{
+	return vss_crc32c(0xFFFFFFFFU, fx->img + vss_data_to_chunk(d, 8) * 4096, 4096) ^
+	       VSS_CSUM_XOR;
+}
+
+static void test_unsynced_copies(void **state)
+{
+	struct vss_store_info info;
+	uint64_t d;
+	struct fix *fx;
+
+	(void)state;
+	/*
+	 * synced_seq 0: commits 1..VSS_SEQ_WINDOW are checked.  Data chunk 0
+	 * of commit 1 holds its copy; 1 (commit 2) does not: a crash lost it.
+	 */
+	fx = fix_content();
+	memset(fx->img + vss_data_to_chunk(1, 8) * 4096, 0x5a, 4096);
+	assert_int_equal(vss_store_set_record_seq(fx->store, 0, 5, 1, 1, copy_csum(fx, 0)), 0);
+	assert_int_equal(vss_store_set_record_seq(fx->store, 1, 9, 2, 2, copy_csum(fx, 1) ^ 1),
+			 0);
+	info = fix_check(fx);
+	assert_int_equal(info.nr_fatal, 0);
+	assert_int_equal(info.unsynced_records, 2);
+	assert_int_equal(info.lost_records, 1);
+	assert_int_equal(info.used_chunks, 2);	/* 0 and 260; 1 is not taken */
+	assert_found(fx, "rec-copy-lost", VSS_STORE_NONFATAL,
+		     "data chunk 1 does not hold the copy of origin chunk 9 (commit 2, after the last synced commit 0)");
+	assert_int_equal(vss_store_lookup(fx->store, 8, 9, &d), -ENODATA);
+	fix_free(fx);
+
+	/* Commits at or before synced_seq, or past the window, are trusted. */
+	fx = fix_content();
+	for (int c = 0; c < 2; c++) {
+		sb_at(fx, c)->synced_seq = htole32(0xFFFFFFF0U);
+		reseal(fx, c);
+	}
+	assert_int_equal(vss_store_set_record_seq(fx->store, 1, 9, 2, 0xFFFFFFF0U, 7), 0);
+	assert_int_equal(vss_store_set_record_seq(fx->store, 2, 10, 2,
+						  0xFFFFFFF0U + VSS_SEQ_WINDOW + 1, 7), 0);
+	/* and the window wraps past 2^32, skipping seq 0 */
+	assert_int_equal(vss_store_set_record_seq(fx->store, 3, 11, 2, 5, 7), 0);
+	info = fix_check(fx);
+	assert_int_equal(info.nr_fatal, 0);
+	assert_int_equal(info.unsynced_records, 1);
+	assert_int_equal(info.lost_records, 1);
+	assert_int_equal(info.used_chunks, 4);
+	assert_int_equal(vss_store_lookup(fx->store, 8, 9, &d), 0);
+	assert_int_equal(d, 1);
+	assert_int_equal(vss_store_lookup(fx->store, 8, 11, &d), -ENODATA);
 	fix_free(fx);
 }
 
@@ -883,6 +955,7 @@ int main(void)
 		cmocka_unit_test(test_sb_fields),
 		cmocka_unit_test(test_origin_size),
 		cmocka_unit_test(test_sb_reserved_and_parity),
+		cmocka_unit_test(test_unsynced_copies),
 		cmocka_unit_test(test_snapshot_table),
 		cmocka_unit_test(test_exception_block_damage),
 		cmocka_unit_test(test_record_damage),
