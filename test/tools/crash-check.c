@@ -643,6 +643,12 @@ static void on_finding(const struct vss_store_finding *f, void *arg)
 		snprintf(first_fatal, sizeof(first_fatal), "%s: %s", f->name, f->message);
 }
 
+static struct {
+	uint64_t points, torn, skipped, vsscheck, loaded, format, refused;
+	uint64_t snap_ok, snap_invalid, inflight, extra, fail, notes, same;
+	uint64_t lost_points, lost_records, unsynced;
+} n;
+
 /* What vss-check --ignore-non-fatal says of the store in buf: 0, 4, 7. */
 static int reader_check(const unsigned char *buf)
 {
@@ -660,6 +666,10 @@ static int reader_check(const unsigned char *buf)
 		die("the store reader cannot check the image: %s", strerror(-r));
 	vss_store_get_info(st, &info);
 	vss_store_close(st);
+	/* records without their copies: the kernel must empty them at load */
+	n.unsynced += info.unsynced_records;
+	n.lost_records += info.lost_records;
+	n.lost_points += info.lost_records != 0;
 	if (info.nr_fatal)
 		return 7;
 	if (info.state == VSS_STORE_UNFORMATTED)
@@ -700,11 +710,6 @@ static int run_vss_check(const char *outfile)
 }
 
 /* ---- the checks ---- */
-
-static struct {
-	uint64_t points, torn, skipped, vsscheck, loaded, format, refused;
-	uint64_t snap_ok, snap_invalid, inflight, extra, fail, notes, same;
-} n;
 
 #define MAX_REASONS 32
 static struct {
@@ -1293,6 +1298,9 @@ static int cmd_run(int argc, char **argv)
 	       n.points, n.vsscheck);
 	printf("# store loaded at %" PRIu64 " points (%" PRIu64 " unformatted: formatted at load), refused at %"
 	       PRIu64 "\n", n.loaded, n.format, n.refused);
+	printf("# copies checked by the store reader: %" PRIu64 " of commits after synced_seq; "
+	       "%" PRIu64 " records without their copies at %" PRIu64 " points (emptied at load)\n",
+	       n.unsynced, n.lost_records, n.lost_points);
 	for (i = 0; i < nreasons; i++)
 		printf("#   refused %" PRIu64 " times (first at point %s): %s\n", reasons[i].count,
 		       reasons[i].first, reasons[i].text);
