@@ -228,7 +228,7 @@ refused_by_both() {
 
 	# A record pointing beyond the origin, under a valid checksum.
 	cp "$W/store.img" "$W/d2.img"
-	"$MKSTORE" "$W/d2.img" poke $((2 * 4096 + 16 + 4)) 0x01 seal $((2 * 4096))
+	"$MKSTORE" "$W/d2.img" poke $((2 * 4096 + 16 + 3)) 0x01 seal $((2 * 4096))
 	refused_by_both "$W/d2.img" rec-origin-beyond
 
 	# Both superblock copies.
