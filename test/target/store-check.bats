@@ -197,6 +197,71 @@ kernel_store() {
 	cmp "$W/chunk4" "$W/expect-11"
 }
 
+# Snapshot 1 of a libvsscore store, as above: chunk 3 from data chunk 0
+# (0xab) or, if that record is not taken, from the origin (0x11).
+expect_chunk3() {
+	head -c 4096 /dev/zero | tr '\0' "$1" > "$W/expect"
+	dd if="/dev/mapper/$P-s1" of="$W/chunk3" bs=4096 skip=3 count=1 status=none
+	cmp "$W/chunk3" "$W/expect"
+}
+
+@test "a version 1 store is served, and rewritten as version 2 before its first commit" {
+	truncate -s $STORE_BYTES "$W/store.img"
+	"$MKSTORE" "$W/store.img" format $STORE_BYTES $OSECT 8 snap 1 rec 0 3 1 fill 0 0xab sb
+	# version 1 in both copies (a record of format 1 has seq 0 and csum 0)
+	"$MKSTORE" "$W/store.img" poke 8 1 seal 0 poke $((4096 + 8)) 1 seal 4096
+	[ "$(jcheck "$W/store.img" '.superblock.version, .clean' | paste -sd' ')" = "1 true" ]
+	tr '\0' '\021' < /dev/zero | dd of="$W/origin.img" bs=1M count=8 conv=notrunc status=none \
+		iflag=fullblock
+	STORE=$(attach "$W/store.img")
+	origin_up "$STORE"
+	snap_up 1 "$STORE"
+	[ "$(origin_used)" = 1 ]
+	expect_chunk3 '\253'
+	dmsetup remove "$P-s1"
+	origin_down
+	check --json "$W/store.img" | jq -e '.clean and .superblock.version == 2 and
+		([.superblock_copies[] | select(.valid)] | length == 2) and .usage.used_chunks == 1'
+	# and a commit of format 2 after it: snapshot 1 keeps chunk 3
+	origin_up "$STORE"
+	snap_up 1 "$STORE"
+	dd if=/dev/zero of="/dev/mapper/$P-o" bs=4096 seek=7 count=1 oflag=direct status=none
+	[ "$(origin_used)" = 2 ]
+	expect_chunk3 '\253'
+}
+
+@test "a record whose copy a crash lost is emptied at load; one whose copy is intact is kept" {
+	# Commit 1 wrote the record of data chunk 0 (origin chunk 3) with the
+	# checksum of 0xab, then only part of the copy landed (0xcd): the
+	# origin write it held was never made.  synced_seq is 0.
+	truncate -s $STORE_BYTES "$W/store.img"
+	"$MKSTORE" "$W/store.img" format $STORE_BYTES $OSECT 8 snap 1 sb \
+		fill 0 0xab recsum 0 3 1 1 fill 0 0xcd \
+		fill 1 0x22 recsum 1 5 1 1
+	check --ignore-non-fatal "$W/store.img"
+	run check "$W/store.img"
+	[ "$status" -eq 7 ]
+	[[ "$output" == *"non-fatal: record 0 of block 2: data chunk 0 does not hold the copy of origin chunk 3 (commit 1, after the last synced commit 0)"*"[rec-copy-lost]"* ]]
+	tr '\0' '\021' < /dev/zero | dd of="$W/origin.img" bs=1M count=8 conv=notrunc status=none \
+		iflag=fullblock
+	KMARK="store-check: $$-$RANDOM"
+	echo "$KMARK" > /dev/kmsg
+	STORE=$(attach "$W/store.img")
+	origin_up "$STORE"
+	snap_up 1 "$STORE"
+	[ "$(origin_used)" = 1 ]	# origin chunk 5's copy only
+	[ "$(snap_copied 1)" = 1 ]
+	expect_chunk3 '\021'
+	head -c 4096 /dev/zero | tr '\0' '\042' > "$W/expect"
+	dd if="/dev/mapper/$P-s1" of="$W/chunk5" bs=4096 skip=5 count=1 status=none
+	cmp "$W/chunk5" "$W/expect"
+	dmesg | sed -n "/$KMARK/,\$p" | grep -q "dropping 1 records whose copies a crash lost"
+	dmsetup remove "$P-s1"
+	origin_down
+	# emptied on disk: a clean store with one record
+	check --json "$W/store.img" | jq -e '.clean and .usage.records == 1 and .usage.lost_records == 0'
+}
+
 # refused_by_both IMAGE NAME: vss-check names a fatal finding NAME in the
 # damaged IMAGE, and the kernel refuses to load it.
 refused_by_both() {

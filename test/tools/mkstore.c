@@ -10,6 +10,9 @@
  *   snap ID [CTIME]        create a VALID snapshot (next epoch)
  *   state ID STATE         free, valid, invalid or dropped (free deletes)
  *   rec DATA OCHUNK EPOCH  set the record of data chunk DATA
+ *   recsum DATA OCHUNK EPOCH SEQ
+ *                          the same as a format 2 commit SEQ writes it, with
+ *                          the checksum of what data chunk DATA holds now
  *   fill DATA BYTE         fill data chunk DATA with BYTE
  *   sb                     write the snapshot table (next superblock copy)
  *   poke OFFSET BYTE       write one byte (decimal or 0x hex) at OFFSET
@@ -25,6 +28,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "crc32c.h"
 #include "libvsscore-store.h"
 #include "vss-ondisk.h"
 
@@ -168,6 +172,29 @@ int main(int argc, char **argv)
 			if (r)
 				die("rec", r);
 			i += 3;
+		} else if (!strcmp(op, "recsum")) {
+			struct vss_store_info info;
+			uint64_t off, len;
+			void *buf;
+
+			need(left, 4, op);
+			vss_store_get_info(get_store(), &info);
+			len = vss_copy_bytes(info.origin_sectors, info.chunk_sectors, num(argv[i + 1]));
+			r = vss_store_data_offset(store, num(argv[i]), &off);
+			if (r)
+				die("recsum", r);
+			buf = malloc((size_t)info.chunk_sectors * 512);
+			if (!buf)
+				die("recsum", ENOMEM);
+			put_store();
+			raw_io(off, buf, (size_t)len, 0);
+			r = vss_store_set_record_seq(get_store(), num(argv[i]), num(argv[i + 1]),
+						     (uint32_t)num(argv[i + 2]), (uint32_t)num(argv[i + 3]),
+						     vss_crc32c(0xFFFFFFFFU, buf, (size_t)len) ^ VSS_CSUM_XOR);
+			free(buf);
+			if (r)
+				die("recsum", r);
+			i += 4;
 		} else if (!strcmp(op, "fill")) {
 			struct vss_store_info info;
 			void *buf;
