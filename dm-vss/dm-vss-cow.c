@@ -325,6 +325,10 @@ static void __vss_store_put(struct vss_store *s)
 	list_del(&s->list);
 	flush_workqueue(s->wq);
 	flush_workqueue(s->commit_wq);
+	/* the next load then checks no copy */
+	if (s->mode == VSS_MODE_RW && vss_meta_checkpoint(s->meta))
+		DMWARN("store %d:%d: cannot record its last commits as synced",
+		       MAJOR(s->store_dev), MINOR(s->store_dev));
 	destroy_workqueue(s->wq);
 	destroy_workqueue(s->commit_wq);
 	dm_io_client_destroy(s->io);

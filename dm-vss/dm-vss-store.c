@@ -432,6 +432,11 @@ int vss_meta_write_records(struct vss_meta *meta)
 #define VSS_SYNC_RECORDS	256U
 #define VSS_SYNC_BYTES		(16ULL << 20)
 
+int vss_meta_checkpoint(struct vss_meta *meta)
+{
+	return meta->commit_seq == meta->synced_seq ? 0 : vss_meta_write_sb(meta);
+}
+
 int vss_meta_sync(struct vss_meta *meta, u32 records, u64 bytes)
 {
 	int r = dm_bufio_issue_flush(meta->bufio);

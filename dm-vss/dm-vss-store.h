@@ -83,6 +83,8 @@ int vss_meta_set_record(struct vss_meta *meta, u64 data, u64 ochunk, u32 epoch,
 int vss_meta_write_records(struct vss_meta *meta);
 /* Flush; the commit is done.  records/bytes: its copies. */
 int vss_meta_sync(struct vss_meta *meta, u32 records, u64 bytes);
+/* Record every commit so far as synced, if one is not (a superblock write). */
+int vss_meta_checkpoint(struct vss_meta *meta);
 /* Drop record changes not committed (after a failure). */
 void vss_meta_discard(struct vss_meta *meta);
 /* Write the snapshot table to the older superblock copy and flush. */
