@@ -175,6 +175,16 @@ kernel_store() {
 	[ "$(snap_copied 2)" = 10 ]
 }
 
+# libvss_up: the origin filled with 0x11, $W/store.img (a store libvsscore
+# wrote) under it, and snapshot 1 up.
+libvss_up() {
+	tr '\0' '\021' < /dev/zero | dd of="$W/origin.img" bs=1M count=8 conv=notrunc status=none \
+		iflag=fullblock
+	STORE=$(attach "$W/store.img")
+	origin_up "$STORE"
+	snap_up 1 "$STORE"
+}
+
 @test "a store written by libvsscore is served by the kernel" {
 	# Snapshot 1 reads origin chunk 3 from data chunk 0 (filled with 0xab);
 	# every other chunk from the origin (0x11).
@@ -182,11 +192,7 @@ kernel_store() {
 	"$MKSTORE" "$W/store.img" format $STORE_BYTES $OSECT 8 snap 1 rec 0 3 1 fill 0 0xab sb
 	run check "$W/store.img"
 	[ "$status" -eq 0 ]
-	tr '\0' '\021' < /dev/zero | dd of="$W/origin.img" bs=1M count=8 conv=notrunc status=none \
-		iflag=fullblock
-	STORE=$(attach "$W/store.img")
-	origin_up "$STORE"
-	snap_up 1 "$STORE"
+	libvss_up
 	[ "$(origin_used)" = 1 ]
 	[ "$(snap_copied 1)" = 1 ]
 	head -c 4096 /dev/zero | tr '\0' '\253' > "$W/expect-ab"
@@ -211,11 +217,7 @@ expect_chunk3() {
 	# version 1 in both copies (a record of format 1 has seq 0 and csum 0)
 	"$MKSTORE" "$W/store.img" poke 8 1 seal 0 poke $((4096 + 8)) 1 seal 4096
 	[ "$(jcheck "$W/store.img" '.superblock.version, .clean' | paste -sd' ')" = "1 true" ]
-	tr '\0' '\021' < /dev/zero | dd of="$W/origin.img" bs=1M count=8 conv=notrunc status=none \
-		iflag=fullblock
-	STORE=$(attach "$W/store.img")
-	origin_up "$STORE"
-	snap_up 1 "$STORE"
+	libvss_up
 	[ "$(origin_used)" = 1 ]
 	expect_chunk3 '\253'
 	dmsetup remove "$P-s1"
@@ -242,13 +244,9 @@ expect_chunk3() {
 	run check "$W/store.img"
 	[ "$status" -eq 7 ]
 	[[ "$output" == *"non-fatal: record 0 of block 2: data chunk 0 does not hold the copy of origin chunk 3 (commit 1, after the last synced commit 0)"*"[rec-copy-lost]"* ]]
-	tr '\0' '\021' < /dev/zero | dd of="$W/origin.img" bs=1M count=8 conv=notrunc status=none \
-		iflag=fullblock
 	KMARK="store-check: $$-$RANDOM"
 	echo "$KMARK" > /dev/kmsg
-	STORE=$(attach "$W/store.img")
-	origin_up "$STORE"
-	snap_up 1 "$STORE"
+	libvss_up
 	[ "$(origin_used)" = 1 ]	# origin chunk 5's copy only
 	[ "$(snap_copied 1)" = 1 ]
 	expect_chunk3 '\021'
