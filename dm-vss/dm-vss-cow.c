@@ -630,13 +630,7 @@ static void vss_chunk_io(struct vss_store *s, blk_opf_t opf, struct block_device
 	};
 	unsigned long error_bits = 0;
 
-	if (is_vmalloc_addr(buf)) {
-		req.mem.type = DM_IO_VMA;
-		req.mem.ptr.vma = buf;
-	} else {
-		req.mem.type = DM_IO_KMEM;
-		req.mem.ptr.addr = buf;
-	}
+	vss_io_mem(&req, buf);
 	/* asynchronous: fn is called, also when it fails */
 	dm_io(&req, 1, &region, &error_bits, IOPRIO_DEFAULT);
 }

@@ -617,6 +617,17 @@ static int vss_cmp_u32(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+void vss_io_mem(struct dm_io_request *req, void *buf)
+{
+	if (is_vmalloc_addr(buf)) {
+		req->mem.type = DM_IO_VMA;
+		req->mem.ptr.vma = buf;
+	} else {
+		req->mem.type = DM_IO_KMEM;
+		req->mem.ptr.addr = buf;
+	}
+}
+
 /*
  * Whether data chunk d holds the copy a record of a commit after synced_seq
  * describes (vss-ondisk.h): 1 if so, 0 if not, or an error.
@@ -642,11 +653,7 @@ static int vss_copy_matches(struct vss_meta *meta, void **buf, u64 d, u64 ochunk
 		if (!*buf)
 			return -ENOMEM;
 	}
-	req.mem.type = is_vmalloc_addr(*buf) ? DM_IO_VMA : DM_IO_KMEM;
-	if (is_vmalloc_addr(*buf))
-		req.mem.ptr.vma = *buf;
-	else
-		req.mem.ptr.addr = *buf;
+	vss_io_mem(&req, *buf);
 	r = dm_io(&req, 1, &region, &error_bits, IOPRIO_DEFAULT);
 	if (r)
 		return r;

@@ -76,6 +76,9 @@ void vss_meta_set_last_epoch(struct vss_meta *meta, u32 epoch);
  * commit as synced so a load checks only the copies of later ones.
  */
 u32 vss_data_csum(const void *data, size_t len);
+struct dm_io_request;
+/* Point req at a kvmalloc()ed buffer (kmalloc or vmalloc memory). */
+void vss_io_mem(struct dm_io_request *req, void *buf);
 /* Record in exception block d that data chunk d holds ochunk at epoch. */
 int vss_meta_set_record(struct vss_meta *meta, u64 data, u64 ochunk, u32 epoch,
 			u32 data_csum);
