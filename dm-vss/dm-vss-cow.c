@@ -63,8 +63,9 @@ struct vss_pending {
 
 /* Per-bio data of vss-snap. */
 struct vss_snap_io {
-	struct hlist_node node;		/* store->tracked, when reading the origin */
+	struct hlist_node node;		/* store->tracked(_runs), when reading the origin */
 	u32 ochunk;
+	u32 nr_chunks;			/* of the origin read: ochunk.. */
 	u8 kind;
 };
 
@@ -100,7 +101,8 @@ struct vss_store {
 	u32 live[VSS_MAX_SNAPS];	/* epochs of valid snapshots, ascending */
 	u32 nr_live;
 	struct hlist_head pending[1 << VSS_PENDING_BITS];
-	struct hlist_head tracked[1 << VSS_TRACK_BITS];
+	struct hlist_head tracked[1 << VSS_TRACK_BITS];	/* one-chunk reads */
+	struct hlist_head tracked_runs;	/* origin reads of several chunks */
 	struct bio_list deferred;
 	struct list_head copied;
 	u32 nr_copying;			/* copies started, not finished */
@@ -358,6 +360,9 @@ static bool __vss_tracked(struct vss_store *s, u32 ochunk)
 
 	hlist_for_each_entry(io, &s->tracked[hash_32(ochunk, VSS_TRACK_BITS)], node)
 		if (io->ochunk == ochunk)
+			return true;
+	hlist_for_each_entry(io, &s->tracked_runs, node)
+		if (ochunk - io->ochunk < io->nr_chunks)
 			return true;
 	return false;
 }
@@ -1012,19 +1017,13 @@ static int origin_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	mutex_unlock(&vss_stores_lock);
 	o->store = s;
 
-	r = dm_set_target_max_io_len(ti, s->chunk_sectors);
-	if (r)
-		goto bad_io_len;
+	/* no max_io_len: origin_map cuts writes at the chunks they copy */
 	ti->num_flush_bios = 2;
 	ti->num_discard_bios = 1;
 	ti->accounts_remapped_io = true;
 	ti->private = o;
 	return 0;
 
-bad_io_len:
-	mutex_lock(&vss_stores_lock);
-	s->nr_origins--;
-	__vss_store_put(s);
 bad_unlock:
 	mutex_unlock(&vss_stores_lock);
 bad_same:
@@ -1127,13 +1126,38 @@ static void origin_dtr(struct dm_target *ti)
 	kfree(o);
 }
 
+/* The chunks a bio touches, from its first: at least 1. */
+static u32 vss_bio_chunks(struct vss_store *s, struct bio *bio, sector_t sector)
+{
+	sector_t last = sector + bio_sectors(bio) - 1;
+
+	return bio_sectors(bio) ? (last >> s->chunk_shift) - (sector >> s->chunk_shift) + 1 : 1;
+}
+
+/* Sectors of a bio at sector that fall in its first n chunks. */
+static sector_t vss_run_sectors(struct vss_store *s, sector_t sector, u32 n)
+{
+	return ((((sector >> s->chunk_shift) + n)) << s->chunk_shift) - sector;
+}
+
+/* How many of the n chunks from ochunk take an origin write as it is. */
+static u32 __vss_nocopy_run(struct vss_store *s, u32 ochunk, u32 n)
+{
+	u32 run = 0;
+
+	while (run < n && !__vss_pending_find(s, ochunk + run) &&
+	       !__vss_needs_copy(s, ochunk + run))
+		run++;
+	return run;
+}
+
 static int origin_map(struct dm_target *ti, struct bio *bio)
 {
 	struct vss_origin *o = ti->private;
 	struct vss_store *s = o->store;
 	struct vss_pending *pe, *spare;
 	unsigned long flags;
-	u32 ochunk, d;
+	u32 ochunk, d, n, run;
 
 	if (bio->bi_opf & REQ_PREFLUSH) {
 		bio_set_dev(bio, dm_bio_get_target_bio_nr(bio) ? o->store_dev->bdev :
@@ -1145,14 +1169,22 @@ static int origin_map(struct dm_target *ti, struct bio *bio)
 	if (bio_data_dir(bio) == READ)
 		return DM_MAPIO_REMAPPED;
 
+	/*
+	 * A write of chunks that need no copy goes as it is, whole; one that
+	 * begins with a chunk to copy is cut at that chunk's end.
+	 */
 	ochunk = bio->bi_iter.bi_sector >> s->chunk_shift;
-	if (unlikely(bio_op(bio) == REQ_OP_DISCARD)) {
-		sector_t end = ((sector_t)ochunk + 1) << s->chunk_shift;
-
-		if (bio_end_sector(bio) > end)
-			dm_accept_partial_bio(bio, end - bio->bi_iter.bi_sector);
-	}
+	n = vss_bio_chunks(s, bio, bio->bi_iter.bi_sector);
 	spin_lock_irqsave(&s->lock, flags);
+	run = s->mode == VSS_MODE_FAIL && !s->fail_durable ? 0 : __vss_nocopy_run(s, ochunk, n);
+	if (run) {
+		spin_unlock_irqrestore(&s->lock, flags);
+		if (run < n)
+			dm_accept_partial_bio(bio, vss_run_sectors(s, bio->bi_iter.bi_sector, run));
+		return DM_MAPIO_REMAPPED;
+	}
+	if (n > 1)
+		dm_accept_partial_bio(bio, vss_run_sectors(s, bio->bi_iter.bi_sector, 1));
 	if (unlikely(s->mode == VSS_MODE_FAIL && !s->fail_durable)) {
 		/* the worker writes the invalidation first, then sends it */
 		bio_list_add(&s->deferred, bio);
@@ -1462,12 +1494,7 @@ static int snap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	mutex_unlock(&vss_stores_lock);
 	st->store = s;
 
-	r = dm_set_target_max_io_len(ti, s->chunk_sectors);
-	if (r) {
-		mutex_lock(&vss_stores_lock);
-		__vss_store_put(s);
-		goto bad_unlock;
-	}
+	/* no max_io_len: snap_map cuts reads where their source changes */
 	ti->num_flush_bios = 1;
 	ti->per_io_data_size = sizeof(struct vss_snap_io);
 	ti->private = st;
@@ -1511,7 +1538,7 @@ static int snap_map(struct dm_target *ti, struct bio *bio)
 	const struct vss_ient *e;
 	unsigned long flags;
 	sector_t sector;
-	u32 ochunk;
+	u32 ochunk, n, run;
 
 	io->kind = VSS_IO_NONE;
 	if (bio->bi_opf & REQ_PREFLUSH) {
@@ -1528,21 +1555,39 @@ static int snap_map(struct dm_target *ti, struct bio *bio)
 		spin_unlock_irqrestore(&s->lock, flags);
 		return DM_MAPIO_KILL;
 	}
+	/*
+	 * A read goes whole while its chunks come from one place: the origin,
+	 * or store chunks that follow each other; it is cut where that changes.
+	 */
+	n = vss_bio_chunks(s, bio, sector);
 	e = vss_index_find(&s->index, ochunk, st->epoch);
 	if (e) {
+		u64 first = vss_data_to_chunk(e->data, s->chunk_sectors);
+
+		for (run = 1; run < n; run++) {
+			e = vss_index_find(&s->index, ochunk + run, st->epoch);
+			if (!e || vss_data_to_chunk(e->data, s->chunk_sectors) != first + run)
+				break;
+		}
 		bio_set_dev(bio, st->store_dev->bdev);
-		bio->bi_iter.bi_sector =
-			(vss_data_to_chunk(e->data, s->chunk_sectors) << s->chunk_shift) +
-			(sector & (s->chunk_sectors - 1));
+		bio->bi_iter.bi_sector = (first << s->chunk_shift) +
+					 (sector & (s->chunk_sectors - 1));
 		io->kind = VSS_IO_STORE;
 		atomic_inc(&s->store_reads);
 	} else {
+		for (run = 1; run < n; run++)
+			if (vss_index_find(&s->index, ochunk + run, st->epoch))
+				break;
 		bio_set_dev(bio, st->origin->bdev);
 		bio->bi_iter.bi_sector = sector;
 		io->kind = VSS_IO_ORIGIN;
 		io->ochunk = ochunk;
-		hlist_add_head(&io->node, &s->tracked[hash_32(ochunk, VSS_TRACK_BITS)]);
+		io->nr_chunks = run;
+		hlist_add_head(&io->node, run == 1 ?
+			       &s->tracked[hash_32(ochunk, VSS_TRACK_BITS)] : &s->tracked_runs);
 	}
+	if (run < n)
+		dm_accept_partial_bio(bio, vss_run_sectors(s, sector, run));
 	spin_unlock_irqrestore(&s->lock, flags);
 	return DM_MAPIO_REMAPPED;
 }
