@@ -152,6 +152,41 @@ scenario() {
 	cow_check_counters
 }
 
+# Reads of a snapshot that take whole runs of origin chunks, while first
+# writes to those chunks arrive: each held write waits for the reads of its
+# chunk, so every read returns the snapshot's instant.  The origin sits on
+# dm-delay, its reads held 20 ms and its writes not, so that a copy read
+# before a snapshot read is mapped commits while that read still waits.
+@test "snapshot reads of runs of origin chunks race first writes to them and read the instant" {
+	local pid sha bs n=0 bad=0 loop
+	modprobe dm-delay
+	cow_make $((8 * MiB)) $((24 * MiB))
+	cow_fill
+	cow_snapshot 1
+	dmsetup remove "$COW_O"
+	loop=$COW_OREAL
+	dmsetup create "${COW_PFX}delay" --table "0 $COW_SECTORS delay $loop 0 20 $loop 0 0"
+	COW_OREAL=/dev/mapper/${COW_PFX}delay
+	cow_origin_load
+	cow_snap_dev 1
+	timeout 120 fio --name=race --filename="$COW_ODEV" --rw=randwrite --bs=4k --ioengine=libaio \
+		--iodepth=8 --direct=1 --runtime=12 --time_based --randrepeat=0 --norandommap \
+		--output=/dev/null &
+	pid=$!
+	while kill -0 "$pid" 2>/dev/null; do
+		for bs in 1M 256k 64k; do
+			sha=$(dd if="/dev/mapper/${COW_PFX}s1" iflag=direct bs=$bs status=none | sha256sum)
+			n=$((n + 1))
+			[ "${sha%% *}" = "${COW_EXPECT[1]}" ] || { bad=$((bad + 1)); echo "# read $n ($bs) differs"; }
+		done
+	done
+	wait "$pid"
+	echo "# $n reads of the snapshot during the writes, $bad wrong; $(cow_snap_status 1 copied) chunks copied"
+	(( n >= 3 && bad == 0 ))
+	(( $(cow_snap_status 1 copied) > 100 ))
+	cow_verify_snap 1
+}
+
 @test "snapshots survive removing every table and reloading the module" {
 	local used copied3
 	cow_make $((8 * MiB)) $((24 * MiB)) chunk_sectors 128
