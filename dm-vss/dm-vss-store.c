@@ -74,16 +74,6 @@ static void vss_block_seal(void *block, u32 magic)
 
 /* ---- index ---- */
 
-static inline u32 vss_index_home(const struct vss_index *index, u32 ochunk)
-{
-	return (u32)(((u64)hash_32(ochunk, 32) * index->size) >> 32);
-}
-
-static inline u32 vss_index_next(const struct vss_index *index, u32 slot)
-{
-	return slot + 1 == index->size ? 0 : slot + 1;
-}
-
 int vss_index_init(struct vss_index *index, u32 size)
 {
 	unsigned int noio = memalloc_noio_save();
@@ -107,41 +97,6 @@ void vss_index_free(struct vss_index *index)
 size_t vss_index_bytes(const struct vss_index *index)
 {
 	return (size_t)index->size * sizeof(*index->slots);
-}
-
-void vss_index_insert(struct vss_index *index, u32 ochunk, u32 data, u32 epoch)
-{
-	u32 slot = vss_index_home(index, ochunk);
-
-	while (index->slots[slot].epoch)
-		slot = vss_index_next(index, slot);
-	index->slots[slot].ochunk = ochunk;
-	index->slots[slot].data = data;
-	index->slots[slot].epoch = epoch;
-	index->count++;
-}
-
-/* Backward-shift deletion keeps every probe sequence unbroken. */
-void vss_index_remove(struct vss_index *index, u32 hole)
-{
-	u32 j = hole;
-
-	for (;;) {
-		u32 home, dist_home, dist_hole;
-
-		j = vss_index_next(index, j);
-		if (!index->slots[j].epoch)
-			break;
-		home = vss_index_home(index, index->slots[j].ochunk);
-		dist_home = (j + index->size - home) % index->size;
-		dist_hole = (j + index->size - hole) % index->size;
-		if (dist_home >= dist_hole) {
-			index->slots[hole] = index->slots[j];
-			hole = j;
-		}
-	}
-	index->slots[hole].epoch = 0;
-	index->count--;
 }
 
 /*
@@ -176,57 +131,6 @@ int vss_index_reserve(struct vss_index *index, u32 more, spinlock_t *lock)
 		spin_unlock_irq(lock);
 	vss_index_free(&bigger);
 	return 0;
-}
-
-/* Largest epoch recorded for ochunk, 0 if none. */
-u32 vss_index_latest(const struct vss_index *index, u32 ochunk)
-{
-	u32 slot, best = 0;
-
-	if (!index->count)
-		return 0;
-	for (slot = vss_index_home(index, ochunk); index->slots[slot].epoch;
-	     slot = vss_index_next(index, slot))
-		if (index->slots[slot].ochunk == ochunk && index->slots[slot].epoch > best)
-			best = index->slots[slot].epoch;
-	return best;
-}
-
-/* Largest epoch recorded for ochunk below 'epoch', 0 if none. */
-u32 vss_index_prev(const struct vss_index *index, u32 ochunk, u32 epoch)
-{
-	u32 slot, best = 0;
-
-	if (!index->count)
-		return 0;
-	for (slot = vss_index_home(index, ochunk); index->slots[slot].epoch;
-	     slot = vss_index_next(index, slot)) {
-		u32 e = index->slots[slot].epoch;
-
-		if (index->slots[slot].ochunk == ochunk && e < epoch && e > best)
-			best = e;
-	}
-	return best;
-}
-
-/* The record serving a snapshot of 'epoch': the smallest epoch >= it. */
-const struct vss_ient *vss_index_find(const struct vss_index *index,
-				      u32 ochunk, u32 epoch)
-{
-	const struct vss_ient *best = NULL;
-	u32 slot;
-
-	if (!index->count)
-		return NULL;
-	for (slot = vss_index_home(index, ochunk); index->slots[slot].epoch;
-	     slot = vss_index_next(index, slot)) {
-		const struct vss_ient *e = &index->slots[slot];
-
-		if (e->ochunk == ochunk && e->epoch >= epoch &&
-		    (!best || e->epoch < best->epoch))
-			best = e;
-	}
-	return best;
 }
 
 /* ---- superblock ---- */

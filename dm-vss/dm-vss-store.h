@@ -15,6 +15,7 @@
 #include <linux/types.h>
 #include <linux/blkdev.h>
 
+#include "vss-index.h"
 #include "vss-ondisk.h"
 
 struct vss_meta;
@@ -26,24 +27,6 @@ struct vss_snap {
 	u32 epoch;
 	u64 ctime;
 	u64 copied;		/* chunks this snapshot reads from the store */
-};
-
-/*
- * The index of copied chunks: one 12-byte entry per live exception,
- * open addressing with linear probing, any table size (not only powers of
- * two) so it can grow by a quarter at a time.  An entry with epoch 0 is an
- * empty slot.
- */
-struct vss_ient {
-	u32 ochunk;
-	u32 data;		/* data chunk index in the store */
-	u32 epoch;
-};
-
-struct vss_index {
-	struct vss_ient *slots;
-	u32 size;
-	u32 count;
 };
 
 /* Geometry and state as loaded or formatted. */
@@ -110,12 +93,6 @@ void vss_meta_usage(struct vss_meta *meta, u64 data_used,
 int vss_index_init(struct vss_index *index, u32 size);
 void vss_index_free(struct vss_index *index);
 int vss_index_reserve(struct vss_index *index, u32 more, spinlock_t *lock);
-void vss_index_insert(struct vss_index *index, u32 ochunk, u32 data, u32 epoch);
-void vss_index_remove(struct vss_index *index, u32 slot);
-u32 vss_index_latest(const struct vss_index *index, u32 ochunk);
-u32 vss_index_prev(const struct vss_index *index, u32 ochunk, u32 epoch);
-const struct vss_ient *vss_index_find(const struct vss_index *index,
-				      u32 ochunk, u32 epoch);
 size_t vss_index_bytes(const struct vss_index *index);
 
 /* True if a valid epoch lies in (lo, hi]; live[] is sorted ascending. */
