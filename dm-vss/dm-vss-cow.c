@@ -1137,17 +1137,23 @@ static u32 vss_bio_chunks(struct vss_store *s, struct bio *bio, sector_t sector)
 /* Sectors of a bio at sector that fall in its first n chunks. */
 static sector_t vss_run_sectors(struct vss_store *s, sector_t sector, u32 n)
 {
-	return ((((sector >> s->chunk_shift) + n)) << s->chunk_shift) - sector;
+	return (((sector >> s->chunk_shift) + n) << s->chunk_shift) - sector;
 }
 
-/* How many of the n chunks from ochunk take an origin write as it is. */
-static u32 __vss_nocopy_run(struct vss_store *s, u32 ochunk, u32 n)
+/*
+ * How many of the n chunks from ochunk take an origin write as it is; *pe
+ * is the pending copy of the chunk that ends the run, if it has one.
+ */
+static u32 __vss_nocopy_run(struct vss_store *s, u32 ochunk, u32 n, struct vss_pending **pe)
 {
-	u32 run = 0;
+	u32 run;
 
-	while (run < n && !__vss_pending_find(s, ochunk + run) &&
-	       !__vss_needs_copy(s, ochunk + run))
-		run++;
+	*pe = NULL;
+	for (run = 0; run < n; run++) {
+		*pe = __vss_pending_find(s, ochunk + run);
+		if (*pe || __vss_needs_copy(s, ochunk + run))
+			break;
+	}
 	return run;
 }
 
@@ -1157,6 +1163,7 @@ static int origin_map(struct dm_target *ti, struct bio *bio)
 	struct vss_store *s = o->store;
 	struct vss_pending *pe, *spare;
 	unsigned long flags;
+	sector_t sector;
 	u32 ochunk, d, n, run;
 
 	if (bio->bi_opf & REQ_PREFLUSH) {
@@ -1165,7 +1172,7 @@ static int origin_map(struct dm_target *ti, struct bio *bio)
 		return DM_MAPIO_REMAPPED;
 	}
 	bio_set_dev(bio, o->origin->bdev);
-	bio->bi_iter.bi_sector = dm_target_offset(ti, bio->bi_iter.bi_sector);
+	sector = bio->bi_iter.bi_sector = dm_target_offset(ti, bio->bi_iter.bi_sector);
 	if (bio_data_dir(bio) == READ)
 		return DM_MAPIO_REMAPPED;
 
@@ -1173,56 +1180,42 @@ static int origin_map(struct dm_target *ti, struct bio *bio)
 	 * A write of chunks that need no copy goes as it is, whole; one that
 	 * begins with a chunk to copy is cut at that chunk's end.
 	 */
-	ochunk = bio->bi_iter.bi_sector >> s->chunk_shift;
-	n = vss_bio_chunks(s, bio, bio->bi_iter.bi_sector);
+	ochunk = sector >> s->chunk_shift;
+	n = vss_bio_chunks(s, bio, sector);
 	spin_lock_irqsave(&s->lock, flags);
-	run = s->mode == VSS_MODE_FAIL && !s->fail_durable ? 0 : __vss_nocopy_run(s, ochunk, n);
-	if (run) {
-		spin_unlock_irqrestore(&s->lock, flags);
-		if (run < n)
-			dm_accept_partial_bio(bio, vss_run_sectors(s, bio->bi_iter.bi_sector, run));
-		return DM_MAPIO_REMAPPED;
-	}
-	if (n > 1)
-		dm_accept_partial_bio(bio, vss_run_sectors(s, bio->bi_iter.bi_sector, 1));
 	if (unlikely(s->mode == VSS_MODE_FAIL && !s->fail_durable)) {
 		/* the worker writes the invalidation first, then sends it */
+		if (n > 1)
+			dm_accept_partial_bio(bio, vss_run_sectors(s, sector, 1));
 		bio_list_add(&s->deferred, bio);
 		spin_unlock_irqrestore(&s->lock, flags);
 		vss_wake(s);
 		return DM_MAPIO_SUBMITTED;
 	}
-	pe = __vss_pending_find(s, ochunk);
+	run = __vss_nocopy_run(s, ochunk, n, &pe);
+	if (run) {
+		spin_unlock_irqrestore(&s->lock, flags);
+		if (run < n)
+			dm_accept_partial_bio(bio, vss_run_sectors(s, sector, run));
+		return DM_MAPIO_REMAPPED;
+	}
+	if (n > 1)
+		dm_accept_partial_bio(bio, vss_run_sectors(s, sector, 1));
 	if (pe) {
 		bio_list_add(&pe->bios, bio);
 		spin_unlock_irqrestore(&s->lock, flags);
 		return DM_MAPIO_SUBMITTED;
 	}
-	if (!__vss_needs_copy(s, ochunk)) {
-		spin_unlock_irqrestore(&s->lock, flags);
-		return DM_MAPIO_REMAPPED;
-	}
-	spin_unlock_irqrestore(&s->lock, flags);
 
 	/* Start the copy here; the worker takes over when that cannot be done. */
 	spare = mempool_alloc(&s->pending_pool, GFP_NOWAIT | __GFP_NOWARN);
-	spin_lock_irqsave(&s->lock, flags);
-	pe = __vss_pending_find(s, ochunk);
-	if (pe) {
-		bio_list_add(&pe->bios, bio);
-	} else if (!__vss_needs_copy(s, ochunk)) {
-		spin_unlock_irqrestore(&s->lock, flags);
-		if (spare)
-			mempool_free(spare, &s->pending_pool);
-		return DM_MAPIO_REMAPPED;
-	} else if (spare && (d = __vss_alloc_data(s)) != VSS_NO_CHUNK) {
+	if (spare && (d = __vss_alloc_data(s)) != VSS_NO_CHUNK) {
 		__vss_pending_add(s, spare, ochunk, d, bio);
 		spin_unlock_irqrestore(&s->lock, flags);
 		vss_start_copy(s, spare);
 		return DM_MAPIO_SUBMITTED;
-	} else {
-		bio_list_add(&s->deferred, bio);
 	}
+	bio_list_add(&s->deferred, bio);
 	spin_unlock_irqrestore(&s->lock, flags);
 	if (spare)
 		mempool_free(spare, &s->pending_pool);
