@@ -589,6 +589,9 @@ static int vss_drop_records(struct vss_meta *meta, const u32 *lost, u32 n)
 	return r;
 }
 
+/* Metadata blocks a load reads ahead of the one it checks, in whole chunks. */
+#define VSS_LOAD_AHEAD_BLOCKS	64U
+
 /* Reads every exception block into the index, then drops dead records. */
 static int vss_load_records(struct vss_meta *meta, struct vss_index *index,
 			    unsigned long *bitmap, char **error)
@@ -596,6 +599,9 @@ static int vss_load_records(struct vss_meta *meta, struct vss_index *index,
 	u32 cs = meta->info.chunk_sectors;
 	u32 live[VSS_MAX_SNAPS], nr_live = 0, i;
 	u32 *lost = NULL, nr_lost = 0, max_lost = 0, newest = meta->synced_seq;
+	const struct vss_ient *same;
+	u64 group, ahead, g;
+	u32 nahead;
 	void *copy = NULL;
 	struct vss_index all;
 	u64 d;
@@ -604,15 +610,24 @@ static int vss_load_records(struct vss_meta *meta, struct vss_index *index,
 	r = vss_index_init(&all, 1024);
 	if (r)
 		goto nomem;
+	group = vss_group_data(cs);
+	nahead = max(1U, VSS_LOAD_AHEAD_BLOCKS / vss_blocks_per_chunk(cs));
+	ahead = (nahead - 1) * group;
 
 	for (d = 0; d < meta->info.data_chunks; d += VSS_RECORDS_PER_BLOCK) {
 		struct vss_exc_block_disk *block;
 		struct dm_buffer *b;
 		u32 rec;
 
-		if ((d % vss_group_data(cs)) == 0)
-			dm_bufio_prefetch(meta->bufio, vss_data_to_block(d, cs),
+		/* the metadata chunks of the next groups are read ahead */
+		if (d == 0) {
+			for (g = 0; g < nahead && g * group < meta->info.data_chunks; g++)
+				dm_bufio_prefetch(meta->bufio, vss_data_to_block(g * group, cs),
+						  vss_blocks_per_chunk(cs));
+		} else if (d % group == 0 && d + ahead < meta->info.data_chunks) {
+			dm_bufio_prefetch(meta->bufio, vss_data_to_block(d + ahead, cs),
 					  vss_blocks_per_chunk(cs));
+		}
 		r = vss_exc_get(meta, d, &b, &block);
 		if (r) {
 			*error = r == -EUCLEAN ? "Store exception block is corrupt" :
@@ -661,11 +676,14 @@ static int vss_load_records(struct vss_meta *meta, struct vss_index *index,
 					continue;
 				}
 			}
-			r = vss_index_reserve(&all, 1, NULL);
-			if (r)
-				break;
-			if (vss_index_find(&all, ochunk, epoch) &&
-			    vss_index_find(&all, ochunk, epoch)->epoch == epoch) {
+			/* grown 1.75 times at once: each entry is rehashed about twice */
+			if ((u64)(all.count + 1) * 8 > (u64)all.size * 7) {
+				r = vss_index_reserve(&all, all.count / 2 + 1, NULL);
+				if (r)
+					break;
+			}
+			same = vss_index_find(&all, ochunk, epoch);
+			if (same && same->epoch == epoch) {
 				*error = "Store has two records of one chunk and epoch";
 				r = -EUCLEAN;
 				break;
