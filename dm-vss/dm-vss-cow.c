@@ -728,37 +728,18 @@ static unsigned int vss_usage_level(struct vss_store *s)
 	return level;
 }
 
-/* The copies of a commit being written. */
-struct vss_batch_io {
-	atomic_t pending;
-	atomic_t errors;
-	struct completion done;
-};
-
-static void vss_copy_written(unsigned long error, void *context)
-{
-	struct vss_batch_io *io = context;
-
-	if (error)
-		atomic_inc(&io->errors);
-	if (atomic_dec_and_test(&io->pending))
-		complete(&io->done);
-}
-
 /*
  * Write the batch's copies and exception blocks at once, then flush once.
  * The records were set; returns 0 once all of it is durable.
  */
 static int vss_write_batch(struct vss_store *s, struct list_head *batch, u32 n)
 {
-	struct vss_batch_io io;
+	struct vss_io_wait io;
 	struct vss_pending *pe;
 	u64 bytes = 0;
-	int r;
+	int r, rc;
 
-	atomic_set(&io.pending, 1);
-	atomic_set(&io.errors, 0);
-	init_completion(&io.done);
+	vss_io_wait_init(&io);
 	list_for_each_entry(pe, batch, list) {
 		sector_t count = vss_copy_sectors(s, pe->ochunk);
 
@@ -766,13 +747,12 @@ static int vss_write_batch(struct vss_store *s, struct list_head *batch, u32 n)
 		bytes += (u64)count << SECTOR_SHIFT;
 		vss_chunk_io(s, REQ_OP_WRITE, s->store_bdev,
 			     vss_data_to_chunk(pe->data, s->chunk_sectors) << s->chunk_shift,
-			     count, pe->buf, vss_copy_written, &io);
+			     count, pe->buf, vss_io_wait_one, &io);
 	}
 	r = vss_meta_write_records(s->meta);
-	if (!atomic_dec_and_test(&io.pending))
-		wait_for_completion_io(&io.done);
-	if (!r && atomic_read(&io.errors))
-		r = -EIO;
+	rc = vss_io_wait_all(&io);
+	if (!r)
+		r = rc;
 	if (!r)
 		r = vss_meta_sync(s->meta, n, bytes);
 	return r;

@@ -276,7 +276,33 @@ int vss_meta_set_record(struct vss_meta *meta, u64 data, u64 ochunk, u32 epoch,
 	return 0;
 }
 
-static int vss_write_block(struct vss_meta *meta, struct dm_buffer *b)
+void vss_io_wait_init(struct vss_io_wait *w)
+{
+	atomic_set(&w->pending, 1);
+	atomic_set(&w->errors, 0);
+	init_completion(&w->done);
+}
+
+void vss_io_wait_one(unsigned long error, void *context)
+{
+	struct vss_io_wait *w = context;
+
+	if (error)
+		atomic_inc(&w->errors);
+	if (atomic_dec_and_test(&w->pending))
+		complete(&w->done);
+}
+
+int vss_io_wait_all(struct vss_io_wait *w)
+{
+	if (!atomic_dec_and_test(&w->pending))
+		wait_for_completion_io(&w->done);
+	return atomic_read(&w->errors) ? -EIO : 0;
+}
+
+/* Starts writing b's block; io counts it. */
+static void vss_write_block_async(struct vss_meta *meta, struct dm_buffer *b,
+				  struct vss_io_wait *io)
 {
 	struct dm_io_region region = {
 		.bdev = meta->bdev,
@@ -287,11 +313,14 @@ static int vss_write_block(struct vss_meta *meta, struct dm_buffer *b)
 		.bi_opf = REQ_OP_WRITE | REQ_SYNC,
 		.mem.type = DM_IO_KMEM,
 		.mem.ptr.addr = dm_bufio_get_block_data(b),
+		.notify.fn = vss_io_wait_one,
+		.notify.context = io,
 		.client = dm_bufio_get_dm_io_client(meta->bufio),
 	};
 	unsigned long error_bits = 0;
 
-	return dm_io(&req, 1, &region, &error_bits, IOPRIO_DEFAULT);
+	atomic_inc(&io->pending);
+	dm_io(&req, 1, &region, &error_bits, IOPRIO_DEFAULT);
 }
 
 /* Forget uncommitted record changes: the cache must not keep them. */
@@ -308,18 +337,24 @@ void vss_meta_discard(struct vss_meta *meta)
 	meta->nr_touched = 0;
 }
 
+/* All the changed blocks are written at once, and waited for together. */
 int vss_meta_write_records(struct vss_meta *meta)
 {
-	int r = 0;
+	struct vss_io_wait io;
+	int r;
 	u32 i;
 
+	if (!meta->nr_touched)
+		return 0;
+	vss_io_wait_init(&io);
+	for (i = 0; i < meta->nr_touched; i++)
+		vss_write_block_async(meta, meta->touched[i], &io);
+	r = vss_io_wait_all(&io);
 	for (i = 0; i < meta->nr_touched; i++) {
 		sector_t blocknr = dm_bufio_get_block_number(meta->touched[i]);
 
-		if (!r)
-			r = vss_write_block(meta, meta->touched[i]);
 		dm_bufio_release(meta->touched[i]);
-		if (r)	/* the cached copy is not what the disk holds: drop it */
+		if (r)	/* the cached copy may not be what the disk holds: drop it */
 			dm_bufio_forget(meta->bufio, blocknr);
 	}
 	meta->nr_touched = 0;

@@ -14,6 +14,7 @@
 
 #include <linux/types.h>
 #include <linux/blkdev.h>
+#include <linux/completion.h>
 
 #include "vss-index.h"
 #include "vss-ondisk.h"
@@ -59,6 +60,20 @@ void vss_meta_set_last_epoch(struct vss_meta *meta, u32 epoch);
  * commit as synced so a load checks only the copies of later ones.
  */
 u32 vss_data_csum(const void *data, size_t len);
+
+/* Waits for a number of asynchronous dm_io requests. */
+struct vss_io_wait {
+	atomic_t pending;
+	atomic_t errors;
+	struct completion done;
+};
+
+void vss_io_wait_init(struct vss_io_wait *w);
+/* The dm_io notify function: .notify.context = the vss_io_wait, counted first. */
+void vss_io_wait_one(unsigned long error, void *context);
+/* Waits for every counted request; -EIO if any failed. */
+int vss_io_wait_all(struct vss_io_wait *w);
+
 struct dm_io_request;
 /* Point req at a kvmalloc()ed buffer (kmalloc or vmalloc memory). */
 void vss_io_mem(struct dm_io_request *req, void *buf);
