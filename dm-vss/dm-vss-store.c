@@ -8,7 +8,6 @@
 #include <linux/dm-bufio.h>
 #include <linux/dm-io.h>
 #include <linux/crc32c.h>
-#include <linux/hash.h>
 #include <linux/ioprio.h>
 #include <linux/mm.h>
 #include <linux/random.h>
@@ -633,6 +632,7 @@ static int vss_load_records(struct vss_meta *meta, struct vss_index *index,
 {
 	u32 cs = meta->info.chunk_sectors;
 	u32 live[VSS_MAX_SNAPS], nr_live = 0, i;
+	s64 *delta = NULL;		/* copied chunks, per live snapshot */
 	u32 *lost = NULL, nr_lost = 0, max_lost = 0, newest = meta->synced_seq;
 	const struct vss_ient *same;
 	u64 group, ahead, g;
@@ -751,25 +751,38 @@ static int vss_load_records(struct vss_meta *meta, struct vss_index *index,
 	r = vss_index_init(index, max_t(u32, 256, all.count * 8 / 7 + 1));
 	if (r)
 		goto nomem;
+	/*
+	 * A record serves the live snapshots from the first after the chunk's
+	 * previous record to its own epoch: live[a..b), counted as +1 at a and
+	 * -1 at b, summed once at the end.
+	 */
+	delta = kcalloc(VSS_MAX_SNAPS + 1, sizeof(*delta), GFP_KERNEL);
+	if (!delta)
+		goto nomem;
 	for (i = 0; i < all.size; i++) {
 		const struct vss_ient *e = &all.slots[i];
-		u32 lo, j;
+		u32 a, b;
 
 		if (!e->epoch)
 			continue;
-		lo = vss_index_prev(&all, e->ochunk, e->epoch);
-		if (!vss_range_live(live, nr_live, lo, e->epoch))
+		a = vss_live_upto(live, nr_live, vss_index_prev(&all, e->ochunk, e->epoch));
+		b = vss_live_upto(live, nr_live, e->epoch);
+		if (a == b)
 			continue;	/* free space */
 		vss_index_insert(index, e->ochunk, e->data, e->epoch);
 		__set_bit(e->data, bitmap);
-		for (j = 0; j < VSS_MAX_SNAPS; j++) {
-			struct vss_snap *s = &meta->snaps[j];
-
-			if (s->state == VSS_SNAP_VALID && s->epoch > lo && s->epoch <= e->epoch)
-				s->copied++;
-		}
+		delta[a]++;
+		delta[b]--;
 		if ((i & 4095) == 0)
 			cond_resched();
+	}
+	for (i = 1; i < nr_live; i++)
+		delta[i] += delta[i - 1];
+	for (i = 0; i < VSS_MAX_SNAPS; i++) {
+		struct vss_snap *s = &meta->snaps[i];
+
+		if (s->state == VSS_SNAP_VALID)
+			s->copied = delta[vss_live_upto(live, nr_live, s->epoch) - 1];
 	}
 	r = 0;
 	goto out;
@@ -777,6 +790,7 @@ nomem:
 	*error = "Cannot allocate the store index";
 	r = -ENOMEM;
 out:
+	kfree(delta);
 	kvfree(copy);
 	kfree(lost);
 	vss_index_free(&all);

@@ -111,18 +111,26 @@ int vss_index_reserve(struct vss_index *index, u32 more, spinlock_t *lock);
 size_t vss_index_bytes(const struct vss_index *index);
 
 /* True if a valid epoch lies in (lo, hi]; live[] is sorted ascending. */
-static inline bool vss_range_live(const u32 *live, u32 nr_live, u32 lo, u32 hi)
+/* How many of the sorted live[] epochs are <= x. */
+static inline u32 vss_live_upto(const u32 *live, u32 nr_live, u32 x)
 {
 	u32 a = 0, b = nr_live;
 
-	while (a < b) {		/* first live epoch > lo */
+	while (a < b) {		/* first live epoch > x */
 		u32 m = a + (b - a) / 2;
 
-		if (live[m] > lo)
+		if (live[m] > x)
 			b = m;
 		else
 			a = m + 1;
 	}
+	return a;
+}
+
+static inline bool vss_range_live(const u32 *live, u32 nr_live, u32 lo, u32 hi)
+{
+	u32 a = vss_live_upto(live, nr_live, lo);
+
 	return a < nr_live && live[a] <= hi;
 }
 
