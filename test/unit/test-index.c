@@ -376,7 +376,7 @@ static void test_misses_stop_early(void **state)
 		total += probes(&fx.index, 2 * rnd(&fx, 1U << 30) + 1);
 		n++;
 	}
-	print_message("lookups of absent chunks at 7/8 load: %.2f slots on average\n",
+	print_message("# lookups of absent chunks at 7/8 load: %.2f slots on average\n",
 		      (double)total / n);
 	assert_true(total <= 8ULL * n);
 	fix_free(&fx);
