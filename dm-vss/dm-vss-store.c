@@ -685,16 +685,18 @@ static int vss_load_records(struct vss_meta *meta, struct vss_index *index,
 				break;
 			}
 			if (meta->version > 1 && vss_seq_unsynced(seq, meta->synced_seq)) {
-				r = vss_copy_matches(meta, &copy, d + rec, ochunk,
-						     le32_to_cpu(e->data_csum));
-				if (r < 0) {
+				int match = vss_copy_matches(meta, &copy, d + rec, ochunk,
+							     le32_to_cpu(e->data_csum));
+
+				if (match < 0) {
+					r = match;
 					*error = r == -ENOMEM ? "Cannot allocate a chunk buffer" :
 						 "Store data chunk could not be read";
 					break;
 				}
 				if ((u32)(seq - meta->synced_seq) > (u32)(newest - meta->synced_seq))
 					newest = seq;
-				if (!r) {	/* its copy was lost with the crash */
+				if (!match) {	/* its copy was lost with the crash */
 					if (nr_lost == max_lost) {
 						u32 *n = krealloc_array(lost, max_lost + 64,
 									sizeof(*lost), GFP_KERNEL);
