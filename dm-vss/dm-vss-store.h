@@ -110,7 +110,6 @@ void vss_index_free(struct vss_index *index);
 int vss_index_reserve(struct vss_index *index, u32 more, spinlock_t *lock);
 size_t vss_index_bytes(const struct vss_index *index);
 
-/* True if a valid epoch lies in (lo, hi]; live[] is sorted ascending. */
 /* How many of the sorted live[] epochs are <= x. */
 static inline u32 vss_live_upto(const u32 *live, u32 nr_live, u32 x)
 {
@@ -127,6 +126,7 @@ static inline u32 vss_live_upto(const u32 *live, u32 nr_live, u32 x)
 	return a;
 }
 
+/* True if a valid epoch lies in (lo, hi]; live[] is sorted ascending. */
 static inline bool vss_range_live(const u32 *live, u32 nr_live, u32 lo, u32 hi)
 {
 	u32 a = vss_live_upto(live, nr_live, lo);

@@ -11,9 +11,9 @@
  *
  * Robin Hood order: each entry sits at most one slot farther from its home
  * than the entry before it, so the entries of one home lie together, in
- * home order.  A lookup stops at the first entry nearer its
- * home than the probe is to the looked-up chunk's home: at 7/8 load a
- * miss costs a few probes, not the tens plain linear probing needs.
+ * home order.  A lookup stops at the first entry nearer its home than
+ * the probe is to the looked-up chunk's home: at 7/8 load a miss costs a
+ * few probes, not the tens plain linear probing needs.
  */
 #ifndef VSS_INDEX_H
 #define VSS_INDEX_H
