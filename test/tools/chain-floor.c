@@ -27,6 +27,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -124,6 +125,15 @@ static void io_fail(const char *what, const char *path, uint64_t off, ssize_t n,
 	exit(1);
 }
 
+/* One whole chunk read or written at off, or the program ends saying why. */
+static void chunk_io(bool write, int fd, const char *path, void *buf, size_t bytes, uint64_t off)
+{
+	ssize_t n = write ? pwrite(fd, buf, bytes, off) : pread(fd, buf, bytes, off);
+
+	if (n != (ssize_t)bytes)
+		io_fail(write ? "writing" : "reading", path, off, n, bytes);
+}
+
 int main(int argc, char **argv)
 {
 	uint64_t bytes = 4096, seconds = 5, seed = 1, obytes, sbytes, nchunks, schunks;
@@ -191,30 +201,16 @@ int main(int argc, char **argv)
 	t0 = now();
 	do {
 		uint64_t off = order[done % nchunks] * bytes, soff = (scur++ % schunks) * bytes;
-		ssize_t n;
 
 		for (p = steps; *p; p++) {
-			switch (*p) {
-			case 'r':
-				n = pread(ofd, buf, bytes, off);
-				if (n != (ssize_t)bytes)
-					io_fail("reading", origin, off, n, bytes);
-				break;
-			case 'c':
-				n = pwrite(sfd, buf, bytes, soff);
-				if (n != (ssize_t)bytes)
-					io_fail("writing", store, soff, n, bytes);
-				break;
-			case 'f':
-				if (fdatasync(sfd))
-					io_fail("flushing", store, 0, -1, 0);
-				break;
-			case 'w':
-				n = pwrite(ofd, buf, bytes, off);
-				if (n != (ssize_t)bytes)
-					io_fail("writing", origin, off, n, bytes);
-				break;
-			}
+			if (*p == 'r')
+				chunk_io(false, ofd, origin, buf, bytes, off);
+			else if (*p == 'c')
+				chunk_io(true, sfd, store, buf, bytes, soff);
+			else if (*p == 'w')
+				chunk_io(true, ofd, origin, buf, bytes, off);
+			else if (fdatasync(sfd))
+				io_fail("flushing", store, 0, -1, 0);
 		}
 		done++;
 		t1 = now();
