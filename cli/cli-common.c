@@ -171,3 +171,17 @@ int vss_cli_context(struct vss_ctx **ctx, int debug,
 			vss_opt_verbose ? VSS_LOG_INFO : VSS_LOG_WARN);
 	return 0;
 }
+
+int vss_exit_from_diff(int err)
+{
+	switch (err < 0 ? -err : err) {
+	case EINVAL:
+	case EXDEV:
+	case ERANGE:
+	case EOPNOTSUPP:
+		return VSS_EXIT_USAGE;
+	case ESTALE:
+		return VSS_EXIT_NOT_FOUND;
+	}
+	return vss_exit_from_errno(err, VSS_EXIT_PROVIDER);
+}

@@ -31,6 +31,13 @@ enum vss_exit {
  */
 int vss_exit_from_errno(int err, int fallback);
 
+/*
+ * The exit status of a failed vss_shadow_diff() (vss-diff, vss-send):
+ * copies that cannot be compared as given are bad usage (1), a FROM or TO
+ * that is gone from its store is not found (4).
+ */
+int vss_exit_from_diff(int err);
+
 /* Set once from main(): the name used in messages without an object. */
 void vss_cli_init(const char *argv0);
 const char *vss_program_name(void);

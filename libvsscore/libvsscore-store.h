@@ -57,6 +57,13 @@ struct vss_store_callbacks {
 
 #define VSS_STORE_WRITE	0x1U	/* open read-write (the writer functions below) */
 #define VSS_STORE_EXCL	0x2U	/* block device: O_EXCL, fails with -EBUSY while dm holds it */
+/*
+ * The kernel is using the store: read around the page cache (O_DIRECT),
+ * read an exception block that does not verify again for up to 100 ms (a
+ * write in progress), and skip records of an epoch after the superblock's
+ * last_epoch (commits made after it was read).  Read-only.
+ */
+#define VSS_STORE_LIVE	0x4U
 
 /**
  * vss_store_open() - open the store on a block device or a regular file.
@@ -203,6 +210,22 @@ const char *vss_store_snap_state_name(uint32_t state);
  */
 int vss_store_lookup(const struct vss_store *store, uint32_t snap_id,
 		     uint64_t origin_chunk, uint64_t *data_chunk);
+
+/**
+ * vss_store_diff() - the origin chunks where snapshot to_id may differ
+ * from the older snapshot from_id: those written after from_id was taken
+ * and before to_id was.  Never misses a changed chunk; a chunk rewritten
+ * with the same bytes is listed too.
+ * @chunks: set to a malloc'ed array of origin chunk numbers, ascending
+ *          (free with free()); NULL when there are none
+ * @count:  set to its length
+ *
+ * Needs vss_store_check().  Returns 0, -ENOENT when either is not a VALID
+ * snapshot, -ERANGE when from_id is not older than to_id, -EINVAL before a
+ * check, -ENOMEM.
+ */
+int vss_store_diff(const struct vss_store *store, uint32_t from_id, uint32_t to_id,
+		   uint64_t **chunks, size_t *count);
 
 /**
  * vss_store_data_offset() - byte offset in the store of data chunk d, per

@@ -675,6 +675,54 @@ struct vss_store;
 int vss_shadow_changed_chunks(const struct vss_store *store, uint32_t snap_id,
 			      uint64_t **chunks, size_t *count, uint64_t *new_copies);
 
+/* ---- what changed between shadow copies (vss-diff, vss-send) ---- */
+
+struct vss_extent {
+	uint64_t offset;		/* bytes into the volume */
+	uint64_t length;		/* bytes */
+};
+
+struct vss_shadow_diff {
+	uint64_t from_id;		/* 0: the whole image of to_id */
+	uint64_t to_id;
+	char volume[256];		/* /dev/mapper/NAME */
+	char device[256];		/* TO's device: read the extents from it */
+	char provider[64];
+	uint32_t chunk_bytes;		/* granularity; 0 when not known (full image) */
+	uint64_t volume_bytes;
+	uint8_t volume_uuid[16];	/* the volume's identity, its store's uuid; zero if none */
+	time_t from_created;		/* the instants the kernel recorded (dm-vss-cow) */
+	time_t to_created;
+	uint64_t changed_bytes;		/* sum of the extents' lengths */
+	size_t nr_extents;
+	struct vss_extent *extents;	/* ascending, adjacent ones merged */
+};
+
+/**
+ * vss_shadow_diff() - the byte extents where shadow copy @to_id may differ
+ * from the older @from_id of the same volume, or with @from_id 0 the whole
+ * image of @to_id.
+ * @ctx:  the context (the lock is not needed)
+ * @diff: set to the result; free with vss_shadow_diff_free()
+ *
+ * Never misses a changed byte; a chunk rewritten with the same bytes is
+ * listed too (chunk granularity).  dm-vss-cow only, for two shadow copies:
+ * read from the store's committed records while the volume stays in use.
+ * A backup program reads the extents from @diff->device.
+ *
+ * Returns 0; -ENOENT for an unknown id; -EINVAL when both ids are the same;
+ * -EXDEV for copies of different volumes; -ERANGE when @from_id was taken
+ * after @to_id; -EOPNOTSUPP for another provider; -ESTALE when either was
+ * deleted, dropped or invalidated in the store (before or during the call);
+ * -EUCLEAN for a store with fatal findings; -EBUSY while another command
+ * creates or deletes one of them; -errno from reading the store.
+ */
+int vss_shadow_diff(struct vss_ctx *ctx, uint64_t from_id, uint64_t to_id,
+		    struct vss_shadow_diff **diff);
+
+/** vss_shadow_diff_free() - release a vss_shadow_diff(); NULL is allowed. */
+void vss_shadow_diff_free(struct vss_shadow_diff *diff);
+
 /* ---- filesystems (exported for tools and tests) ---- */
 
 /**

@@ -30,6 +30,9 @@
 #define SB_TABLE_END		(offsetof(struct vss_sb_disk, snaps) + \
 				 VSS_MAX_SNAPS * sizeof(struct vss_snap_disk))
 #define FINDING_MAX		512
+/* A live store's exception block that fails verification is read again this often. */
+#define LIVE_REREADS		20
+#define LIVE_REREAD_US		5000
 
 _Static_assert(sizeof(struct vss_snap_disk) == 24, "snapshot slot is 24 bytes");
 _Static_assert(offsetof(struct vss_sb_disk, snaps) == 128, "table at byte 128");
@@ -48,6 +51,9 @@ struct vss_store {
 	unsigned char *image;
 	uint64_t size;			/* bytes */
 	bool writable;
+	bool live;			/* VSS_STORE_LIVE */
+	unsigned char *bounce;		/* live: aligned buffer for O_DIRECT reads */
+	size_t bounce_len;
 	struct vss_store_callbacks cb;
 	uint64_t expect_origin_sectors;	/* 0: not known */
 
@@ -114,12 +120,52 @@ static void report(struct vss_store *s, enum vss_store_severity sev, const char 
 	s->cb.finding(&f, s->cb.arg);
 }
 
+/*
+ * A read of a store the kernel is using: O_DIRECT, so that every read sees
+ * what the kernel's bios wrote rather than what an earlier read left in the
+ * page cache, through an aligned buffer that covers whole logical blocks.
+ */
+static int store_read_direct(struct vss_store *s, void *buf, size_t len, uint64_t off)
+{
+	uint64_t start = off & ~(uint64_t)(VSS_BLOCK_SIZE - 1);
+	uint64_t end = (off + len + VSS_BLOCK_SIZE - 1) & ~(uint64_t)(VSS_BLOCK_SIZE - 1);
+	size_t want = (size_t)(end - start), done = 0;
+
+	if (want > s->bounce_len) {
+		void *p;
+
+		if (posix_memalign(&p, VSS_BLOCK_SIZE, want))
+			return -ENOMEM;
+		free(s->bounce);
+		s->bounce = p;
+		s->bounce_len = want;
+	}
+	while (done < want) {
+		ssize_t n = pread(s->fd, s->bounce + done, want - done, (off_t)(start + done));
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0)
+			break;
+		done += (size_t)n;
+	}
+	if (done < off + len - start)
+		return -EIO;	/* the device shrank under us */
+	memcpy(buf, s->bounce + (off - start), len);
+	return 0;
+}
+
 static int store_read(struct vss_store *s, void *buf, size_t len, uint64_t off)
 {
 	unsigned char *p = buf;
 
 	if (off > s->size || len > s->size - off)
 		return -ENXIO;
+	if (s->live && !s->image)
+		return store_read_direct(s, buf, len, off);
 	if (!s->image) {
 		while (len) {
 			ssize_t n = pread(s->fd, p, len, (off_t)off);
@@ -204,6 +250,7 @@ static struct vss_store *store_alloc(unsigned int flags, const struct vss_store_
 		return NULL;
 	s->fd = -1;
 	s->writable = flags & VSS_STORE_WRITE;
+	s->live = (flags & VSS_STORE_LIVE) && !(flags & VSS_STORE_WRITE);
 	if (cb)
 		s->cb = *cb;
 	return s;
@@ -212,7 +259,8 @@ static struct vss_store *store_alloc(unsigned int flags, const struct vss_store_
 int vss_store_open(const char *path, unsigned int flags,
 		   const struct vss_store_callbacks *cb, struct vss_store **store)
 {
-	int oflags = ((flags & VSS_STORE_WRITE) ? O_RDWR : O_RDONLY) | O_CLOEXEC;
+	int oflags = ((flags & VSS_STORE_WRITE) ? O_RDWR : O_RDONLY) | O_CLOEXEC |
+		     ((flags & VSS_STORE_LIVE) ? O_DIRECT : 0);
 	struct vss_store *s;
 	struct stat st;
 	int r;
@@ -303,6 +351,7 @@ void vss_store_close(struct vss_store *s)
 	if (s->fd >= 0)
 		close(s->fd);
 	free(s->recs);
+	free(s->bounce);
 	free(s);
 }
 
@@ -751,6 +800,10 @@ static int scan_block(struct vss_store *s, struct scan *sc, const unsigned char 
 			       i, blocknr, ochunk, sc->origin_chunks);
 			continue;
 		}
+		if (epoch > sc->last_epoch && s->live) {
+			/* a commit after the superblock was read: newer than every snapshot seen */
+			continue;
+		}
 		if (epoch > sc->last_epoch) {
 			report(s, VSS_STORE_FATAL, "rec-epoch-beyond",
 			       "record %u of block %" PRIu64 ": epoch %" PRIu32 " > last_epoch %" PRIu32,
@@ -787,6 +840,30 @@ static int scan_block(struct vss_store *s, struct scan *sc, const unsigned char 
 	return 0;
 }
 
+static bool exc_block_verifies(const unsigned char *buf, uint64_t blocknr)
+{
+	const struct vss_exc_block_disk *blk = (const void *)buf;
+
+	return block_word(buf, 0) == VSS_EXC_MAGIC && block_word(buf, 1) == vss_store_block_csum(buf) &&
+	       le64toh(blk->blocknr) == blocknr;
+}
+
+/*
+ * A live store: the kernel rewrites exception blocks in place, and a read
+ * that meets such a write can see part of each version.  Read a block that
+ * does not verify again for a while before taking it as damaged.
+ */
+static void reread_while_torn(struct vss_store *s, unsigned char *buf, uint64_t blocknr)
+{
+	unsigned int tries;
+
+	for (tries = 0; tries < LIVE_REREADS && !exc_block_verifies(buf, blocknr); tries++) {
+		usleep(LIVE_REREAD_US);
+		if (store_read(s, buf, VSS_BLOCK_SIZE, blocknr * VSS_BLOCK_SIZE))
+			return;
+	}
+}
+
 /* Read the n exception blocks of one metadata chunk, the first one of data chunk d0. */
 static int scan_meta_chunk(struct vss_store *s, struct scan *sc, unsigned char *buf,
 			   uint64_t first_block, uint64_t d0, unsigned int n)
@@ -811,6 +888,8 @@ static int scan_meta_chunk(struct vss_store *s, struct scan *sc, unsigned char *
 				continue;
 			}
 		}
+		if (s->live)
+			reread_while_torn(s, b, blocknr);
 		r = scan_block(s, sc, b, blocknr, d0 + (uint64_t)i * VSS_RECORDS_PER_BLOCK);
 		if (r)
 			return r;
@@ -1021,6 +1100,68 @@ int vss_store_lookup(const struct vss_store *s, uint32_t snap_id,
 	if (lo == s->nr_recs || s->recs[lo].ochunk != origin_chunk)
 		return -ENODATA;
 	*data_chunk = s->recs[lo].data;
+	return 0;
+}
+
+static const struct vss_store_snap *valid_snap(const struct vss_store *s, uint32_t snap_id)
+{
+	unsigned int k;
+
+	for (k = 0; k < s->nr_snaps; k++)
+		if (s->snaps[k].snap_id == snap_id && s->snaps[k].state == VSS_SNAP_VALID)
+			return &s->snaps[k];
+	return NULL;
+}
+
+/*
+ * The first record of an origin chunk with an epoch >= FROM's serves FROM
+ * (its range holds FROM's epoch), so it is never freed while FROM is
+ * valid.  If its epoch is below TO's, a write came between the two
+ * snapshots: TO reads a later copy or the origin.  Otherwise both read
+ * that record, or both the origin.
+ */
+int vss_store_diff(const struct vss_store *s, uint32_t from_id, uint32_t to_id,
+		   uint64_t **chunks, size_t *count)
+{
+	const struct vss_store_snap *from, *to;
+	uint64_t i, *out = NULL;
+	size_t n = 0, cap = 0;
+
+	*chunks = NULL;
+	*count = 0;
+	if (!s->info.checked)
+		return -EINVAL;
+	from = valid_snap(s, from_id);
+	to = valid_snap(s, to_id);
+	if (!from || !to)
+		return -ENOENT;
+	if (from->epoch >= to->epoch)
+		return -ERANGE;
+	for (i = 0; i < s->nr_recs; i++) {
+		const struct store_rec *r = &s->recs[i];
+
+		if (r->epoch < from->epoch)
+			continue;
+		/* r is the first record of its chunk at or after FROM */
+		if (r->epoch < to->epoch) {
+			if (n == cap) {
+				size_t ncap = cap ? cap * 2 : 1024;
+				uint64_t *tmp = realloc(out, ncap * sizeof(*out));
+
+				if (!tmp) {
+					free(out);
+					return -ENOMEM;
+				}
+				out = tmp;
+				cap = ncap;
+			}
+			out[n++] = r->ochunk;
+		}
+		while (i + 1 < s->nr_recs && s->recs[i + 1].ochunk == r->ochunk)
+			i++;
+	}
+	*chunks = out;
+	*count = n;
 	return 0;
 }
 
