@@ -67,6 +67,7 @@ LIB_HEADERS := $(sort $(wildcard libvsscore/libvsscore*.h))
 LIB_PC_IN := $(wildcard libvsscore/libvsscore.pc.in)
 CMD_SRCS := $(sort $(wildcard cli/vss-*.c))
 CLI_HELPER_SRCS := $(filter-out cli/vss-%.c,$(sort $(wildcard cli/*.c)))
+EXAMPLE_SRCS := $(sort $(wildcard examples/*.c))
 UNIT_SRCS := $(sort $(wildcard test/unit/test-*.c))
 UNIT_HELPER_SRCS := $(filter-out test/unit/test-%.c,$(sort $(wildcard test/unit/*.c)))
 MAN_PAGES := $(sort $(wildcard man/*.[1-8]))
@@ -81,6 +82,7 @@ UNIT_HELPER_OBJS := $(call obj,$(UNIT_HELPER_SRCS))
 CMDS := $(patsubst cli/%.c,$(B)/bin/%,$(CMD_SRCS))
 INST_CMDS := $(patsubst cli/%.c,$(B)/inst/%,$(CMD_SRCS))
 UNIT_TESTS := $(patsubst test/unit/%.c,$(B)/test/%,$(UNIT_SRCS))
+EXAMPLES := $(patsubst examples/%.c,$(B)/examples/%,$(EXAMPLE_SRCS))
 
 ifneq ($(LIB_SRCS),)
 SHLIB := $(B)/lib/libvsscore.so.0
@@ -91,12 +93,12 @@ ifneq ($(LIB_PC_IN),)
 PC_FILE := $(B)/lib/libvsscore.pc
 endif
 
-.PHONY: all lib commands module tests check warnings install uninstall \
+.PHONY: all lib commands examples module tests check warnings install uninstall \
 	install-lib install-commands install-headers install-man \
 	install-completion install-systemd uninstall-completion uninstall-systemd \
 	install-module uninstall-module dkms-install clean distclean help
 
-all: lib commands $(if $(KDIR),module)
+all: lib commands examples $(if $(KDIR),module)
 
 lib: $(SHLIB) $(STLIB) $(PC_FILE)
 
@@ -171,6 +173,18 @@ $(B)/inst/%: $(B)/obj/cli/%.o $(CLI_HELPER_OBJS) $(SHLIB)
 	$(call msg,LD,$@)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< $(CLI_HELPER_OBJS) $(LIB_LINK) $(LIBS)
+
+# --- examples ----------------------------------------------------------------
+# examples/*.c: small programs over the public headers only, as a user of
+# the installed library writes them (build/examples/, run by the tests).
+
+examples: $(EXAMPLES)
+
+$(B)/examples/%: examples/%.c $(SHLIB) $(LIB_HEADERS) config.mk
+	$(call msg,CC,$<)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(WARN_CFLAGS) $(CFLAGS) $(SANITIZE_FLAGS) -Ilibvsscore -o $@ $< \
+		$(ALL_LDFLAGS) $(LIB_LINK) '-Wl$(comma)-rpath$(comma)$$ORIGIN/../lib'
 
 # --- unit tests ------------------------------------------------------------
 
