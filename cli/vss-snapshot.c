@@ -92,6 +92,11 @@ static int run_exec(struct vss_ctx *ctx, struct vss_set *set, const char *cmd)
 		setenv(name, mnts[i], 1);
 		snprintf(name, sizeof(name), "VSS_SHADOW_VOLUME_%zu", i);
 		setenv(name, s.volume, 1);
+		snprintf(name, sizeof(name), "VSS_SHADOW_ID_%zu", i);
+		snprintf(id, sizeof(id), "%llu", (unsigned long long)s.shadow_id);
+		setenv(name, id, 1);
+		snprintf(name, sizeof(name), "VSS_SHADOW_DEVICE_%zu", i);
+		setenv(name, s.device, 1);
 		if (env[0])
 			strncat(env, " ", sizeof(env) - strlen(env) - 1);
 		strncat(env, mnts[i], sizeof(env) - strlen(env) - 1);
