@@ -140,6 +140,13 @@ const struct vss_stream_header *vss_stream_reader_header(const struct vss_stream
 int vss_stream_read_record(struct vss_stream_reader *r, struct vss_stream_record *rec,
 			   const void **data);
 
+/**
+ * vss_stream_reader_error() - why vss_stream_read_record() refused the
+ * stream, in words ("record 3 at offset ...: out of order ..."), or NULL
+ * when it did not.  Owned by the reader.
+ */
+const char *vss_stream_reader_error(const struct vss_stream_reader *r);
+
 /** vss_stream_reader_totals() - the figures of a verified stream (after 0). */
 int vss_stream_reader_totals(const struct vss_stream_reader *r, struct vss_stream_totals *totals);
 
