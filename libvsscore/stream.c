@@ -7,7 +7,10 @@
  * that test tools and the fuzzer can build it alone.
  */
 #include <endian.h>
+#include <stdarg.h>
 #include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -352,7 +355,21 @@ struct vss_stream_reader {
 	uint8_t *buf;			/* a DATA record's bytes */
 	int err;			/* sticky: the first failure */
 	bool done;			/* the trailer verified */
+	char reason[160];		/* why err, in words */
 };
+
+static int refuse(struct vss_stream_reader *r, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int refuse(struct vss_stream_reader *r, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(r->reason, sizeof(r->reason), fmt, ap);
+	va_end(ap);
+	return err;
+}
 
 /* Exactly len bytes, or -ENODATA at the end of the input, or the source's error. */
 static int read_full(struct vss_stream_reader *r, void *buf, size_t len)
@@ -468,18 +485,47 @@ static int read_trailer(struct vss_stream_reader *r, const uint8_t *head)
 		}
 		r->t.stream_bytes += VSS_SHA256_BYTES;
 	}
-	if (get64(trl + T_RECORDS) != r->t.records ||
-	    get64(trl + T_DATA_BYTES) != r->t.data_bytes ||
-	    get64(trl + T_ZERO_BYTES) != r->t.zero_bytes ||
-	    memcmp(trl + T_DIGEST, digest, VSS_SHA256_BYTES))
-		return -EBADMSG;
+	if (get64(trl + T_RECORDS) != r->t.records)
+		return refuse(r, -EBADMSG, "the trailer counts %" PRIu64 " records, the stream "
+			      "held %" PRIu64, get64(trl + T_RECORDS), r->t.records);
+	if (get64(trl + T_DATA_BYTES) != r->t.data_bytes ||
+	    get64(trl + T_ZERO_BYTES) != r->t.zero_bytes)
+		return refuse(r, -EBADMSG, "the trailer's byte counts do not match the records");
+	if (memcmp(trl + T_DIGEST, digest, VSS_SHA256_BYTES))
+		return refuse(r, -EBADMSG, "the SHA-256 digest does not match: the stream is corrupt");
 	do
 		n = r->read(r->arg, &extra, 1);
 	while (n == -EINTR);
 	if (n < 0)
 		return (int)n;
 	if (n > 0)
-		return -EMSGSIZE;
+		return refuse(r, -EMSGSIZE, "data follow the trailer");
+	return 0;
+}
+
+/* 0, or -EBADMSG with the reason for a record that breaks the rules. */
+static int check_record(struct vss_stream_reader *r, uint32_t type, uint32_t reserved,
+			uint64_t offset, uint64_t length)
+{
+	uint64_t n = r->t.records + 1;
+
+	if (type != VSS_STREAM_DATA && type != VSS_STREAM_ZERO)
+		return refuse(r, -EBADMSG, "record %" PRIu64 ": unknown type %" PRIu32, n, type);
+	if (reserved)
+		return refuse(r, -EBADMSG, "record %" PRIu64 ": reserved bytes not zero", n);
+	if (!length)
+		return refuse(r, -EBADMSG, "record %" PRIu64 ": empty", n);
+	if (offset < r->end)
+		return refuse(r, -EBADMSG, "record %" PRIu64 " at offset %" PRIu64 ": out of order "
+			      "or overlapping the one before (which ends at %" PRIu64 ")",
+			      n, offset, r->end);
+	if (offset > r->h.volume_bytes || length > r->h.volume_bytes - offset)
+		return refuse(r, -EBADMSG, "record %" PRIu64 " at offset %" PRIu64 ": %" PRIu64
+			      " bytes go beyond the end of the volume (%" PRIu64 " bytes)",
+			      n, offset, length, r->h.volume_bytes);
+	if (type == VSS_STREAM_DATA && length > VSS_STREAM_MAX_RECORD)
+		return refuse(r, -EBADMSG, "record %" PRIu64 ": %" PRIu64 " bytes of data, more "
+			      "than a record may hold (%u)", n, length, VSS_STREAM_MAX_RECORD);
 	return 0;
 }
 
@@ -512,13 +558,9 @@ VSS_EXPORT int vss_stream_read_record(struct vss_stream_reader *r,
 	type = get32(head + R_TYPE);
 	offset = get64(head + R_OFFSET);
 	length = get64(head + R_LENGTH);
-	if ((type != VSS_STREAM_DATA && type != VSS_STREAM_ZERO) || get32(head + R_RESERVED) ||
-	    !length || offset < r->end || offset > r->h.volume_bytes ||
-	    length > r->h.volume_bytes - offset ||
-	    (type == VSS_STREAM_DATA && length > VSS_STREAM_MAX_RECORD)) {
-		err = -EBADMSG;
+	err = check_record(r, type, get32(head + R_RESERVED), offset, length);
+	if (err)
 		goto fail;
-	}
 	if (type == VSS_STREAM_DATA) {
 		err = read_full(r, r->buf, (size_t)length);
 		if (err)
@@ -538,8 +580,17 @@ VSS_EXPORT int vss_stream_read_record(struct vss_stream_reader *r,
 	}
 	return 1;
 fail:
+	if (err == -ENODATA)
+		refuse(r, err, "truncated: the input ends before the trailer");
+	else if (!r->reason[0])
+		refuse(r, err, "cannot read the input: %s", strerror(-err));
 	r->err = err;
 	return err;
+}
+
+VSS_EXPORT const char *vss_stream_reader_error(const struct vss_stream_reader *r)
+{
+	return r && r->reason[0] ? r->reason : NULL;
 }
 
 VSS_EXPORT int vss_stream_reader_totals(const struct vss_stream_reader *r,

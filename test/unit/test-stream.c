@@ -118,6 +118,7 @@ struct applied {
 	uint64_t records, data_bytes, zero_bytes;
 	uint32_t types[64];	/* the first records' types */
 	uint64_t offsets[64], lengths[64];
+	char reason[160];	/* vss_stream_reader_error() */
 };
 
 /* Read the stream of b, applying it on img (volume_bytes of it, may be NULL). */
@@ -166,7 +167,10 @@ static struct applied apply(struct buf *b, uint8_t *img, size_t step)
 		assert_int_equal(t.stream_bytes, b->len);
 		/* a verified reader stays at its end */
 		assert_int_equal(vss_stream_read_record(r, &rec, &data), 0);
+		assert_null(vss_stream_reader_error(r));
 	} else {
+		assert_non_null(vss_stream_reader_error(r));
+		snprintf(a.reason, sizeof(a.reason), "%s", vss_stream_reader_error(r));
 		assert_int_equal(vss_stream_reader_totals(r, &(struct vss_stream_totals){ 0 }), -EINVAL);
 		/* a failed reader keeps failing the same way */
 		assert_int_equal(vss_stream_read_record(r, &rec, &data), rc);
@@ -543,6 +547,8 @@ static void test_truncated_everywhere(void **state)
 		a = apply(&b, NULL, cut % 2 ? 5 : 0);
 		if (a.rc != -ENODATA)
 			fail_msg("cut at %zu of %zu: %d, not -ENODATA", cut, full, a.rc);
+		if (cut >= HDR_BYTES)
+			assert_non_null(strstr(a.reason, "truncated"));
 	}
 	free(b.p);
 }
@@ -605,6 +611,8 @@ static void test_reordered(void **state)
 	a = apply(&s.b, NULL, 0);
 	assert_int_equal(a.rc, -EBADMSG);
 	assert_int_equal(a.records, 1);
+	assert_string_equal(a.reason, "record 2 at offset 0: out of order or overlapping the one "
+			    "before (which ends at 12288)");
 	free(s.b.p);
 }
 
@@ -670,7 +678,9 @@ static void test_bad_trailer(void **state)
 	raw_record(&s, VSS_STREAM_DATA, 0, 100, 1);
 	raw_trailer(&s, 0, 0);
 	s.b.p[s.b.len - 1] ^= 1;
-	assert_int_equal(apply(&s.b, NULL, 0).rc, -EBADMSG);	/* digest */
+	a = apply(&s.b, NULL, 0);
+	assert_int_equal(a.rc, -EBADMSG);	/* digest */
+	assert_non_null(strstr(a.reason, "SHA-256 digest does not match"));
 	free(s.b.p);
 	/* No record at all is a stream (an incremental of no change). */
 	raw_header(&s, 1, VSS_STREAM_INCREMENTAL, 1 << 20, 4);
@@ -686,6 +696,7 @@ static void test_bad_trailer(void **state)
 	a = apply(&s.b, NULL, 0);
 	assert_int_equal(a.rc, -EMSGSIZE);
 	assert_int_equal(a.records, 1);
+	assert_string_equal(a.reason, "data follow the trailer");
 	free(s.b.p);
 }
 
