@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <linux/falloc.h>
 #include <linux/fs.h>
 #include <stdio.h>
@@ -42,7 +43,15 @@ struct target {
 	bool created;
 	uint64_t size;
 	dev_t rdev;
-	char identity[300];	/* devices: what the number stands for now */
+	/*
+	 * A file on a filesystem without user extended attributes (tmpfs
+	 * before Linux 6.6, some network filesystems): its record is kept in
+	 * the state directory like a device's, by device and inode number.
+	 */
+	bool in_state_dir;
+	dev_t fdev;
+	ino_t ino;
+	char identity[PATH_MAX + 8];	/* devices, and files in_state_dir: what the numbers stand for now */
 };
 
 /* ---- uuids and records ---- */
@@ -143,6 +152,9 @@ static json_object *held_json(const struct target *t, const struct vss_stream_he
 		json_object_object_add(o, "major", json_object_new_int64(major(t->rdev)));
 		json_object_object_add(o, "minor", json_object_new_int64(minor(t->rdev)));
 		json_object_object_add(o, "identity", json_object_new_string(t->identity));
+	} else if (t->in_state_dir) {
+		json_object_object_add(o, "file", json_object_new_string(t->path));
+		json_object_object_add(o, "identity", json_object_new_string(t->identity));
 	}
 	return o;
 }
@@ -191,8 +203,29 @@ static void device_identity(struct target *t)
 
 static void record_path(struct vss_ctx *ctx, const struct target *t, char *buf, size_t size)
 {
-	snprintf(buf, size, "%s/received/%u:%u.json", vss_ctx_dir(ctx, "state"),
-		 major(t->rdev), minor(t->rdev));
+	if (t->blk)
+		snprintf(buf, size, "%s/received/%u:%u.json", vss_ctx_dir(ctx, "state"),
+			 major(t->rdev), minor(t->rdev));
+	else
+		snprintf(buf, size, "%s/received/file-%u:%u-%llu.json", vss_ctx_dir(ctx, "state"),
+			 major(t->fdev), minor(t->fdev), (unsigned long long)t->ino);
+}
+
+/* A regular file: where its record goes (see in_state_dir). */
+static void file_record_place(struct target *t)
+{
+	char real[PATH_MAX];
+	struct stat st;
+
+	if (fstat(t->fd, &st) == 0) {
+		t->fdev = st.st_dev;
+		t->ino = st.st_ino;
+	}
+	if (fgetxattr(t->fd, HELD_XATTR, NULL, 0) < 0 && (errno == ENOTSUP || errno == EOPNOTSUPP)) {
+		t->in_state_dir = true;
+		snprintf(t->identity, sizeof(t->identity), "file:%s",
+			 realpath(t->path, real) ? real : t->path);
+	}
 }
 
 static int held_read(struct vss_ctx *ctx, const struct target *t, struct vss_stream_held *held)
@@ -201,7 +234,7 @@ static int held_read(struct vss_ctx *ctx, const struct target *t, struct vss_str
 	ssize_t n;
 
 	memset(held, 0, sizeof(*held));
-	if (t->blk) {
+	if (t->blk || t->in_state_dir) {
 		char path[512];
 		int fd;
 
@@ -219,7 +252,7 @@ static int held_read(struct vss_ctx *ctx, const struct target *t, struct vss_str
 	if (n < 0)
 		return -errno;
 	text[n] = '\0';
-	if (!held_parse(text, t->blk ? t->identity : NULL, held))
+	if (!held_parse(text, t->blk || t->in_state_dir ? t->identity : NULL, held))
 		vss_dbg(ctx, "%s: its record of what it holds is not valid or names another device",
 			t->path);
 	return 0;
@@ -232,7 +265,7 @@ static int held_write(struct vss_ctx *ctx, const struct target *t,
 	const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
 	int r = 0;
 
-	if (t->blk) {
+	if (t->blk || t->in_state_dir) {
 		char path[512], dir[512];
 
 		snprintf(dir, sizeof(dir), "%s/received", vss_ctx_dir(ctx, "state"));
@@ -279,6 +312,7 @@ static int target_open(struct vss_ctx *ctx, const char *path, bool writable, boo
 		}
 		t->created = true;
 		flock(t->fd, LOCK_EX | LOCK_NB);
+		file_record_place(t);
 		return 0;
 	}
 	if (S_ISBLK(st.st_mode)) {
@@ -316,6 +350,7 @@ static int target_open(struct vss_ctx *ctx, const char *path, bool writable, boo
 				err == -EBUSY ? "another receive is writing it" : strerror(-err));
 			return err;
 		}
+		file_record_place(t);
 	}
 	return 0;
 }
