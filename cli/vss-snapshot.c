@@ -199,7 +199,8 @@ int main(int argc, char **argv)
 			return VSS_EXIT_USAGE;
 		}
 	}
-	if (exec_cmd)
+	/* --exec releases its set, unless --context persistent keeps it */
+	if (exec_cmd && !context)
 		sopts.context = VSS_CONTEXT_BACKUP;
 	rc = vss_cli_context(&ctx, debug, NULL);
 	if (rc)
@@ -283,7 +284,7 @@ int main(int argc, char **argv)
 	} else {
 		vss_set_backup_complete(set, true);
 	}
-	if (keep && !exec_cmd)
+	if (keep && sopts.context == VSS_CONTEXT_PERSISTENT)
 		for (i = 0; i < nvol; i++)
 			vss_keep_latest(ctx, vols[i], keep);
 out:

@@ -145,3 +145,27 @@ tagged() {
 	[ "$(tail -n 1 "$T/env")" = hello ]
 	umount "$T/mnt"
 }
+
+@test "vss-snapshot --exec --context persistent: an incremental replica night after night, --keep honoured" {
+	local night sum cmd
+	volume 32
+	mkfs.ext4 -q "/dev/mapper/$VOL"
+	mount "/dev/mapper/$VOL" "$T/mnt"
+	cmd='from=$(cat '"$T"'/sent 2>/dev/null)
+	     vss-send ${from:+--from "$from"} "$VSS_SHADOW_ID_0" | vss-receive -q '"$T"'/replica.img &&
+	     echo "$VSS_SHADOW_ID_0" > '"$T"'/sent'
+	for night in 1 2 3; do
+		for f in 1 2 3; do head -c 100000 /dev/urandom > "$T/mnt/f$night-$f"; done
+		sync
+		run vss-snapshot --no-writers -q --context persistent --keep 2 --tag nightly \
+			--exec "$cmd" "$T/mnt"
+		echo "$output"
+		[ "$status" -eq 0 ]
+		# the copy stays, and the replica holds exactly it
+		[ "$(dev_sha256 "$T/replica.img")" = "$(dev_sha256 "/dev/mapper/vss-$(cat "$T/sent")")" ]
+	done
+	[ "$(vss-list --noheadings -o shadow_id --tag nightly | wc -l)" -eq 2 ]
+	umount "$T/mnt"
+	# the replica is a whole filesystem
+	fsck.ext4 -n "$T/replica.img"
+}
