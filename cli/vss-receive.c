@@ -155,8 +155,11 @@ int main(int argc, char **argv)
 	}
 	r = vss_stream_receive(ctx, target, vss_stream_fd_read, &in,
 			       force ? VSS_STREAM_RECEIVE_FORCE : 0, &rx);
-	/* the library said what failed and why; not a valid stream is exit 1 */
-	rc = vss_exit_from_errno(r, VSS_EXIT_USAGE);
+	/*
+	 * The library said what failed and why; not a valid stream is exit 1,
+	 * a target holding another image than the stream needs 5.
+	 */
+	rc = r == -ESTALE ? VSS_EXIT_BUSY : vss_exit_from_errno(r, VSS_EXIT_USAGE);
 	if (!r)
 		print_received(target, &rx, json);
 out:
