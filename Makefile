@@ -95,7 +95,8 @@ endif
 
 .PHONY: all lib commands examples module tests check warnings install uninstall \
 	install-lib install-commands install-headers install-man \
-	install-completion install-systemd uninstall-completion uninstall-systemd \
+	install-completion install-systemd install-conf uninstall-completion uninstall-systemd \
+	uninstall-conf \
 	install-module uninstall-module dkms-install clean distclean help
 
 all: lib commands examples $(if $(KDIR),module)
@@ -218,7 +219,7 @@ dm-vss/dm-vss.ko: $(MODULE_SRCS) config.mk
 # --- install -------------------------------------------------------------------
 
 install: install-lib install-headers install-commands install-man \
-	install-completion install-systemd $(if $(KDIR),install-module)
+	install-completion install-systemd install-conf $(if $(KDIR),install-module)
 
 install-lib: lib
 ifneq ($(SHLIB),)
@@ -272,6 +273,32 @@ install-systemd:
 		$(INSTALL) -D -m 644 $$unit $(DESTDIR)$(systemdunitdir)/$${unit##*/} || exit 1; \
 	done
 
+# /etc/vss, where the library looks (VSS_CONF_DIR overrides it at run time):
+# the directories of writers, hooks and providers, and a commented
+# vss.conf, never replacing one that is there.
+VSS_CONF_DIR_INSTALL = /etc/vss
+
+install-conf:
+	$(INSTALL) -d -m 755 $(DESTDIR)$(VSS_CONF_DIR_INSTALL)/writers.d \
+		$(DESTDIR)$(VSS_CONF_DIR_INSTALL)/hooks.d $(DESTDIR)$(VSS_CONF_DIR_INSTALL)/providers.d
+	@if [ -e $(DESTDIR)$(VSS_CONF_DIR_INSTALL)/vss.conf ]; then \
+		echo "$(DESTDIR)$(VSS_CONF_DIR_INSTALL)/vss.conf exists: kept"; \
+	else \
+		echo "$(INSTALL) -m 644 scripts/conf/vss.conf $(DESTDIR)$(VSS_CONF_DIR_INSTALL)/vss.conf"; \
+		$(INSTALL) -m 644 scripts/conf/vss.conf $(DESTDIR)$(VSS_CONF_DIR_INSTALL)/vss.conf; \
+	fi
+
+# uninstall removes vss.conf only as installed (an edited one is kept),
+# and the directories only when empty.
+uninstall-conf:
+	@c=$(DESTDIR)$(VSS_CONF_DIR_INSTALL); \
+	if [ -e $$c/vss.conf ] && ! cmp -s scripts/conf/vss.conf $$c/vss.conf; then \
+		echo "$$c/vss.conf was edited: kept"; \
+	else \
+		echo "rm -f $$c/vss.conf"; rm -f $$c/vss.conf; \
+	fi; \
+	rmdir $$c/writers.d $$c/hooks.d $$c/providers.d $$c 2>/dev/null || true
+
 MODDIR = /lib/modules/$(KVER)/updates
 
 install-module: module
@@ -279,7 +306,7 @@ install-module: module
 	@if [ -z "$(DESTDIR)" ]; then echo "depmod -a $(KVER)"; depmod -a $(KVER); \
 	else echo "DESTDIR set: run 'depmod -a $(KVER)' on the target system"; fi
 
-uninstall: $(if $(KVER),uninstall-module) uninstall-completion uninstall-systemd
+uninstall: $(if $(KVER),uninstall-module) uninstall-completion uninstall-systemd uninstall-conf
 	rm -f $(addprefix $(DESTDIR)$(sbindir)/,$(notdir $(CMDS)))
 	rm -f $(DESTDIR)$(libdir)/libvsscore.so.0 $(DESTDIR)$(libdir)/libvsscore.so
 	rm -f $(DESTDIR)$(libdir)/pkgconfig/libvsscore.pc
