@@ -169,3 +169,20 @@ tagged() {
 	# the replica is a whole filesystem
 	fsck.ext4 -n "$T/replica.img"
 }
+
+@test "vss-send shows its progress on a terminal, not with --quiet; the stream is the same" {
+	local id
+	require script
+	volume 32
+	dd if=/dev/urandom of="/dev/mapper/$VOL" bs=1M count=8 oflag=direct status=none
+	id=$(vss-snapshot --no-writers --json "/dev/mapper/$VOL" | jq -r '.shadows[0].shadow_id')
+	script -qec "vss-send $id > $T/s1" /dev/null > "$T/tty1"
+	grep -q "of 32.0MiB (100%)" "$T/tty1"
+	script -qec "vss-send --quiet $id > $T/s2" /dev/null > "$T/tty2"
+	! grep -q "MiB" "$T/tty2"
+	cmp "$T/s1" "$T/s2"
+	# and not when standard error is not a terminal
+	vss-send "$id" 2> "$T/err" > "$T/s3"
+	[ ! -s "$T/err" ]
+	cmp "$T/s1" "$T/s3"
+}
