@@ -130,7 +130,23 @@ void vss_writers_stop(struct vss_writers *w, bool abort);
 void vss_writers_set_id(struct vss_writers *w, uint64_t set_id);
 const char *vss_writers_failed(struct vss_writers *w, const char **phase);
 void vss_writers_record(struct vss_writers *w, json_object *root);
+
+/* spawn.c: the executables of writers.d/, hooks.d/ and providers.d/ */
+/* 0 if path is a root-owned executable that nobody else may write, else -errno. */
 int vss_exec_checked(struct vss_ctx *ctx, const char *path);
+struct vss_spawn_opts {
+	bool own_group;			/* its own process group (a kill takes its children) */
+	bool default_sigpipe;		/* SIGPIPE back to its default in the child */
+	const char *env_name;		/* one variable set in its environment, or NULL */
+	const char *env_value;
+};
+struct vss_child {
+	pid_t pid;
+	int in_fd;			/* its stdin: requests are written here */
+	int out_fd;			/* its stdout: answers are read here */
+};
+/* Run path with pipes on its stdin and stdout (opts may be NULL); 0 or -errno. */
+int vss_spawn(const char *path, const struct vss_spawn_opts *opts, struct vss_child *child);
 
 /* providers.c */
 struct vss_provider;
