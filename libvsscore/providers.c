@@ -273,7 +273,7 @@ static int snap_remove(struct vss_ctx *ctx, struct vss_pshadow *s)
  * vss-<id> over dest.  One clone holds one split image: one shadow copy at
  * a time.  Deleting it removes the device and sends "rejoin", which copies
  * back only the regions written since the split.  After a reboot the kernel
- * has forgotten the split (see storage.c): the volume is plain linear over
+ * has forgotten the split (see provider-clone.c): the volume is plain linear over
  * <name>-real while the copy exists, and deleting the copy loads the
  * vss-clone table again, a full resync.
  */
