@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * Context, logging, the coordinator lock and small helpers.
+ * Context, logging and small helpers.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -43,7 +43,11 @@ VSS_EXPORT void vss_ctx_free(struct vss_ctx *ctx)
 {
 	if (!ctx)
 		return;
-	vss_unlock(ctx);
+	/* vss_unlock(), without reaching up to the lock's file */
+	if (ctx->lock_fd >= 0) {
+		flock(ctx->lock_fd, LOCK_UN);
+		close(ctx->lock_fd);
+	}
 	free(ctx);
 }
 
@@ -145,57 +149,6 @@ time_t vss_parse_iso8601(const char *s)
 	if (!s || !strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm))
 		return 0;
 	return timegm(&tm);
-}
-
-VSS_EXPORT int vss_lock(struct vss_ctx *ctx, int wait_ms)
-{
-	char path[300];
-	uint64_t deadline = vss_now_ms() + (wait_ms > 0 ? (uint64_t)wait_ms : 0);
-	int fd, r;
-
-	if (ctx->lock_fd >= 0)
-		return 0;
-	r = vss_mkdir_p(ctx->run_dir, 0700);
-	if (r) {
-		vss_err(ctx, "%s: cannot create the run directory: %s", ctx->run_dir, strerror(-r));
-		return r;
-	}
-	snprintf(path, sizeof(path), "%s/vss.lock", ctx->run_dir);
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		r = -errno;
-		vss_err(ctx, "%s: cannot open the lock: %s", path, strerror(-r));
-		return r;
-	}
-	for (;;) {
-		if (!flock(fd, LOCK_EX | LOCK_NB))
-			break;
-		if (errno != EWOULDBLOCK) {
-			r = -errno;
-			close(fd);
-			return r;
-		}
-		if (wait_ms == 0 || (wait_ms > 0 && vss_now_ms() >= deadline)) {
-			close(fd);
-			vss_err(ctx, "%s: another shadow copy operation is in progress", path);
-			return -EBUSY;
-		}
-		usleep(50000);
-	}
-	ctx->lock_fd = fd;
-	r = vss_catalog_reconcile(ctx);
-	if (r)
-		vss_warn(ctx, "catalog: reconcile: %s", strerror(-r));
-	return 0;
-}
-
-VSS_EXPORT void vss_unlock(struct vss_ctx *ctx)
-{
-	if (ctx->lock_fd < 0)
-		return;
-	flock(ctx->lock_fd, LOCK_UN);
-	close(ctx->lock_fd);
-	ctx->lock_fd = -1;
 }
 
 /*

@@ -305,6 +305,21 @@ int vss_dm_resume(struct vss_ctx *ctx, const char *name)
 	return r;
 }
 
+/* Load a new table and switch to it with one suspend and resume. */
+int vss_dm_switch_table(struct vss_ctx *ctx, const char *name, const struct vss_dm_target *t,
+			size_t n)
+{
+	int r = vss_dm_load(ctx, name, t, n, false);
+
+	if (r)
+		return r;
+	/* An ordinary suspend: the kernel freezes a mounted filesystem itself. */
+	r = vss_dm_suspend(ctx, name, false);
+	if (r)
+		return r;
+	return vss_dm_resume(ctx, name);
+}
+
 int vss_dm_resume_raw(const char *name)
 {
 	struct dm_task *dmt = task(DM_DEVICE_RESUME, name);

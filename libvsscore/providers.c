@@ -273,7 +273,7 @@ static int snap_remove(struct vss_ctx *ctx, struct vss_pshadow *s)
  * vss-<id> over dest.  One clone holds one split image: one shadow copy at
  * a time.  Deleting it removes the device and sends "rejoin", which copies
  * back only the regions written since the split.  After a reboot the kernel
- * has forgotten the split (see storage.c): the volume is plain linear over
+ * has forgotten the split (see provider-clone.c): the volume is plain linear over
  * <name>-real while the copy exists, and deleting the copy loads the
  * vss-clone table again, a full resync.
  */
@@ -410,43 +410,28 @@ static int ext_call(struct vss_ctx *ctx, const char *path, json_object *req,
 	uint64_t deadline = vss_now_ms() + timeout_ms;
 	char buf[16384];
 	size_t len = 0;
-	int in[2], out[2], status = 0;
-	pid_t pid;
+	struct vss_child child;
+	int r, status = 0;
 
 	*ans = NULL;
-	if (pipe2(in, O_CLOEXEC))
-		return -errno;
-	if (pipe2(out, O_CLOEXEC)) {
-		close(in[0]);
-		close(in[1]);
-		return -errno;
-	}
-	pid = fork();
-	if (pid < 0)
-		return -errno;
-	if (pid == 0) {
-		dup2(in[0], 0);
-		dup2(out[1], 1);
-		execl(path, path, (char *)NULL);
-		_exit(127);
-	}
-	close(in[0]);
-	close(out[1]);
-	if (vss_write_nosigpipe(in[1], text, strlen(text)) < 0 ||
-	    vss_write_nosigpipe(in[1], "\n", 1) < 0) {
+	r = vss_spawn(path, NULL, &child);
+	if (r)
+		return r;
+	if (vss_write_nosigpipe(child.in_fd, text, strlen(text)) < 0 ||
+	    vss_write_nosigpipe(child.in_fd, "\n", 1) < 0) {
 		/* it may have answered without reading */
 	}
-	close(in[1]);
+	close(child.in_fd);
 	for (;;) {
-		struct pollfd pfd = { .fd = out[0], .events = POLLIN };
+		struct pollfd pfd = { .fd = child.out_fd, .events = POLLIN };
 		uint64_t now = vss_now_ms();
 		ssize_t n;
 
 		if (now >= deadline || poll(&pfd, 1, (int)(deadline - now)) == 0) {
-			kill(pid, SIGKILL);
+			kill(child.pid, SIGKILL);
 			break;
 		}
-		n = read(out[0], buf + len, sizeof(buf) - 1 - len);
+		n = read(child.out_fd, buf + len, sizeof(buf) - 1 - len);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
@@ -455,8 +440,8 @@ static int ext_call(struct vss_ctx *ctx, const char *path, json_object *req,
 		if (memchr(buf, '\n', len) || len == sizeof(buf) - 1)
 			break;
 	}
-	close(out[0]);
-	waitpid(pid, &status, 0);
+	close(child.out_fd);
+	waitpid(child.pid, &status, 0);
 	buf[len] = '\0';
 	*ans = json_tokener_parse(buf);
 	if (!*ans || !json_object_is_type(*ans, json_type_object) ||

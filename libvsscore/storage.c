@@ -6,19 +6,6 @@
  * <name>-real" for dm-snapshot, or "vss-clone <name>-real <dest>
  * <region_sectors>" for dm-vss-clone) and switched with one suspend/resume,
  * the way LVM adds a -real device under a snapshot origin.
- *
- * A dm-vss-clone entry of the catalog's "storage" holds what is needed to
- * rebuild the clone after a reboot: "name", "real", "store" (the dest) and
- * "region_sectors".  The kernel keeps neither the split nor the record of
- * the regions written since in any persistent place, so after a reboot
- * (vss_clone_table()):
- *   - no dm-vss-clone shadow copy of the volume in the catalog: load the
- *     vss-clone table again; it copies everything (a full resync);
- *   - a shadow copy exists: dest still holds its image, as long as nothing
- *     writes to it; load the volume as plain linear over <name>-real (dest
- *     untouched) and the copy's read-only linear device over dest.
- *     Deleting the copy loads the vss-clone table again (vss_clone_reload():
- *     a full resync instead of the incremental rejoin).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -35,20 +22,6 @@
 #include "libvsscore-store.h"
 #include "vss-internal.h"
 #include "vss-ondisk.h"
-
-static int switch_table(struct vss_ctx *ctx, const char *name, const struct vss_dm_target *t,
-			size_t n)
-{
-	int r = vss_dm_load(ctx, name, t, n, false);
-
-	if (r)
-		return r;
-	/* An ordinary suspend: the kernel freezes a mounted filesystem itself. */
-	r = vss_dm_suspend(ctx, name, false);
-	if (r)
-		return r;
-	return vss_dm_resume(ctx, name);
-}
 
 /* A plain block device, unmounted: a dm-linear device over it. */
 static int wrap_device(struct vss_ctx *ctx, const struct vss_storage_opts *o, char *dm,
@@ -94,48 +67,6 @@ static int wrap_device(struct vss_ctx *ctx, const struct vss_storage_opts *o, ch
 	return r;
 }
 
-/* ---- dm-vss-clone ---- */
-
-int vss_clone_parse_status(const char *params, struct vss_clone_status *cs)
-{
-	unsigned long long region, synced, total;
-	char state[16];
-	int end = 0;
-
-	memset(cs, 0, sizeof(*cs));
-	if (!params ||
-	    sscanf(params, "%llu %llu/%llu %15s%n", &region, &synced, &total, state, &end) != 4 ||
-	    (params[end] && params[end] != ' ') || !region || region > UINT32_MAX ||
-	    synced > total)
-		return -EPROTO;
-	if (strcmp(state, "syncing") && strcmp(state, "mirrored") && strcmp(state, "split") &&
-	    strcmp(state, "fail"))
-		return -EPROTO;
-	cs->region_sectors = (uint32_t)region;
-	cs->synced_regions = synced;
-	cs->total_regions = total;
-	vss_strlcpy(cs->state, state, sizeof(cs->state));
-	return 0;
-}
-
-int vss_clone_read_status(const char *dm_name, struct vss_clone_status *cs)
-{
-	struct vss_dm_target *t = NULL;
-	size_t n = 0;
-	int r;
-
-	memset(cs, 0, sizeof(*cs));
-	r = vss_dm_table(dm_name, true, &t, &n);
-	if (r)
-		return r;
-	if (n == 1 && !strcmp(t[0].type, "vss-clone"))
-		r = vss_clone_parse_status(t[0].params, cs);
-	else
-		vss_strlcpy(cs->state, "off", sizeof(cs->state));
-	vss_dm_targets_free(t, n);
-	return r;
-}
-
 VSS_EXPORT int vss_storage_clone_status(struct vss_ctx *ctx, const char *volume,
 					struct vss_clone_status *cs)
 {
@@ -150,83 +81,6 @@ VSS_EXPORT int vss_storage_clone_status(struct vss_ctx *ctx, const char *volume,
 	if (r == -EPROTO)
 		vss_err(ctx, "/dev/mapper/%s: cannot parse the vss-clone status", dm);
 	return r;
-}
-
-int vss_clone_table(json_object *st, uint64_t sectors, bool split_copy,
-		    struct vss_dm_target *t, char *params, size_t psize)
-{
-	const char *real = vss_json_str(st, "real"), *dest = vss_json_str(st, "store");
-	uint32_t region = (uint32_t)vss_json_int(st, "region_sectors");
-
-	if (!real || !*real || !dest || !*dest || !sectors)
-		return -EINVAL;
-	if (!region)
-		region = VSS_CLONE_DEFAULT_REGION_SECTORS;
-	t->start = 0;
-	t->length = sectors;
-	t->params = params;
-	if (split_copy) {
-		vss_strlcpy(t->type, "linear", sizeof(t->type));
-		snprintf(params, psize, "/dev/mapper/%s 0", real);
-	} else {
-		vss_strlcpy(t->type, "vss-clone", sizeof(t->type));
-		snprintf(params, psize, "/dev/mapper/%s %s %u", real, dest, region);
-	}
-	return 0;
-}
-
-bool vss_clone_copy_exists(json_object *root, const char *dm_name, uint64_t *id)
-{
-	json_object *sets = vss_json_array(root, "sets");
-	size_t i, j;
-
-	for (i = 0; sets && i < json_object_array_length(sets); i++) {
-		json_object *shs = vss_json_array(json_object_array_get_idx(sets, i), "shadows");
-
-		for (j = 0; shs && j < json_object_array_length(shs); j++) {
-			json_object *sh = json_object_array_get_idx(shs, j);
-			const char *p = vss_json_str(sh, "provider");
-			const char *name = vss_json_str(sh, "name");
-			const char *snap = vss_json_str(sh, "snap_dev");
-
-			/* No snap_dev: a set that never got past prepare holds no split. */
-			if (p && !strcmp(p, "dm-vss-clone") && name && !strcmp(name, dm_name) &&
-			    snap && *snap) {
-				if (id)
-					*id = vss_json_int(sh, "shadow_id");
-				return true;
-			}
-		}
-	}
-	return false;
-}
-
-int vss_clone_reload(struct vss_ctx *ctx, const char *dm_name)
-{
-	struct vss_dm_target t;
-	char params[600];
-	json_object *root, *st;
-	int r;
-
-	r = vss_catalog_load(ctx, &root);
-	if (r)
-		return r;
-	st = vss_catalog_find_storage(root, dm_name);
-	if (!st || strcmp(vss_json_str(st, "provider") ? vss_json_str(st, "provider") : "",
-			  "dm-vss-clone")) {
-		json_object_put(root);
-		return 0;	/* no longer a clone volume: nothing to bring back */
-	}
-	r = vss_clone_table(st, vss_dm_size(dm_name), false, &t, params, sizeof(params));
-	json_object_put(root);
-	if (r) {
-		vss_err(ctx, "/dev/mapper/%s: cannot make the vss-clone table: %s", dm_name,
-			strerror(-r));
-		return r;
-	}
-	vss_info(ctx, "/dev/mapper/%s: vss-clone table loaded again: dest is copied in full",
-		 dm_name);
-	return switch_table(ctx, dm_name, &t, 1);
 }
 
 static int blk_size(const char *path, uint64_t *bytes)
@@ -426,7 +280,7 @@ VSS_EXPORT int vss_storage_add(struct vss_ctx *ctx, const struct vss_storage_opt
 		vss_strlcpy(t.type, "snapshot-origin", sizeof(t.type));
 		snprintf(params, sizeof(params), "/dev/mapper/%s", real);
 	}
-	r = switch_table(ctx, dm, &t, 1);
+	r = vss_dm_switch_table(ctx, dm, &t, 1);
 	if (r) {
 		vss_dm_resume(ctx, dm);
 		vss_dm_remove(ctx, real);
@@ -511,7 +365,7 @@ VSS_EXPORT int vss_storage_remove(struct vss_ctx *ctx, const char *volume, bool 
 	real = vss_json_str(e, "real");
 	r = vss_dm_table(real, false, &old, &n);
 	if (!r) {
-		r = switch_table(ctx, dm, old, n);
+		r = vss_dm_switch_table(ctx, dm, old, n);
 		vss_dm_targets_free(old, n);
 	}
 	if (r) {

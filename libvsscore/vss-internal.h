@@ -87,7 +87,7 @@ int vss_dm_exists(const char *name);
 bool vss_dm_present(void);
 int vss_dm_table(const char *name, bool status, struct vss_dm_target **t, size_t *n);
 void vss_dm_targets_free(struct vss_dm_target *t, size_t n);
-/* dm-single.c: the type and parameters of a device's first target (table,
+/* targets.c: the type and parameters of a device's first target (table,
  * or status if status): vss_dm_first -ENODEV if it has none, vss_dm_single
  * -EPROTO unless it has exactly one. */
 int vss_dm_first(const char *name, bool status, char *type, size_t tsize,
@@ -103,6 +103,9 @@ int vss_dm_load(struct vss_ctx *ctx, const char *name, const struct vss_dm_targe
 		size_t n, bool readonly);
 int vss_dm_suspend(struct vss_ctx *ctx, const char *name, bool skip_lockfs);
 int vss_dm_resume(struct vss_ctx *ctx, const char *name);
+/* Load a new table and switch to it with one (lockfs) suspend and resume. */
+int vss_dm_switch_table(struct vss_ctx *ctx, const char *name, const struct vss_dm_target *t,
+			size_t n);
 int vss_dm_remove(struct vss_ctx *ctx, const char *name);
 int vss_dm_message(struct vss_ctx *ctx, const char *name, const char *msg);
 int vss_dm_message_quiet(const char *name, const char *msg);
@@ -130,7 +133,23 @@ void vss_writers_stop(struct vss_writers *w, bool abort);
 void vss_writers_set_id(struct vss_writers *w, uint64_t set_id);
 const char *vss_writers_failed(struct vss_writers *w, const char **phase);
 void vss_writers_record(struct vss_writers *w, json_object *root);
+
+/* spawn.c: the executables of writers.d/, hooks.d/ and providers.d/ */
+/* 0 if path is a root-owned executable that nobody else may write, else -errno. */
 int vss_exec_checked(struct vss_ctx *ctx, const char *path);
+struct vss_spawn_opts {
+	bool own_group;			/* its own process group (a kill takes its children) */
+	bool default_sigpipe;		/* SIGPIPE back to its default in the child */
+	const char *env_name;		/* one variable set in its environment, or NULL */
+	const char *env_value;
+};
+struct vss_child {
+	pid_t pid;
+	int in_fd;			/* its stdin: requests are written here */
+	int out_fd;			/* its stdout: answers are read here */
+};
+/* Run path with pipes on its stdin and stdout (opts may be NULL); 0 or -errno. */
+int vss_spawn(const char *path, const struct vss_spawn_opts *opts, struct vss_child *child);
 
 /* providers.c */
 struct vss_provider;
@@ -169,12 +188,14 @@ const struct vss_provider *vss_provider_by_name(const char *name);
 void vss_pshadow_from_json(json_object *sh, struct vss_pshadow *s);
 int vss_shadow_remove_json(struct vss_ctx *ctx, json_object *sh);
 
-/* storage.c: dm-vss-clone volumes */
-#define VSS_CLONE_DEFAULT_REGION_SECTORS 1024	/* 512 KiB */
+/* targets.c: status lines */
 /* Parse "<region_sectors> <synced>/<total> <state>"; -EPROTO if malformed. */
 int vss_clone_parse_status(const char *params, struct vss_clone_status *cs);
 /* The status of the volume dm_name: state "off" when its table is not vss-clone. */
 int vss_clone_read_status(const char *dm_name, struct vss_clone_status *cs);
+
+/* provider-clone.c: dm-vss-clone volumes */
+#define VSS_CLONE_DEFAULT_REGION_SECTORS 1024	/* 512 KiB */
 /*
  * The volume's table for a storage entry of provider dm-vss-clone (into t,
  * whose params buffer of psize bytes is filled in), for @sectors sectors:

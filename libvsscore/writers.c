@@ -48,22 +48,6 @@ struct vss_writers {
 	char failed_phase[40];
 };
 
-/* A writer or hook must be root-owned and writable by nobody else. */
-int vss_exec_checked(struct vss_ctx *ctx, const char *path)
-{
-	struct stat st;
-
-	if (stat(path, &st))
-		return -errno;
-	if (!S_ISREG(st.st_mode) || !(st.st_mode & S_IXUSR))
-		return -ENOEXEC;
-	if (st.st_uid != 0 || (st.st_mode & (S_IWGRP | S_IWOTH))) {
-		vss_err(ctx, "%s: refused: must be owned by root and not writable by others", path);
-		return -EPERM;
-	}
-	return 0;
-}
-
 static int cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
@@ -123,43 +107,23 @@ static const char *base(const char *path)
 
 static int writer_spawn(struct vss_ctx *ctx, struct writer *w, uint64_t set_id)
 {
-	int in[2], out[2];
-	pid_t pid;
+	char id[32];
+	struct vss_spawn_opts opts = {
+		.own_group = true, .default_sigpipe = true,
+		.env_name = "VSS_SET_ID", .env_value = id,
+	};
+	struct vss_child child;
+	int r;
 
-	if (pipe2(in, O_CLOEXEC))
-		return -errno;
-	if (pipe2(out, O_CLOEXEC)) {
-		close(in[0]);
-		close(in[1]);
-		return -errno;
-	}
-	pid = fork();
-	if (pid < 0) {
-		int err = -errno;
-
-		close(in[0]); close(in[1]); close(out[0]); close(out[1]);
-		return err;
-	}
-	if (pid == 0) {
-		char id[32];
-
-		/* its own process group, so that a kill takes its children too */
-		setpgid(0, 0);
-		dup2(in[0], 0);
-		dup2(out[1], 1);
-		signal(SIGPIPE, SIG_DFL);
-		snprintf(id, sizeof(id), "%llu", (unsigned long long)set_id);
-		setenv("VSS_SET_ID", id, 1);
-		execl(w->path, w->path, (char *)NULL);
-		_exit(127);
-	}
-	close(in[0]);
-	close(out[1]);
-	w->pid = pid;
-	w->in_fd = in[1];
-	w->out_fd = out[0];
+	snprintf(id, sizeof(id), "%llu", (unsigned long long)set_id);
+	r = vss_spawn(w->path, &opts, &child);
+	if (r)
+		return r;
+	w->pid = child.pid;
+	w->in_fd = child.in_fd;
+	w->out_fd = child.out_fd;
 	w->len = 0;
-	vss_dbg(ctx, "%s: started, process %d", w->name, (int)pid);
+	vss_dbg(ctx, "%s: started, process %d", w->name, (int)child.pid);
 	return 0;
 }
 

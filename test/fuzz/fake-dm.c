@@ -209,6 +209,16 @@ int vss_dm_resume(struct vss_ctx *ctx, const char *name)
 	return known(name) ? 0 : -ENXIO;
 }
 
+int vss_dm_switch_table(struct vss_ctx *ctx, const char *name, const struct vss_dm_target *t,
+			size_t n)
+{
+	int r = vss_dm_load(ctx, name, t, n, false);
+
+	if (!r)
+		r = vss_dm_suspend(ctx, name, false);
+	return r ? r : vss_dm_resume(ctx, name);
+}
+
 int vss_dm_resume_raw(const char *name)
 {
 	return vss_dm_resume(NULL, name);

@@ -1,0 +1,89 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * The kernel's tables and status lines, read over dm.c's table reader (and
+ * the fuzzers' stand-in for it, test/fuzz/fake-dm.c): a device's first
+ * target, and the parsers of the targets' status lines.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "vss-internal.h"
+
+/* Copies the first target's type and parameters, if any; *n: the count. */
+static int dm_target0(const char *name, bool status, char *type, size_t tsize,
+		      char *params, size_t psize, size_t *n)
+{
+	struct vss_dm_target *t;
+	int r;
+
+	r = vss_dm_table(name, status, &t, n);
+	if (r)
+		return r;
+	if (*n) {
+		vss_strlcpy(type, t[0].type, tsize);
+		vss_strlcpy(params, t[0].params, psize);
+	}
+	vss_dm_targets_free(t, *n);
+	return 0;
+}
+
+int vss_dm_first(const char *name, bool status, char *type, size_t tsize,
+		 char *params, size_t psize)
+{
+	size_t n;
+	int r = dm_target0(name, status, type, tsize, params, psize, &n);
+
+	return r ? r : n ? 0 : -ENODEV;
+}
+
+int vss_dm_single(const char *name, bool status, char *type, size_t tsize,
+		  char *params, size_t psize)
+{
+	size_t n;
+	int r = dm_target0(name, status, type, tsize, params, psize, &n);
+
+	return r ? r : n == 1 ? 0 : -EPROTO;
+}
+
+/* ---- vss-clone ---- */
+
+int vss_clone_parse_status(const char *params, struct vss_clone_status *cs)
+{
+	unsigned long long region, synced, total;
+	char state[16];
+	int end = 0;
+
+	memset(cs, 0, sizeof(*cs));
+	if (!params ||
+	    sscanf(params, "%llu %llu/%llu %15s%n", &region, &synced, &total, state, &end) != 4 ||
+	    (params[end] && params[end] != ' ') || !region || region > UINT32_MAX ||
+	    synced > total)
+		return -EPROTO;
+	if (strcmp(state, "syncing") && strcmp(state, "mirrored") && strcmp(state, "split") &&
+	    strcmp(state, "fail"))
+		return -EPROTO;
+	cs->region_sectors = (uint32_t)region;
+	cs->synced_regions = synced;
+	cs->total_regions = total;
+	vss_strlcpy(cs->state, state, sizeof(cs->state));
+	return 0;
+}
+
+int vss_clone_read_status(const char *dm_name, struct vss_clone_status *cs)
+{
+	struct vss_dm_target *t = NULL;
+	size_t n = 0;
+	int r;
+
+	memset(cs, 0, sizeof(*cs));
+	r = vss_dm_table(dm_name, true, &t, &n);
+	if (r)
+		return r;
+	if (n == 1 && !strcmp(t[0].type, "vss-clone"))
+		r = vss_clone_parse_status(t[0].params, cs);
+	else
+		vss_strlcpy(cs->state, "off", sizeof(cs->state));
+	vss_dm_targets_free(t, n);
+	return r;
+}
