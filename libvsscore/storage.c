@@ -169,10 +169,34 @@ static int cow_check_store(struct vss_ctx *ctx, const char *dm, const char *stor
 		vss_err(ctx, "%s: cannot read the store: %s", store, strerror(-r));
 		return r;
 	}
-	if (info.state == VSS_STORE_UNFORMATTED)
-		return 0;
+	if (info.state == VSS_STORE_UNFORMATTED) {
+		/*
+		 * Zero first 4 KiB are what the target formats, but btrfs, ZFS,
+		 * md RAID 1.2 or iso9660 keep their signatures past them.
+		 */
+		char what[64];
+
+		r = vss_device_signature(store, what, sizeof(what));
+		if (r < 0) {
+			vss_err(ctx, "%s: cannot probe it for signatures: %s", store, strerror(-r));
+			return r;
+		}
+		if (!r)
+			return 0;
+		if (!wipe) {
+			vss_err(ctx, "%s: is not blank: it holds %s (its first 4 KiB are zero, its "
+				"signature is further on): to use it as the store, vss-storage add "
+				"--wipe (what it holds is lost)", store, what);
+			return -EEXIST;
+		}
+	}
 	if (wipe) {
-		vss_info(ctx, "%s: wiping the old content's superblock area", store);
+		vss_info(ctx, "%s: wiping the old content's signatures and superblock area", store);
+		r = vss_device_wipe_signatures(store);
+		if (r) {
+			vss_err(ctx, "%s: cannot wipe its signatures: %s", store, strerror(-r));
+			return r;
+		}
 		return store_wipe(ctx, store);
 	}
 	if (info.state == VSS_STORE_LOADED)

@@ -6,6 +6,7 @@
 #include <blkid.h>
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -182,5 +183,67 @@ VSS_EXPORT int vss_volume_resolve(struct vss_ctx *ctx, const char *arg, char *dm
 	else if (r)
 		vss_err(ctx, "%s: cannot find its device: %s", arg, strerror(-r));
 	free(spec);
+	return r;
+}
+
+static void probe_what(blkid_probe pr, char *type, size_t size)
+{
+	const char *v = NULL;
+
+	if (blkid_probe_lookup_value(pr, "TYPE", &v, NULL) == 0 && v)
+		vss_strlcpy(type, v, size);
+	else if (blkid_probe_lookup_value(pr, "PTTYPE", &v, NULL) == 0 && v)
+		snprintf(type, size, "a %s partition table", v);
+	else
+		vss_strlcpy(type, "a known signature", size);
+}
+
+int vss_device_signature(const char *device, char *type, size_t size)
+{
+	blkid_probe pr = blkid_new_probe_from_filename(device);
+	int r;
+
+	if (!pr)
+		return errno ? -errno : -EIO;
+	blkid_probe_enable_superblocks(pr, 1);
+	blkid_probe_set_superblocks_flags(pr, BLKID_SUBLKS_TYPE);
+	blkid_probe_enable_partitions(pr, 1);
+	/* any signature at all: one ambiguous probe (-2) is one too */
+	r = blkid_do_probe(pr);
+	if (r == 0)
+		probe_what(pr, type, size);
+	blkid_free_probe(pr);
+	return r == 0 ? 1 : r == 1 ? 0 : -EIO;
+}
+
+int vss_device_wipe_signatures(const char *device)
+{
+	blkid_probe pr;
+	int fd, r = 0;
+
+	fd = open(device, O_RDWR | O_EXCL | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	pr = blkid_new_probe();
+	if (!pr || blkid_probe_set_device(pr, fd, 0, 0)) {
+		r = -ENOMEM;
+		goto out;
+	}
+	blkid_probe_enable_superblocks(pr, 1);
+	blkid_probe_set_superblocks_flags(pr, BLKID_SUBLKS_MAGIC);
+	blkid_probe_enable_partitions(pr, 1);
+	blkid_probe_set_partitions_flags(pr, BLKID_PARTS_MAGIC);
+	/* as wipefs -a: each signature found is erased, then the next looked for */
+	while (blkid_do_probe(pr) == 0)
+		if (blkid_do_wipe(pr, 0)) {
+			r = errno ? -errno : -EIO;
+			break;
+		}
+	if (!r && fsync(fd))
+		r = -errno;
+out:
+	if (pr)
+		blkid_free_probe(pr);
+	close(fd);
 	return r;
 }

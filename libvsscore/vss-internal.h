@@ -56,6 +56,13 @@ int vss_atomic_write(const char *path, const char *data, size_t len);
 int vss_mountpoint_of(const char *dm_name, char *mnt, size_t size);
 int vss_mountpoint_of_devno(dev_t devno, char *mnt, size_t size);
 int vss_dm_name_of_devno(dev_t devno, char *name, size_t size);
+/*
+ * What libblkid recognises on a device (a filesystem, a RAID member, a
+ * partition table, ...): 1 with its name in type, 0 when nothing, -errno.
+ */
+int vss_device_signature(const char *device, char *type, size_t size);
+/* Erase every signature libblkid knows on a device, as wipefs -a does. */
+int vss_device_wipe_signatures(const char *device);
 
 /* expose.c */
 /* Whether a filesystem is mounted exactly at path (the topmost's devno in *devno). */
