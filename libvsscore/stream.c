@@ -353,6 +353,7 @@ struct vss_stream_reader {
 	struct vss_stream_totals t;	/* counted as read */
 	uint64_t end;			/* end of the last record */
 	uint8_t *buf;			/* a DATA record's bytes */
+	size_t buf_size;		/* grown to the largest record read */
 	int err;			/* sticky: the first failure */
 	bool done;			/* the trailer verified */
 	char reason[160];		/* why err, in words */
@@ -436,11 +437,6 @@ VSS_EXPORT int vss_stream_reader_new(vss_stream_read_fn read, void *arg,
 	if (get32(hdr + HDR_CRC_OFF) != header_crc(hdr) || get32(hdr + H_RESERVED1) ||
 	    !all_zero(hdr + H_RESERVED2, HDR_CRC_OFF - H_RESERVED2) || !header_valid(h)) {
 		err = -EBADMSG;
-		goto fail;
-	}
-	r->buf = malloc(VSS_STREAM_MAX_RECORD);
-	if (!r->buf) {
-		err = -ENOMEM;
 		goto fail;
 	}
 	*rp = r;
@@ -562,6 +558,16 @@ VSS_EXPORT int vss_stream_read_record(struct vss_stream_reader *r,
 	if (err)
 		goto fail;
 	if (type == VSS_STREAM_DATA) {
+		if (length > r->buf_size) {
+			uint8_t *p = realloc(r->buf, (size_t)length);
+
+			if (!p) {
+				err = refuse(r, -ENOMEM, "out of memory");
+				goto fail;
+			}
+			r->buf = p;
+			r->buf_size = (size_t)length;
+		}
 		err = read_full(r, r->buf, (size_t)length);
 		if (err)
 			goto fail;

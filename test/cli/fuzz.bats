@@ -8,7 +8,7 @@
 
 bats_require_minimum_version 1.5.0
 
-TARGETS="fuzz-catalog fuzz-status fuzz-store fuzz-writer"
+TARGETS="fuzz-catalog fuzz-status fuzz-store fuzz-stream fuzz-writer"
 
 setup_file() {
 	TOP=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
@@ -61,6 +61,10 @@ replay_target() {
 	fuzz_target fuzz-store
 }
 
+@test "fuzz-stream: the send stream reader, and the writer on what it read: no crash" {
+	fuzz_target fuzz-stream
+}
+
 @test "fuzz-writer: the writer protocol answers: no crash" {
 	fuzz_target fuzz-writer
 }
@@ -75,6 +79,10 @@ replay_target() {
 
 @test "fuzz-store: every corpus file replays without a crash" {
 	replay_target fuzz-store
+}
+
+@test "fuzz-stream: every corpus file replays without a crash" {
+	replay_target fuzz-stream
 }
 
 @test "fuzz-writer: every corpus file replays without a crash" {
