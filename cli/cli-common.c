@@ -56,7 +56,6 @@ int vss_exit_from_errno(int err, int fallback)
 	case EBUSY:
 	case EEXIST:
 	case EALREADY:
-	case ESTALE:		/* libvsscore: a target holds another image than needed */
 		return VSS_EXIT_BUSY;
 	case ECANCELED:		/* libvsscore: a writer failed or vetoed */
 		return VSS_EXIT_WRITER;

@@ -155,8 +155,12 @@ int main(int argc, char **argv)
 	}
 	r = vss_stream_receive(ctx, target, vss_stream_fd_read, &in,
 			       force ? VSS_STREAM_RECEIVE_FORCE : 0, &rx);
-	/* the library said what failed and why; not a valid stream is exit 1 */
-	rc = vss_exit_from_errno(r, VSS_EXIT_USAGE);
+	/*
+	 * The library said what failed and why.  A target that holds another
+	 * image (-ESTALE here, not an invalid shadow copy as for the other
+	 * commands) is 5; a stream that is not valid is 1.
+	 */
+	rc = r == -ESTALE ? VSS_EXIT_BUSY : vss_exit_from_errno(r, VSS_EXIT_USAGE);
 	if (!r)
 		print_received(target, &rx, json);
 out:
