@@ -67,6 +67,7 @@ LIB_HEADERS := $(sort $(wildcard libvsscore/libvsscore*.h))
 LIB_PC_IN := $(wildcard libvsscore/libvsscore.pc.in)
 CMD_SRCS := $(sort $(wildcard cli/vss-*.c))
 CLI_HELPER_SRCS := $(filter-out cli/vss-%.c,$(sort $(wildcard cli/*.c)))
+EXAMPLE_SRCS := $(sort $(wildcard examples/*.c))
 UNIT_SRCS := $(sort $(wildcard test/unit/test-*.c))
 UNIT_HELPER_SRCS := $(filter-out test/unit/test-%.c,$(sort $(wildcard test/unit/*.c)))
 MAN_PAGES := $(sort $(wildcard man/*.[1-8]))
@@ -81,6 +82,7 @@ UNIT_HELPER_OBJS := $(call obj,$(UNIT_HELPER_SRCS))
 CMDS := $(patsubst cli/%.c,$(B)/bin/%,$(CMD_SRCS))
 INST_CMDS := $(patsubst cli/%.c,$(B)/inst/%,$(CMD_SRCS))
 UNIT_TESTS := $(patsubst test/unit/%.c,$(B)/test/%,$(UNIT_SRCS))
+EXAMPLES := $(patsubst examples/%.c,$(B)/examples/%,$(EXAMPLE_SRCS))
 
 ifneq ($(LIB_SRCS),)
 SHLIB := $(B)/lib/libvsscore.so.0
@@ -91,12 +93,13 @@ ifneq ($(LIB_PC_IN),)
 PC_FILE := $(B)/lib/libvsscore.pc
 endif
 
-.PHONY: all lib commands module tests check warnings install uninstall \
+.PHONY: all lib commands examples module tests check warnings install uninstall \
 	install-lib install-commands install-headers install-man \
-	install-completion install-systemd uninstall-completion uninstall-systemd \
+	install-completion install-systemd install-conf uninstall-completion uninstall-systemd \
+	uninstall-conf \
 	install-module uninstall-module dkms-install clean distclean help
 
-all: lib commands $(if $(KDIR),module)
+all: lib commands examples $(if $(KDIR),module)
 
 lib: $(SHLIB) $(STLIB) $(PC_FILE)
 
@@ -172,6 +175,18 @@ $(B)/inst/%: $(B)/obj/cli/%.o $(CLI_HELPER_OBJS) $(SHLIB)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< $(CLI_HELPER_OBJS) $(LIB_LINK) $(LIBS)
 
+# --- examples ----------------------------------------------------------------
+# examples/*.c: small programs over the public headers only, as a user of
+# the installed library writes them (build/examples/, run by the tests).
+
+examples: $(EXAMPLES)
+
+$(B)/examples/%: examples/%.c $(SHLIB) $(LIB_HEADERS) config.mk
+	$(call msg,CC,$<)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(WARN_CFLAGS) $(CFLAGS) $(SANITIZE_FLAGS) -Ilibvsscore -o $@ $< \
+		$(ALL_LDFLAGS) $(LIB_LINK) '-Wl$(comma)-rpath$(comma)$$ORIGIN/../lib'
+
 # --- unit tests ------------------------------------------------------------
 
 tests: $(UNIT_TESTS)
@@ -204,7 +219,7 @@ dm-vss/dm-vss.ko: $(MODULE_SRCS) config.mk
 # --- install -------------------------------------------------------------------
 
 install: install-lib install-headers install-commands install-man \
-	install-completion install-systemd $(if $(KDIR),install-module)
+	install-completion install-systemd install-conf $(if $(KDIR),install-module)
 
 install-lib: lib
 ifneq ($(SHLIB),)
@@ -258,6 +273,32 @@ install-systemd:
 		$(INSTALL) -D -m 644 $$unit $(DESTDIR)$(systemdunitdir)/$${unit##*/} || exit 1; \
 	done
 
+# /etc/vss, where the library looks (VSS_CONF_DIR overrides it at run time):
+# the directories of writers, hooks and providers, and a commented
+# vss.conf, never replacing one that is there.
+VSS_CONF_DIR_INSTALL = /etc/vss
+
+install-conf:
+	$(INSTALL) -d -m 755 $(DESTDIR)$(VSS_CONF_DIR_INSTALL)/writers.d \
+		$(DESTDIR)$(VSS_CONF_DIR_INSTALL)/hooks.d $(DESTDIR)$(VSS_CONF_DIR_INSTALL)/providers.d
+	@if [ -e $(DESTDIR)$(VSS_CONF_DIR_INSTALL)/vss.conf ]; then \
+		echo "$(DESTDIR)$(VSS_CONF_DIR_INSTALL)/vss.conf exists: kept"; \
+	else \
+		echo "$(INSTALL) -m 644 scripts/conf/vss.conf $(DESTDIR)$(VSS_CONF_DIR_INSTALL)/vss.conf"; \
+		$(INSTALL) -m 644 scripts/conf/vss.conf $(DESTDIR)$(VSS_CONF_DIR_INSTALL)/vss.conf; \
+	fi
+
+# uninstall removes vss.conf only as installed (an edited one is kept),
+# and the directories only when empty.
+uninstall-conf:
+	@c=$(DESTDIR)$(VSS_CONF_DIR_INSTALL); \
+	if [ -e $$c/vss.conf ] && ! cmp -s scripts/conf/vss.conf $$c/vss.conf; then \
+		echo "$$c/vss.conf was edited: kept"; \
+	else \
+		echo "rm -f $$c/vss.conf"; rm -f $$c/vss.conf; \
+	fi; \
+	rmdir $$c/writers.d $$c/hooks.d $$c/providers.d $$c 2>/dev/null || true
+
 MODDIR = /lib/modules/$(KVER)/updates
 
 install-module: module
@@ -265,7 +306,7 @@ install-module: module
 	@if [ -z "$(DESTDIR)" ]; then echo "depmod -a $(KVER)"; depmod -a $(KVER); \
 	else echo "DESTDIR set: run 'depmod -a $(KVER)' on the target system"; fi
 
-uninstall: $(if $(KVER),uninstall-module) uninstall-completion uninstall-systemd
+uninstall: $(if $(KVER),uninstall-module) uninstall-completion uninstall-systemd uninstall-conf
 	rm -f $(addprefix $(DESTDIR)$(sbindir)/,$(notdir $(CMDS)))
 	rm -f $(DESTDIR)$(libdir)/libvsscore.so.0 $(DESTDIR)$(libdir)/libvsscore.so
 	rm -f $(DESTDIR)$(libdir)/pkgconfig/libvsscore.pc

@@ -169,6 +169,18 @@ int vss_cli_context(struct vss_ctx **ctx, int debug,
 	}
 	vss_ctx_set_log(*ctx, log ? log : vss_cli_log, NULL, debug ? VSS_LOG_DEBUG :
 			vss_opt_verbose ? VSS_LOG_INFO : VSS_LOG_WARN);
+	/* A broken vss.conf stops every command, as a broken lvm.conf does. */
+	{
+		struct vss_config *cfg = NULL;
+
+		r = vss_config_load(*ctx, &cfg);
+		vss_config_free(cfg);
+		if (r) {
+			vss_ctx_free(*ctx);
+			*ctx = NULL;
+			return r == -EINVAL ? VSS_EXIT_USAGE : vss_exit_from_errno(r, VSS_EXIT_USAGE);
+		}
+	}
 	return 0;
 }
 
@@ -184,4 +196,55 @@ int vss_exit_from_diff(int err)
 		return VSS_EXIT_NOT_FOUND;
 	}
 	return vss_exit_from_errno(err, VSS_EXIT_PROVIDER);
+}
+
+int vss_cli_config(struct vss_config **cfg)
+{
+	struct vss_ctx *ctx = NULL;
+	int r;
+
+	*cfg = NULL;
+	r = vss_ctx_new(&ctx);
+	if (r) {
+		vss_error(NULL, "cannot start", r);
+		return vss_exit_from_errno(r, VSS_EXIT_NO_RESOURCES);
+	}
+	vss_ctx_set_log(ctx, vss_cli_log, NULL, VSS_LOG_WARN);
+	r = vss_config_load(ctx, cfg);
+	vss_ctx_free(ctx);
+	return r == -EINVAL ? VSS_EXIT_USAGE : vss_exit_from_errno(r, VSS_EXIT_USAGE);
+}
+
+const char *vss_cli_default(const struct vss_config *cfg, const char *key, const char *builtin,
+			    char *buf, size_t size)
+{
+	const char *v = vss_config_get(cfg, key);
+
+	if (v)
+		snprintf(buf, size, "%s (vss.conf)", v);
+	else
+		snprintf(buf, size, "%s", builtin);
+	return buf;
+}
+
+int vss_cli_duration(const char *option, const char *value, unsigned int *ms)
+{
+	int r = vss_parse_duration_ms(value, ms);
+
+	if (!r)
+		return 0;
+	vss_errorx(NULL, "%s: %s: %s", option, value, r == -ERANGE ?
+		   "too long (at most 24h)" : "not a duration (500ms, 30s, 2m, 1h)");
+	return VSS_EXIT_USAGE;
+}
+
+int vss_cli_size(const char *option, const char *value, uint64_t *bytes)
+{
+	int r = vss_parse_size(value, bytes);
+
+	if (!r)
+		return 0;
+	vss_errorx(NULL, "%s: %s: %s", option, value, r == -ERANGE ?
+		   "too large" : "not a size (4096, 64k, 1m, 2g)");
+	return VSS_EXIT_USAGE;
 }

@@ -32,6 +32,29 @@ enum vss_exit {
 int vss_exit_from_errno(int err, int fallback);
 
 /*
+ * vss.conf (vss.conf(5)), read before the options so that --help shows the
+ * effective defaults.  0 with *cfg set (an empty configuration when there
+ * is no file), or the exit status after the error was printed: 1 for a bad
+ * line (file, line and key named), 2 when it cannot be read.
+ */
+struct vss_config;
+int vss_cli_config(struct vss_config **cfg);
+
+/*
+ * A default for --help: "VALUE (vss.conf)" when the configuration sets
+ * key, else builtin.  Returns buf.
+ */
+const char *vss_cli_default(const struct vss_config *cfg, const char *key, const char *builtin,
+			    char *buf, size_t size);
+
+/*
+ * An option's duration or size: 0, or VSS_EXIT_USAGE after printing
+ * "<option>: <value>: not a duration ..." (the bounds included).
+ */
+int vss_cli_duration(const char *option, const char *value, unsigned int *ms);
+int vss_cli_size(const char *option, const char *value, uint64_t *bytes);
+
+/*
  * The exit status of a failed vss_shadow_diff() (vss-diff, vss-send):
  * copies that cannot be compared as given are bad usage (1), a FROM or TO
  * that is gone from its store is not found (4).

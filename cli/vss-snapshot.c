@@ -19,18 +19,58 @@
 #include "libvsscore.h"
 
 /* "500ms", "2s", "2" (seconds) -> milliseconds; 0 on error. */
-static unsigned int parse_ms(const char *s)
+/* A writers' or commit limit: a duration above 0. */
+static int parse_limit(const char *option, const char *value, unsigned int *ms)
 {
-	char *end;
-	double v = strtod(s, &end);
+	int rc = vss_cli_duration(option, value, ms);
 
-	if (end == s || v <= 0)
-		return 0;
-	if (!strcmp(end, "ms"))
-		return (unsigned int)v;
-	if (!*end || !strcmp(end, "s"))
-		return (unsigned int)(v * 1000);
-	return 0;
+	if (!rc && !*ms) {
+		vss_errorx(NULL, "%s: %s: must be more than 0", option, value);
+		rc = VSS_EXIT_USAGE;
+	}
+	return rc;
+}
+
+/*
+ * The defaults that vss.conf may set, into the options' variables and the
+ * help texts (the option given on the command line overrides them).
+ */
+struct snapshot_defaults {
+	char freeze[96], commit[96], retry[96], keep[96], wait[96], provider[96];
+	char provider_name[64];
+};
+
+static void defaults_from(const struct vss_config *cfg, struct snapshot_defaults *d,
+			  struct vss_set_opts *sopts, int *retry, int *keep, unsigned int *wait_ms,
+			  char **provider)
+{
+	char b[64];
+
+	snprintf(d->freeze, sizeof(d->freeze), "Writers' freeze-to-thaw limit (default %s)",
+		 vss_cli_default(cfg, "snapshot.timeout_freeze", "60s", b, sizeof(b)));
+	snprintf(d->commit, sizeof(d->commit), "Filesystems' freeze-to-thaw limit (default %s)",
+		 vss_cli_default(cfg, "snapshot.timeout_commit", "10s", b, sizeof(b)));
+	snprintf(d->retry, sizeof(d->retry), "Retry up to N times when a writer says its failure "
+		 "is retryable (default %s)", vss_cli_default(cfg, "snapshot.retry", "0", b,
+							      sizeof(b)));
+	snprintf(d->keep, sizeof(d->keep), "Then keep only the newest N shadow copies of each "
+		 "volume (default %s)", vss_cli_default(cfg, "snapshot.keep", "all", b, sizeof(b)));
+	snprintf(d->wait, sizeof(d->wait), "Wait up to TIME for another set in progress "
+		 "(default %s)", vss_cli_default(cfg, "global.lock_wait", "fail at once", b,
+						  sizeof(b)));
+	snprintf(d->provider, sizeof(d->provider), "Use this provider for every volume "
+		 "(default %s)", vss_cli_default(cfg, "snapshot.provider", "each volume's own", b,
+						 sizeof(b)));
+	sopts->freeze_timeout_ms = vss_config_duration_ms(cfg, "snapshot.timeout_freeze", 0);
+	sopts->commit_timeout_ms = vss_config_duration_ms(cfg, "snapshot.timeout_commit", 0);
+	*retry = (int)vss_config_count(cfg, "snapshot.retry", 0);
+	*keep = (int)vss_config_count(cfg, "snapshot.keep", 0);
+	*wait_ms = vss_config_duration_ms(cfg, "global.lock_wait", 0);
+	if (vss_config_get(cfg, "snapshot.provider")) {
+		snprintf(d->provider_name, sizeof(d->provider_name), "%s",
+			 vss_config_get(cfg, "snapshot.provider"));
+		*provider = d->provider_name;
+	}
 }
 
 static json_object *shadow_json(const struct vss_shadow_info *s, const char *mnt)
@@ -92,6 +132,11 @@ static int run_exec(struct vss_ctx *ctx, struct vss_set *set, const char *cmd)
 		setenv(name, mnts[i], 1);
 		snprintf(name, sizeof(name), "VSS_SHADOW_VOLUME_%zu", i);
 		setenv(name, s.volume, 1);
+		snprintf(name, sizeof(name), "VSS_SHADOW_ID_%zu", i);
+		snprintf(id, sizeof(id), "%llu", (unsigned long long)s.shadow_id);
+		setenv(name, id, 1);
+		snprintf(name, sizeof(name), "VSS_SHADOW_DEVICE_%zu", i);
+		setenv(name, s.device, 1);
 		if (env[0])
 			strncat(env, " ", sizeof(env) - strlen(env) - 1);
 		strncat(env, mnts[i], sizeof(env) - strlen(env) - 1);
@@ -123,30 +168,25 @@ int main(int argc, char **argv)
 	     *t_commit = NULL, *wait_s = NULL, *context = NULL;
 	const char **writers = NULL, **excludes = NULL;
 	int no_writers = 0, retry = 0, keep = 0, json = 0, debug = 0;
+	struct snapshot_defaults d = { 0 };
 	struct poptOption options[] = {
-		{ "provider", 'p', POPT_ARG_STRING, &provider, 0,
-		  "Use this provider for every volume", "NAME" },
+		{ "provider", 'p', POPT_ARG_STRING, &provider, 0, d.provider, "NAME" },
 		{ "writer", 'w', POPT_ARG_ARGV, &writers, 0,
 		  "Include this writer even if its files are elsewhere (repeatable)", "NAME" },
 		{ "exclude-writer", 'x', POPT_ARG_ARGV, &excludes, 0,
 		  "Leave this writer out (repeatable)", "NAME" },
 		{ "no-writers", '\0', POPT_ARG_NONE, &no_writers, 0,
 		  "Involve neither writers nor hooks (crash-consistent set)", NULL },
-		{ "timeout-freeze", '\0', POPT_ARG_STRING, &t_freeze, 0,
-		  "Writers' freeze-to-thaw limit (default 60s)", "TIME" },
-		{ "timeout-commit", '\0', POPT_ARG_STRING, &t_commit, 0,
-		  "Filesystems' freeze-to-thaw limit (default 10s)", "TIME" },
-		{ "retry", 'r', POPT_ARG_INT, &retry, 0,
-		  "Retry up to N times when a writer says its failure is retryable", "N" },
+		{ "timeout-freeze", '\0', POPT_ARG_STRING, &t_freeze, 0, d.freeze, "TIME" },
+		{ "timeout-commit", '\0', POPT_ARG_STRING, &t_commit, 0, d.commit, "TIME" },
+		{ "retry", 'r', POPT_ARG_INT, &retry, 0, d.retry, "N" },
 		{ "tag", 't', POPT_ARG_STRING, &tag, 0, "Label the set", "TAG" },
-		{ "keep", 'k', POPT_ARG_INT, &keep, 0,
-		  "Then keep only the newest N shadow copies of each volume", "N" },
+		{ "keep", 'k', POPT_ARG_INT, &keep, 0, d.keep, "N" },
 		{ "json", 'j', POPT_ARG_NONE, &json, 0, "Print the set as JSON", NULL },
 		{ "exec", 'e', POPT_ARG_STRING, &exec_cmd, 0,
 		  "Mount the set read-only, run CMD (VSS_SHADOW_MOUNTS in its environment), "
 		  "then release the set", "CMD" },
-		{ "wait", '\0', POPT_ARG_STRING, &wait_s, 0,
-		  "Wait up to TIME for another set in progress (default: fail at once)", "TIME" },
+		{ "wait", '\0', POPT_ARG_STRING, &wait_s, 0, d.wait, "TIME" },
 		{ "context", '\0', POPT_ARG_STRING, &context, 0,
 		  "persistent (default) or backup (deleted after backup-complete)", "KIND" },
 		{ "debug", '\0', POPT_ARG_NONE, &debug, 0,
@@ -156,13 +196,20 @@ int main(int argc, char **argv)
 		POPT_TABLEEND
 	};
 	struct vss_set_opts sopts = { 0 };
+	struct vss_config *cfg = NULL;
 	struct vss_set *set = NULL;
 	struct vss_ctx *ctx = NULL;
+	unsigned int wait_ms = 0;
 	const char **vols;
 	poptContext pc;
-	int rc, r = 0, attempt, nvol, i, wait_ms = 0;
+	int rc, r = 0, attempt, nvol, i;
 
 	vss_cli_init(argv[0]);
+	rc = vss_cli_config(&cfg);
+	if (rc)
+		return rc;
+	defaults_from(cfg, &d, &sopts, &retry, &keep, &wait_ms, &provider);
+	vss_config_free(cfg);
 	pc = poptGetContext(NULL, argc, (const char **)argv, options, 0);
 	poptSetOtherOptionHelp(pc, "[OPTION...] VOLUME|MOUNTPOINT...");
 	rc = vss_cli_parse(pc);
@@ -180,10 +227,13 @@ int main(int argc, char **argv)
 	sopts.writers = writers;
 	sopts.exclude_writers = excludes;
 	sopts.no_writers = no_writers;
-	if ((t_freeze && !(sopts.freeze_timeout_ms = parse_ms(t_freeze))) ||
-	    (t_commit && !(sopts.commit_timeout_ms = parse_ms(t_commit))) ||
-	    (wait_s && !(wait_ms = (int)parse_ms(wait_s))) || retry < 0 || keep < 0) {
-		vss_errorx(NULL, "bad time or count (e.g. 30s, 500ms, 2)");
+	if ((t_freeze && parse_limit("--timeout-freeze", t_freeze, &sopts.freeze_timeout_ms)) ||
+	    (t_commit && parse_limit("--timeout-commit", t_commit, &sopts.commit_timeout_ms)) ||
+	    (wait_s && vss_cli_duration("--wait", wait_s, &wait_ms)))
+		return VSS_EXIT_USAGE;
+	if (retry < 0 || keep < 0) {
+		vss_errorx(NULL, "%s: %d: not a count (0 or more)", retry < 0 ? "--retry" : "--keep",
+			   retry < 0 ? retry : keep);
 		return VSS_EXIT_USAGE;
 	}
 	if (context) {
@@ -194,12 +244,13 @@ int main(int argc, char **argv)
 			return VSS_EXIT_USAGE;
 		}
 	}
-	if (exec_cmd)
+	/* --exec releases its set, unless --context persistent keeps it */
+	if (exec_cmd && !context)
 		sopts.context = VSS_CONTEXT_BACKUP;
 	rc = vss_cli_context(&ctx, debug, NULL);
 	if (rc)
 		return rc;
-	r = vss_lock(ctx, wait_ms);
+	r = vss_lock(ctx, (int)wait_ms);
 	if (r) {
 		if (r == -EBUSY)
 			vss_errorx(NULL, "another shadow copy set is in progress (see --wait)");
@@ -278,7 +329,7 @@ int main(int argc, char **argv)
 	} else {
 		vss_set_backup_complete(set, true);
 	}
-	if (keep && !exec_cmd)
+	if (keep && sopts.context == VSS_CONTEXT_PERSISTENT)
 		for (i = 0; i < nvol; i++)
 			vss_keep_latest(ctx, vols[i], keep);
 out:

@@ -20,21 +20,17 @@
 #include "cli-common.h"
 #include "libvsscore.h"
 
-/* "64k", "4M", "1G", bytes otherwise; 0 on error. */
-static uint64_t parse_size(const char *s)
+/* A power-of-two size from lo to hi bytes: 0, or VSS_EXIT_USAGE (printed). */
+static int parse_pow2(const char *option, const char *value, uint64_t lo, uint64_t hi,
+		      const char *range, uint64_t *bytes)
 {
-	char *end;
-	unsigned long long v = strtoull(s, &end, 10);
+	int rc = vss_cli_size(option, value, bytes);
 
-	switch (*end) {
-	case 'k': case 'K': v <<= 10; end++; break;
-	case 'm': case 'M': v <<= 20; end++; break;
-	case 'g': case 'G': v <<= 30; end++; break;
-	case 't': case 'T': v <<= 40; end++; break;
+	if (!rc && (*bytes < lo || *bytes > hi || (*bytes & (*bytes - 1)))) {
+		vss_errorx(NULL, "%s: %s: must be a power of two, %s", option, value, range);
+		rc = VSS_EXIT_USAGE;
 	}
-	if (*end == 'i' || *end == 'B')
-		end += (*end == 'i' && end[1] == 'B') ? 2 : 1;
-	return *end ? 0 : v;
+	return rc;
 }
 
 /* A clone's state as the kernel says it; false when it cannot be read. */
@@ -122,19 +118,19 @@ int main(int argc, char **argv)
 	char *vol = NULL, *dev = NULL, *chunk = NULL, *maxs = NULL, *provider = NULL,
 	     *name = NULL, *region = NULL;
 	int wrap = 0, force = 0, json = 0, clone = 0, debug = 0, wipe = 0;
+	/* help texts with vss.conf's defaults, and those defaults */
+	char d_chunk[128], d_region[128], d_provider[160], b[64];
+	char cfg_chunk[64], cfg_region[64], cfg_provider[64];
 	struct poptOption options[] = {
 		{ "for", 'f', POPT_ARG_STRING, &vol, 0, "The volume", "VOL" },
 		{ "on", 'o', POPT_ARG_STRING, &dev, 0, "The store device (add)", "DEV" },
-		{ "chunk-size", 'c', POPT_ARG_STRING, &chunk, 0,
-		  "Copy-on-write chunk size, 4k..1M (add, dm-vss-cow)", "SIZE" },
+		{ "chunk-size", 'c', POPT_ARG_STRING, &chunk, 0, d_chunk, "SIZE" },
 		{ "max-size", 'm', POPT_ARG_STRING, &maxs, 0,
 		  "Size of one shadow copy's area (add, resize; dm-snapshot)", "SIZE" },
-		{ "provider", 'p', POPT_ARG_STRING, &provider, 0,
-		  "dm-vss-cow (default when loaded), dm-snapshot or dm-vss-clone (add)", "NAME" },
+		{ "provider", 'p', POPT_ARG_STRING, &provider, 0, d_provider, "NAME" },
 		{ "clone", '\0', POPT_ARG_NONE, &clone, 0,
 		  "A split-mirror clone onto DEV (add; provider dm-vss-clone)", NULL },
-		{ "region-size", '\0', POPT_ARG_STRING, &region, 0,
-		  "The clone's region size, 4k..1G (add --clone; default 512k)", "SIZE" },
+		{ "region-size", '\0', POPT_ARG_STRING, &region, 0, d_region, "SIZE" },
 		{ "wrap", '\0', POPT_ARG_NONE, &wrap, 0,
 		  "Wrap a plain, unmounted partition in a dm-linear device (add)", NULL },
 		{ "name", '\0', POPT_ARG_STRING, &name, 0,
@@ -150,12 +146,32 @@ int main(int argc, char **argv)
 		POPT_AUTOHELP
 		POPT_TABLEEND
 	};
+	struct vss_config *cfg = NULL;
 	struct vss_ctx *ctx = NULL;
 	const char *cmd;
 	poptContext pc;
 	int rc, r;
 
 	vss_cli_init(argv[0]);
+	rc = vss_cli_config(&cfg);
+	if (rc)
+		return rc;
+	snprintf(d_chunk, sizeof(d_chunk), "Copy-on-write chunk size, 4k..1M (add, dm-vss-cow; "
+		 "default %s)", vss_cli_default(cfg, "storage.chunk_size", "4k", b, sizeof(b)));
+	snprintf(d_region, sizeof(d_region), "The clone's region size, 4k..1G (add --clone; "
+		 "default %s)", vss_cli_default(cfg, "storage.region_size", "512k", b, sizeof(b)));
+	if (vss_config_get(cfg, "storage.provider"))
+		snprintf(d_provider, sizeof(d_provider), "dm-vss-cow, dm-snapshot or dm-vss-clone "
+			 "(add; default %s (vss.conf))", vss_config_get(cfg, "storage.provider"));
+	else
+		snprintf(d_provider, sizeof(d_provider), "dm-vss-cow (default when loaded), "
+			 "dm-snapshot or dm-vss-clone (add)");
+	snprintf(cfg_chunk, sizeof(cfg_chunk), "%s", vss_config_get(cfg, "storage.chunk_size") ?: "");
+	snprintf(cfg_region, sizeof(cfg_region), "%s",
+		 vss_config_get(cfg, "storage.region_size") ?: "");
+	snprintf(cfg_provider, sizeof(cfg_provider), "%s",
+		 vss_config_get(cfg, "storage.provider") ?: "");
+	vss_config_free(cfg);
 	pc = poptGetContext(NULL, argc, (const char **)argv, options, 0);
 	poptSetOtherOptionHelp(pc, "add|list|resize|remove [OPTION...]");
 	rc = vss_cli_parse(pc);
@@ -175,6 +191,8 @@ int main(int argc, char **argv)
 		vss_errorx(NULL, "add: --on DEV is needed");
 		return VSS_EXIT_USAGE;
 	}
+	if (!provider && !clone && cfg_provider[0])
+		provider = cfg_provider;
 	if (provider && strcmp(provider, "dm-vss-cow") && strcmp(provider, "dm-snapshot") &&
 	    strcmp(provider, "dm-vss-clone")) {
 		vss_errorx(NULL, "%s: unknown storage provider (dm-vss-cow, dm-snapshot or "
@@ -196,6 +214,11 @@ int main(int argc, char **argv)
 		vss_errorx(NULL, "--region-size is for clones (add --clone)");
 		return VSS_EXIT_USAGE;
 	}
+	/* vss.conf's sizes, where the option is not given and applies */
+	if (!chunk && cfg_chunk[0] && strcmp(provider ? provider : "", "dm-vss-clone"))
+		chunk = cfg_chunk;
+	if (!region && cfg_region[0] && provider && !strcmp(provider, "dm-vss-clone"))
+		region = cfg_region;
 	rc = vss_cli_context(&ctx, debug, NULL);
 	if (rc)
 		return rc;
@@ -215,40 +238,41 @@ int main(int argc, char **argv)
 			.wrap = wrap, .wrap_name = name, .wipe = wipe,
 		};
 
-		if (chunk) {
-			uint64_t b = parse_size(chunk);
+		uint64_t b;
 
-			if (!b || (b & (b - 1)) || b < 4096 || b > (1 << 20)) {
-				vss_errorx(NULL, "%s: chunk size must be a power of two, 4k..1M", chunk);
-				rc = VSS_EXIT_USAGE;
+		if (chunk) {
+			rc = parse_pow2("--chunk-size", chunk, 4096, 1 << 20, "4k..1M", &b);
+			if (rc)
 				goto out;
-			}
-			o.chunk_sectors = b >> 9;
+			o.chunk_sectors = (uint32_t)(b >> 9);
 		}
-		if (maxs && !(o.max_bytes = parse_size(maxs))) {
-			vss_errorx(NULL, "%s: bad size", maxs);
-			rc = VSS_EXIT_USAGE;
-			goto out;
+		if (maxs) {
+			rc = vss_cli_size("--max-size", maxs, &o.max_bytes);
+			if (!rc && !o.max_bytes) {
+				vss_errorx(NULL, "--max-size: %s: must be more than 0", maxs);
+				rc = VSS_EXIT_USAGE;
+			}
+			if (rc)
+				goto out;
 		}
 		if (region) {
-			uint64_t b = parse_size(region);
-
-			if (!b || (b & (b - 1)) || b < 4096 || b > (1ULL << 30)) {
-				vss_errorx(NULL, "%s: region size must be a power of two, 4k..1G",
-					   region);
-				rc = VSS_EXIT_USAGE;
+			rc = parse_pow2("--region-size", region, 4096, 1ULL << 30, "4k..1G", &b);
+			if (rc)
 				goto out;
-			}
 			o.region_sectors = (uint32_t)(b >> 9);
 		}
 		r = vss_storage_add(ctx, &o);
 	} else if (!strcmp(cmd, "resize")) {
-		uint64_t b = maxs ? parse_size(maxs) : 0;
+		uint64_t b = 0;
 
-		if (maxs && (!b || b < (1 << 20))) {
-			vss_errorx(NULL, "%s: bad size (at least 1M)", maxs);
-			rc = VSS_EXIT_USAGE;
-			goto out;
+		if (maxs) {
+			rc = vss_cli_size("--max-size", maxs, &b);
+			if (!rc && b < (1 << 20)) {
+				vss_errorx(NULL, "--max-size: %s: at least 1M", maxs);
+				rc = VSS_EXIT_USAGE;
+			}
+			if (rc)
+				goto out;
 		}
 		r = vss_storage_resize(ctx, vol, b);
 	} else {

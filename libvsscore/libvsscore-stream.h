@@ -140,11 +140,84 @@ const struct vss_stream_header *vss_stream_reader_header(const struct vss_stream
 int vss_stream_read_record(struct vss_stream_reader *r, struct vss_stream_record *rec,
 			   const void **data);
 
+/**
+ * vss_stream_reader_error() - why vss_stream_read_record() refused the
+ * stream, in words ("record 3 at offset ...: out of order ..."), or NULL
+ * when it did not.  Owned by the reader.
+ */
+const char *vss_stream_reader_error(const struct vss_stream_reader *r);
+
 /** vss_stream_reader_totals() - the figures of a verified stream (after 0). */
 int vss_stream_reader_totals(const struct vss_stream_reader *r, struct vss_stream_totals *totals);
 
 /** vss_stream_reader_free() - release the reader; NULL is allowed. */
 void vss_stream_reader_free(struct vss_stream_reader *r);
+
+/* ---- receiving ---- */
+
+struct vss_ctx;		/* libvsscore.h */
+
+/*
+ * What a target (a regular file or a block device) holds, as
+ * vss_stream_receive() recorded it: in the extended attribute
+ * user.vss.received of a file, in <state dir>/received/MAJOR:MINOR.json
+ * for a device (with the device's identity: its dm uuid or name, a loop
+ * device's backing file, so that a record never applies to another device
+ * that later got the same number).
+ */
+struct vss_stream_held {
+	bool known;			/* a stream was (or is being) received into it */
+	bool complete;			/* that stream verified: the image of shadow_id */
+	uint8_t volume_uuid[16];
+	uint64_t shadow_id;
+	uint64_t ctime;			/* the shadow copy's creation, seconds since the Epoch */
+};
+
+/* vss_stream_receive() flag: apply an incremental stream whatever the target holds. */
+#define VSS_STREAM_RECEIVE_FORCE	0x1U
+
+/* What vss_stream_receive() received. */
+struct vss_stream_received {
+	struct vss_stream_header header;
+	struct vss_stream_totals totals;
+};
+
+/**
+ * vss_stream_receive() - apply a stream to a target.
+ * @ctx:    a context (its log gets the reasons, its state dir the records of devices)
+ * @target: a regular file or a block device; a full stream creates a
+ *          missing file (sparse)
+ * @read:   the source of the stream; @arg is passed to it
+ * @flags:  VSS_STREAM_RECEIVE_*
+ * @out:    filled in on success; may be NULL
+ *
+ * An incremental stream applies only onto a target that holds, complete,
+ * the shadow copy it was made from, of the same volume (unless
+ * VSS_STREAM_RECEIVE_FORCE).  Before the first byte is written the target
+ * is recorded as incomplete, and it is recorded complete, holding the
+ * stream's shadow copy, only once the trailer verified and the data are
+ * durable: a stream that breaks off or proves corrupt leaves a target
+ * that refuses incrementals until a full stream is received.  A stream
+ * refused as not valid, or an incremental of another volume, marks an
+ * existing target incomplete too.
+ *
+ * Returns 0; -EBADMSG, -EPROTO, -ENODATA, -EMSGSIZE as the reader does
+ * (the stream is not valid); -ESTALE when the target does not hold what an
+ * incremental needs; -ENOENT for a missing target an incremental needs (or
+ * a missing directory); -ENOSPC for a device smaller than the volume, or
+ * a full filesystem; -EBUSY when another receive holds the target; or
+ * -errno.  The reason is logged.
+ */
+int vss_stream_receive(struct vss_ctx *ctx, const char *target, vss_stream_read_fn read,
+		       void *arg, unsigned int flags, struct vss_stream_received *out);
+
+/**
+ * vss_stream_target_held() - what a target holds (held->known false for
+ * a target that never received a stream).  Returns 0 or -errno (-ENOENT
+ * for a missing target).
+ */
+int vss_stream_target_held(struct vss_ctx *ctx, const char *target,
+			   struct vss_stream_held *held);
 
 /* ---- helpers ---- */
 

@@ -675,6 +675,55 @@ struct vss_store;
 int vss_shadow_changed_chunks(const struct vss_store *store, uint32_t snap_id,
 			      uint64_t **chunks, size_t *count, uint64_t *new_copies);
 
+/* ---- configuration: vss.conf (vss.conf(5)) ---- */
+
+struct vss_config;
+
+/* Longest duration vss_parse_duration_ms() takes: a day. */
+#define VSS_DURATION_MAX_MS 86400000U
+
+/**
+ * vss_config_load() - read $VSS_CONF_DIR/vss.conf (default /etc/vss).
+ * @cfg: set to the configuration; free with vss_config_free()
+ *
+ * A missing file is an empty configuration.  Every key is checked: an
+ * unknown section or key, or a value of the wrong form, is logged as
+ * "FILE:LINE: KEY: why" and fails with -EINVAL.  Returns 0, -EINVAL,
+ * -ENOMEM, or -errno from reading the file.
+ */
+int vss_config_load(struct vss_ctx *ctx, struct vss_config **cfg);
+
+/** vss_config_free() - release a configuration; NULL is allowed. */
+void vss_config_free(struct vss_config *cfg);
+
+/** vss_config_path() - the file it was read from (or would have been). */
+const char *vss_config_path(const struct vss_config *cfg);
+
+/**
+ * vss_config_get() - the value of "section.key" as written, or NULL when
+ * the file does not set it (or @cfg is NULL).
+ */
+const char *vss_config_get(const struct vss_config *cfg, const char *key);
+
+/* The value of "section.key" as a duration, count or size, else @builtin. */
+unsigned int vss_config_duration_ms(const struct vss_config *cfg, const char *key,
+				    unsigned int builtin);
+unsigned int vss_config_count(const struct vss_config *cfg, const char *key,
+			      unsigned int builtin);
+uint64_t vss_config_size(const struct vss_config *cfg, const char *key, uint64_t builtin);
+
+/**
+ * vss_parse_duration_ms() - "500ms", "30s", "30" (seconds), "2m", "1h".
+ * Returns 0, -EINVAL for another form, -ERANGE above VSS_DURATION_MAX_MS.
+ */
+int vss_parse_duration_ms(const char *s, unsigned int *ms);
+
+/**
+ * vss_parse_size() - "4096", "64k", "1m", "2g", "1t" (powers of 1024;
+ * "kib", "kb" also).  Returns 0, -EINVAL for another form, -ERANGE at 2^63 or more.
+ */
+int vss_parse_size(const char *s, uint64_t *bytes);
+
 /* ---- what changed between shadow copies (vss-diff, vss-send) ---- */
 
 struct vss_extent {

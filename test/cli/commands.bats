@@ -153,7 +153,7 @@ help_options() {
 			grep -Eq "^\.SH +\"?$s\"?\$" "$page" || fail_for "${page##*/}" "no section $s"
 		done
 		# NAME is "name \- what it does", for whatis and apropos
-		man_section "$page" NAME | grep -Eq '^[a-z][a-z0-9-]*(, [a-z][a-z0-9-]*)* \\- ' ||
+		man_section "$page" NAME | grep -Eq '^[a-z][a-z0-9.-]*(, [a-z][a-z0-9.-]*)* \\- ' ||
 			fail_for "${page##*/}" "NAME is not 'name \\- description'"
 		head -5 "$page" | grep -q '^\.TH ' || fail_for "${page##*/}" "no .TH"
 	done

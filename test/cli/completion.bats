@@ -46,7 +46,7 @@ has() {
 @test "the file installs a completion for every command" {
 	local c
 	for c in vss-storage vss-snapshot vss-list vss-delete vss-writers vss-providers \
-		vss-expose vss-unexpose vss-revert vss-activate vss-check; do
+		vss-expose vss-unexpose vss-revert vss-activate vss-check vss-receive; do
 		run complete -p "$c"
 		[ "$status" -eq 0 ]
 		[[ $output == *"-F _vss_complete $c" ]] || { echo "$output"; return 1; }
@@ -201,6 +201,16 @@ fake_list() {
 	[ "$output" = --dump ]
 	run comp "$BIN/vss-check" --de
 	[ "$output" = --debug ]
+}
+
+@test "vss-receive completes its options and files (devices and images)" {
+	touch "$BATS_TEST_TMPDIR/replica.img"
+	run comp "$BIN/vss-receive" "$BATS_TEST_TMPDIR/rep"
+	[ "$output" = "$BATS_TEST_TMPDIR/replica.img" ]
+	run comp "$BIN/vss-receive" --fo
+	[ "$output" = --force ]
+	run comp "$BIN/vss-receive" --st
+	[ "$output" = --status ]
 }
 
 @test "commands without positional arguments offer only options" {
