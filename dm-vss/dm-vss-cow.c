@@ -41,9 +41,6 @@
 #define VSS_MIN_BUFFERS		4
 #define VSS_NO_CHUNK		U32_MAX
 
-/* In-core only state of a snapshot being retired. */
-#define VSS_SNAP_RETIRING	0x100
-
 enum vss_mode { VSS_MODE_RW, VSS_MODE_FAIL };
 
 struct vss_store;
@@ -119,7 +116,15 @@ struct vss_store {
 	bool overflow_invalidate;
 	unsigned int usage_level;
 
-	atomic_t store_reads;		/* snapshot reads of store chunks in flight */
+	/*
+	 * Reads of each slot's snapshot in flight, of the store or the
+	 * origin: a retired snapshot's space is freed, and its epoch leaves
+	 * live[], only once its own reads are done.  draining[] counts the
+	 * retirements of a slot waiting for that (the slot is not reused
+	 * meanwhile); it changes under meta_lock and lock.
+	 */
+	atomic_t snap_reads[VSS_MAX_SNAPS];
+	u8 draining[VSS_MAX_SNAPS];
 	wait_queue_head_t reads_wait;
 
 	struct workqueue_struct *wq;
@@ -229,7 +234,6 @@ static struct vss_store *__vss_store_create(struct dm_target *ti, struct dm_dev 
 	bio_list_init(&s->deferred);
 	INIT_LIST_HEAD(&s->copied);
 	INIT_LIST_HEAD(&s->committed);
-	atomic_set(&s->store_reads, 0);
 	init_waitqueue_head(&s->reads_wait);
 	INIT_WORK(&s->work, vss_worker);
 	INIT_WORK(&s->commit_work, vss_commit_work);
@@ -496,44 +500,65 @@ static void vss_fail(struct vss_store *s, const char *why)
 	vss_raise_event(s);
 }
 
+static bool vss_reads_drained(struct vss_store *s, const u32 *slots, u32 n)
+{
+	u32 i;
+
+	for (i = 0; i < n; i++)
+		if (atomic_read(&s->snap_reads[slots[i]]))
+			return false;
+	return true;
+}
+
 /*
  * Retire snapshots: new_state is VSS_SNAP_FREE (delete), VSS_SNAP_DROPPED
- * or VSS_SNAP_INVALID.  The snapshots stop serving reads at once, but
- * their epochs stay live for copy decisions until the superblock saying so
- * is durable; only then is their space freed.  Called with meta_lock held.
+ * or VSS_SNAP_INVALID.  The snapshots stop serving reads at once and the
+ * superblock saying so is written.  Then, with meta_lock dropped so that
+ * commits (and so first writes) go on, the victims' own reads still in
+ * flight are waited for: reads of other snapshots never touch what is
+ * freed here, and a backup reading one must not hold up the delete of
+ * another.  Until the victims' reads are done their epochs stay live for
+ * copy decisions and their space stays allocated, so that a store read in
+ * flight never sees its chunk reused and an origin read in flight never
+ * sees a write that was not copied first.
+ * Called with meta_lock held; drops and retakes it.
  */
 static int vss_retire(struct vss_store *s, struct vss_snap **victims, u32 n, u32 new_state)
 {
-	u32 i, saved[VSS_MAX_SNAPS];
+	u32 i, saved[VSS_MAX_SNAPS], slots[VSS_MAX_SNAPS], epochs[VSS_MAX_SNAPS];
 	int r;
 
 	spin_lock_irq(&s->lock);
 	for (i = 0; i < n; i++) {
+		slots[i] = victims[i] - s->snaps;
 		saved[i] = victims[i]->state;
-		victims[i]->state |= VSS_SNAP_RETIRING;
-	}
-	spin_unlock_irq(&s->lock);
-
-	wait_event(s->reads_wait, !atomic_read(&s->store_reads));
-
-	spin_lock_irq(&s->lock);
-	for (i = 0; i < n; i++)
+		epochs[i] = victims[i]->epoch;
 		victims[i]->state = new_state;
+		s->draining[slots[i]]++;
+	}
 	spin_unlock_irq(&s->lock);
 	r = vss_meta_write_sb(s->meta);
 	if (r) {
 		spin_lock_irq(&s->lock);
-		for (i = 0; i < n; i++)
+		for (i = 0; i < n; i++) {
 			victims[i]->state = saved[i];
+			s->draining[slots[i]]--;
+		}
 		spin_unlock_irq(&s->lock);
 		vss_fail(s, "cannot write the superblock");
 		return r;
 	}
 
+	mutex_unlock(&s->meta_lock);
+	wait_event(s->reads_wait, vss_reads_drained(s, slots, n));
+	mutex_lock(&s->meta_lock);
+
 	spin_lock_irq(&s->lock);
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		if (saved[i] == VSS_SNAP_VALID)
-			__vss_live_remove(s, victims[i]->epoch);
+			__vss_live_remove(s, epochs[i]);
+		s->draining[slots[i]]--;
+	}
 	__vss_free_dead(s);
 	spin_unlock_irq(&s->lock);
 	vss_raise_event(s);
@@ -1237,7 +1262,7 @@ static int vss_msg_create(struct dm_target *ti, struct vss_store *s, u32 id)
 		goto out;
 	}
 	for (i = 0; i < VSS_MAX_SNAPS; i++)
-		if (s->snaps[i].state == VSS_SNAP_FREE) {
+		if (s->snaps[i].state == VSS_SNAP_FREE && !s->draining[i]) {
 			sn = &s->snaps[i];
 			break;
 		}
@@ -1546,7 +1571,6 @@ static int snap_map(struct dm_target *ti, struct bio *bio)
 		bio->bi_iter.bi_sector = (first << s->chunk_shift) +
 					 (sector & (s->chunk_sectors - 1));
 		io->kind = VSS_IO_STORE;
-		atomic_inc(&s->store_reads);
 	} else {
 		for (run = 1; run < n; run++)
 			if (vss_index_find(&s->index, ochunk + run, st->epoch))
@@ -1559,6 +1583,7 @@ static int snap_map(struct dm_target *ti, struct bio *bio)
 		hlist_add_head(&io->node, run == 1 ?
 			       &s->tracked[hash_32(ochunk, VSS_TRACK_BITS)] : &s->tracked_runs);
 	}
+	atomic_inc(&s->snap_reads[st->slot]);
 	if (run < n)
 		dm_accept_partial_bio(bio, vss_run_sectors(s, sector, run));
 	spin_unlock_irqrestore(&s->lock, flags);
@@ -1580,10 +1605,10 @@ static int snap_end_io(struct dm_target *ti, struct bio *bio, blk_status_t *erro
 		spin_unlock_irqrestore(&s->lock, flags);
 		if (wake)
 			vss_wake(s);
-	} else if (io->kind == VSS_IO_STORE) {
-		if (atomic_dec_and_test(&s->store_reads))
-			wake_up(&s->reads_wait);
 	}
+	if (io->kind != VSS_IO_NONE && atomic_dec_and_test(&s->snap_reads[st->slot]) &&
+	    wq_has_sleeper(&s->reads_wait))
+		wake_up(&s->reads_wait);
 	io->kind = VSS_IO_NONE;
 	return DM_ENDIO_DONE;
 }
