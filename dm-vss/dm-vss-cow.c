@@ -40,6 +40,7 @@
 #define VSS_MIN_PENDING		256
 #define VSS_MIN_BUFFERS		4
 #define VSS_NO_CHUNK		U32_MAX
+#define VSS_DISCARD_CHUNKS	64
 
 enum vss_mode { VSS_MODE_RW, VSS_MODE_FAIL };
 
@@ -1162,6 +1163,37 @@ static u32 __vss_nocopy_run(struct vss_store *s, u32 ochunk, u32 n, struct vss_p
 	return run;
 }
 
+/*
+ * Discards are advisory: the chunks of one that a snapshot still reads from
+ * the origin (or that are being copied) keep their data, and that part of
+ * the discard is completed here; the chunks no snapshot needs are
+ * discarded on the origin.  Copying a chunk only to discard it would fill
+ * the store with free space at every fstrim.  Called with s->lock held
+ * (taken with flags); releases it.
+ */
+static int __vss_origin_discard(struct vss_store *s, struct bio *bio, sector_t sector,
+				unsigned long flags)
+{
+	u32 ochunk = sector >> s->chunk_shift, n = vss_bio_chunks(s, bio, sector), run;
+	struct vss_pending *pe;
+	bool keep;
+
+	run = __vss_nocopy_run(s, ochunk, n, &pe);
+	keep = !run;
+	if (keep)
+		for (run = 1; run < n; run++)
+			if (!__vss_pending_find(s, ochunk + run) &&
+			    !__vss_needs_copy(s, ochunk + run))
+				break;
+	spin_unlock_irqrestore(&s->lock, flags);
+	if (run < n)
+		dm_accept_partial_bio(bio, vss_run_sectors(s, sector, run));
+	if (!keep)
+		return DM_MAPIO_REMAPPED;
+	bio_endio(bio);
+	return DM_MAPIO_SUBMITTED;
+}
+
 static int origin_map(struct dm_target *ti, struct bio *bio)
 {
 	struct vss_origin *o = ti->private;
@@ -1197,6 +1229,8 @@ static int origin_map(struct dm_target *ti, struct bio *bio)
 		vss_wake(s);
 		return DM_MAPIO_SUBMITTED;
 	}
+	if (bio_op(bio) == REQ_OP_DISCARD)
+		return __vss_origin_discard(s, bio, sector, flags);
 	run = __vss_nocopy_run(s, ochunk, n, &pe);
 	if (run) {
 		spin_unlock_irqrestore(&s->lock, flags);
@@ -1396,9 +1430,12 @@ static void origin_io_hints(struct dm_target *ti, struct queue_limits *limits)
 {
 	struct vss_origin *o = ti->private;
 
-	/* A discard must not span chunks: each chunk may need its own copy. */
+	/*
+	 * A discard is looked up chunk by chunk with the store's lock held:
+	 * bound that walk.
+	 */
 	limits->max_discard_sectors = min_not_zero(limits->max_discard_sectors,
-						   o->store->chunk_sectors);
+						   o->store->chunk_sectors * VSS_DISCARD_CHUNKS);
 }
 
 static struct target_type vss_origin_target = {
