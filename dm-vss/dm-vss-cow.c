@@ -73,6 +73,7 @@ struct vss_store {
 	struct list_head list;		/* vss_stores; under vss_stores_lock */
 	int refs;			/* under vss_stores_lock */
 	int nr_origins;			/* under vss_stores_lock */
+	struct mapped_device *md;	/* of the origin tables; under vss_stores_lock */
 
 	struct mutex event_lock;
 	struct dm_target *origin_ti;	/* the active origin; under event_lock */
@@ -1006,6 +1007,16 @@ static int origin_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 			r = -EBUSY;
 			goto bad_unlock;
 		}
+		/*
+		 * Only the device being reloaded: a create checks the
+		 * suspension of its own device only, so writes through a
+		 * second one would reach the origin in a snapshot's instant.
+		 */
+		if (s->nr_origins && s->md != dm_table_get_md(ti->table)) {
+			ti->error = "The store is in use by another mapped device";
+			r = -EBUSY;
+			goto bad_unlock;
+		}
 		if (o->chunk_sectors_arg && o->chunk_sectors_arg != s->chunk_sectors) {
 			ti->error = "chunk_sectors differs from the store's chunk size";
 			r = -EINVAL;
@@ -1020,6 +1031,7 @@ static int origin_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	}
 	s->refs++;
 	s->nr_origins++;
+	s->md = dm_table_get_md(ti->table);
 	mutex_unlock(&vss_stores_lock);
 	o->store = s;
 

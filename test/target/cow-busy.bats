@@ -135,3 +135,19 @@ delayed_store_reads() {
 	cow_verify_snaps 2
 	cow_check_counters
 }
+
+@test "a second vss-origin device over the same store is refused; the device's own reload is not" {
+	cow_make $((8 * MiB)) $((24 * MiB))
+	cow_fill
+	cow_snapshot 1
+	run ! dmsetup create "${COW_PFX}o2" --table "0 $COW_SECTORS vss-origin $COW_OREAL $COW_STORE"
+	cow_dmesg | grep -q "vss-origin: The store is in use by another mapped device"
+	[ ! -b "/dev/mapper/${COW_PFX}o2" ]
+	dmsetup reload "$COW_O" --table "0 $COW_SECTORS vss-origin $COW_OREAL $COW_STORE 1 overflow_invalidate"
+	dmsetup suspend "$COW_O"
+	dmsetup resume "$COW_O"
+	dmsetup table "$COW_O" | grep -q overflow_invalidate
+	cow_write 0 $((1 * MiB))
+	cow_verify_snaps 1
+	cow_verify_origin
+}
