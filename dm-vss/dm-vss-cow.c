@@ -40,9 +40,7 @@
 #define VSS_MIN_PENDING		256
 #define VSS_MIN_BUFFERS		4
 #define VSS_NO_CHUNK		U32_MAX
-
-/* In-core only state of a snapshot being retired. */
-#define VSS_SNAP_RETIRING	0x100
+#define VSS_DISCARD_CHUNKS	64
 
 enum vss_mode { VSS_MODE_RW, VSS_MODE_FAIL };
 
@@ -75,6 +73,7 @@ struct vss_store {
 	struct list_head list;		/* vss_stores; under vss_stores_lock */
 	int refs;			/* under vss_stores_lock */
 	int nr_origins;			/* under vss_stores_lock */
+	struct mapped_device *md;	/* of the origin tables; under vss_stores_lock */
 
 	struct mutex event_lock;
 	struct dm_target *origin_ti;	/* the active origin; under event_lock */
@@ -119,7 +118,15 @@ struct vss_store {
 	bool overflow_invalidate;
 	unsigned int usage_level;
 
-	atomic_t store_reads;		/* snapshot reads of store chunks in flight */
+	/*
+	 * Reads of each slot's snapshot in flight, of the store or the
+	 * origin: a retired snapshot's space is freed, and its epoch leaves
+	 * live[], only once its own reads are done.  draining[] counts the
+	 * retirements of a slot waiting for that (the slot is not reused
+	 * meanwhile); it changes under meta_lock and lock.
+	 */
+	atomic_t snap_reads[VSS_MAX_SNAPS];
+	u8 draining[VSS_MAX_SNAPS];
 	wait_queue_head_t reads_wait;
 
 	struct workqueue_struct *wq;
@@ -229,7 +236,6 @@ static struct vss_store *__vss_store_create(struct dm_target *ti, struct dm_dev 
 	bio_list_init(&s->deferred);
 	INIT_LIST_HEAD(&s->copied);
 	INIT_LIST_HEAD(&s->committed);
-	atomic_set(&s->store_reads, 0);
 	init_waitqueue_head(&s->reads_wait);
 	INIT_WORK(&s->work, vss_worker);
 	INIT_WORK(&s->commit_work, vss_commit_work);
@@ -496,44 +502,65 @@ static void vss_fail(struct vss_store *s, const char *why)
 	vss_raise_event(s);
 }
 
+static bool vss_reads_drained(struct vss_store *s, const u32 *slots, u32 n)
+{
+	u32 i;
+
+	for (i = 0; i < n; i++)
+		if (atomic_read(&s->snap_reads[slots[i]]))
+			return false;
+	return true;
+}
+
 /*
  * Retire snapshots: new_state is VSS_SNAP_FREE (delete), VSS_SNAP_DROPPED
- * or VSS_SNAP_INVALID.  The snapshots stop serving reads at once, but
- * their epochs stay live for copy decisions until the superblock saying so
- * is durable; only then is their space freed.  Called with meta_lock held.
+ * or VSS_SNAP_INVALID.  The snapshots stop serving reads at once and the
+ * superblock saying so is written.  Then, with meta_lock dropped so that
+ * commits (and so first writes) go on, the victims' own reads still in
+ * flight are waited for: reads of other snapshots never touch what is
+ * freed here, and a backup reading one must not hold up the delete of
+ * another.  Until the victims' reads are done their epochs stay live for
+ * copy decisions and their space stays allocated, so that a store read in
+ * flight never sees its chunk reused and an origin read in flight never
+ * sees a write that was not copied first.
+ * Called with meta_lock held; drops and retakes it.
  */
 static int vss_retire(struct vss_store *s, struct vss_snap **victims, u32 n, u32 new_state)
 {
-	u32 i, saved[VSS_MAX_SNAPS];
+	u32 i, saved[VSS_MAX_SNAPS], slots[VSS_MAX_SNAPS], epochs[VSS_MAX_SNAPS];
 	int r;
 
 	spin_lock_irq(&s->lock);
 	for (i = 0; i < n; i++) {
+		slots[i] = victims[i] - s->snaps;
 		saved[i] = victims[i]->state;
-		victims[i]->state |= VSS_SNAP_RETIRING;
-	}
-	spin_unlock_irq(&s->lock);
-
-	wait_event(s->reads_wait, !atomic_read(&s->store_reads));
-
-	spin_lock_irq(&s->lock);
-	for (i = 0; i < n; i++)
+		epochs[i] = victims[i]->epoch;
 		victims[i]->state = new_state;
+		s->draining[slots[i]]++;
+	}
 	spin_unlock_irq(&s->lock);
 	r = vss_meta_write_sb(s->meta);
 	if (r) {
 		spin_lock_irq(&s->lock);
-		for (i = 0; i < n; i++)
+		for (i = 0; i < n; i++) {
 			victims[i]->state = saved[i];
+			s->draining[slots[i]]--;
+		}
 		spin_unlock_irq(&s->lock);
 		vss_fail(s, "cannot write the superblock");
 		return r;
 	}
 
+	mutex_unlock(&s->meta_lock);
+	wait_event(s->reads_wait, vss_reads_drained(s, slots, n));
+	mutex_lock(&s->meta_lock);
+
 	spin_lock_irq(&s->lock);
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		if (saved[i] == VSS_SNAP_VALID)
-			__vss_live_remove(s, victims[i]->epoch);
+			__vss_live_remove(s, epochs[i]);
+		s->draining[slots[i]]--;
+	}
 	__vss_free_dead(s);
 	spin_unlock_irq(&s->lock);
 	vss_raise_event(s);
@@ -980,6 +1007,16 @@ static int origin_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 			r = -EBUSY;
 			goto bad_unlock;
 		}
+		/*
+		 * Only the device being reloaded: a create checks the
+		 * suspension of its own device only, so writes through a
+		 * second one would reach the origin in a snapshot's instant.
+		 */
+		if (s->nr_origins && s->md != dm_table_get_md(ti->table)) {
+			ti->error = "The store is in use by another mapped device";
+			r = -EBUSY;
+			goto bad_unlock;
+		}
 		if (o->chunk_sectors_arg && o->chunk_sectors_arg != s->chunk_sectors) {
 			ti->error = "chunk_sectors differs from the store's chunk size";
 			r = -EINVAL;
@@ -994,6 +1031,7 @@ static int origin_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	}
 	s->refs++;
 	s->nr_origins++;
+	s->md = dm_table_get_md(ti->table);
 	mutex_unlock(&vss_stores_lock);
 	o->store = s;
 
@@ -1137,6 +1175,37 @@ static u32 __vss_nocopy_run(struct vss_store *s, u32 ochunk, u32 n, struct vss_p
 	return run;
 }
 
+/*
+ * Discards are advisory: the chunks of one that a snapshot still reads from
+ * the origin (or that are being copied) keep their data, and that part of
+ * the discard is completed here; the chunks no snapshot needs are
+ * discarded on the origin.  Copying a chunk only to discard it would fill
+ * the store with free space at every fstrim.  Called with s->lock held
+ * (taken with flags); releases it.
+ */
+static int __vss_origin_discard(struct vss_store *s, struct bio *bio, sector_t sector,
+				unsigned long flags)
+{
+	u32 ochunk = sector >> s->chunk_shift, n = vss_bio_chunks(s, bio, sector), run;
+	struct vss_pending *pe;
+	bool keep;
+
+	run = __vss_nocopy_run(s, ochunk, n, &pe);
+	keep = !run;
+	if (keep)
+		for (run = 1; run < n; run++)
+			if (!__vss_pending_find(s, ochunk + run) &&
+			    !__vss_needs_copy(s, ochunk + run))
+				break;
+	spin_unlock_irqrestore(&s->lock, flags);
+	if (run < n)
+		dm_accept_partial_bio(bio, vss_run_sectors(s, sector, run));
+	if (!keep)
+		return DM_MAPIO_REMAPPED;
+	bio_endio(bio);
+	return DM_MAPIO_SUBMITTED;
+}
+
 static int origin_map(struct dm_target *ti, struct bio *bio)
 {
 	struct vss_origin *o = ti->private;
@@ -1172,6 +1241,8 @@ static int origin_map(struct dm_target *ti, struct bio *bio)
 		vss_wake(s);
 		return DM_MAPIO_SUBMITTED;
 	}
+	if (bio_op(bio) == REQ_OP_DISCARD)
+		return __vss_origin_discard(s, bio, sector, flags);
 	run = __vss_nocopy_run(s, ochunk, n, &pe);
 	if (run) {
 		spin_unlock_irqrestore(&s->lock, flags);
@@ -1237,7 +1308,7 @@ static int vss_msg_create(struct dm_target *ti, struct vss_store *s, u32 id)
 		goto out;
 	}
 	for (i = 0; i < VSS_MAX_SNAPS; i++)
-		if (s->snaps[i].state == VSS_SNAP_FREE) {
+		if (s->snaps[i].state == VSS_SNAP_FREE && !s->draining[i]) {
 			sn = &s->snaps[i];
 			break;
 		}
@@ -1371,9 +1442,12 @@ static void origin_io_hints(struct dm_target *ti, struct queue_limits *limits)
 {
 	struct vss_origin *o = ti->private;
 
-	/* A discard must not span chunks: each chunk may need its own copy. */
+	/*
+	 * A discard is looked up chunk by chunk with the store's lock held:
+	 * bound that walk.
+	 */
 	limits->max_discard_sectors = min_not_zero(limits->max_discard_sectors,
-						   o->store->chunk_sectors);
+						   o->store->chunk_sectors * VSS_DISCARD_CHUNKS);
 }
 
 static struct target_type vss_origin_target = {
@@ -1546,7 +1620,6 @@ static int snap_map(struct dm_target *ti, struct bio *bio)
 		bio->bi_iter.bi_sector = (first << s->chunk_shift) +
 					 (sector & (s->chunk_sectors - 1));
 		io->kind = VSS_IO_STORE;
-		atomic_inc(&s->store_reads);
 	} else {
 		for (run = 1; run < n; run++)
 			if (vss_index_find(&s->index, ochunk + run, st->epoch))
@@ -1559,6 +1632,7 @@ static int snap_map(struct dm_target *ti, struct bio *bio)
 		hlist_add_head(&io->node, run == 1 ?
 			       &s->tracked[hash_32(ochunk, VSS_TRACK_BITS)] : &s->tracked_runs);
 	}
+	atomic_inc(&s->snap_reads[st->slot]);
 	if (run < n)
 		dm_accept_partial_bio(bio, vss_run_sectors(s, sector, run));
 	spin_unlock_irqrestore(&s->lock, flags);
@@ -1580,10 +1654,10 @@ static int snap_end_io(struct dm_target *ti, struct bio *bio, blk_status_t *erro
 		spin_unlock_irqrestore(&s->lock, flags);
 		if (wake)
 			vss_wake(s);
-	} else if (io->kind == VSS_IO_STORE) {
-		if (atomic_dec_and_test(&s->store_reads))
-			wake_up(&s->reads_wait);
 	}
+	if (io->kind != VSS_IO_NONE && atomic_dec_and_test(&s->snap_reads[st->slot]) &&
+	    wq_has_sleeper(&s->reads_wait))
+		wake_up(&s->reads_wait);
 	io->kind = VSS_IO_NONE;
 	return DM_ENDIO_DONE;
 }
