@@ -97,7 +97,7 @@ endif
 	install-lib install-commands install-headers install-man \
 	install-completion install-systemd install-conf uninstall-completion uninstall-systemd \
 	uninstall-conf \
-	install-module uninstall-module dkms-install clean distclean help
+	install-module uninstall-module dkms-install clean distclean help module-faults
 
 all: lib commands examples $(if $(KDIR),module)
 
@@ -189,7 +189,7 @@ $(B)/examples/%: examples/%.c $(SHLIB) $(LIB_HEADERS) config.mk
 
 # --- unit tests ------------------------------------------------------------
 
-tests: $(UNIT_TESTS)
+tests: $(UNIT_TESTS) $(if $(KDIR),module-faults)
 
 ifeq ($(HAVE_CMOCKA),yes)
 $(B)/test/%: $(B)/obj/test/unit/%.o $(UNIT_HELPER_OBJS) $(CLI_HELPER_OBJS) $(STLIB)
@@ -215,6 +215,19 @@ module: dm-vss/dm-vss.ko
 dm-vss/dm-vss.ko: $(MODULE_SRCS) config.mk
 	@[ -n "$(KDIR)" ] || { echo "make: configured --without-kernel: no module" >&2; exit 1; }
 	+$(KBUILD) modules
+
+# The same module built with VSS_FAULT_INJECT for the tests that make its
+# allocations fail (test/target/cow-pressure.bats); never installed.
+FAULTS_DIR := $(CURDIR)/$(B)/dm-vss-faults
+
+module-faults: $(B)/dm-vss-faults/dm-vss.ko
+
+$(B)/dm-vss-faults/dm-vss.ko: $(MODULE_SRCS) config.mk
+	@[ -n "$(KDIR)" ] || { echo "make: configured --without-kernel: no module" >&2; exit 1; }
+	@mkdir -p $(FAULTS_DIR)
+	cp dm-vss/*.c dm-vss/*.h $(FAULTS_DIR)/
+	{ cat dm-vss/Kbuild; echo 'ccflags-y += -DVSS_FAULT_INJECT'; } > $(FAULTS_DIR)/Kbuild
+	+$(MAKE) -C $(KDIR) M=$(FAULTS_DIR) W=1 modules
 
 # --- install -------------------------------------------------------------------
 
@@ -347,7 +360,7 @@ dkms-install:
 # --- cleaning ------------------------------------------------------------------
 
 clean:
-	rm -rf $(B)/obj $(B)/bin $(B)/inst $(B)/lib $(B)/test $(B)/module-check
+	rm -rf $(B)/obj $(B)/bin $(B)/inst $(B)/lib $(B)/test $(B)/module-check $(B)/dm-vss-faults
 	rm -f dm-vss/*.o dm-vss/*.ko dm-vss/*.mod dm-vss/*.mod.c dm-vss/.*.cmd \
 		dm-vss/Module.symvers dm-vss/modules.order
 	rm -rf dm-vss/.tmp_versions

@@ -27,6 +27,7 @@
 #include <linux/log2.h>
 #include <linux/mempool.h>
 #include <linux/module.h>
+#include <linux/random.h>
 #include <linux/slab.h>
 #include <linux/timekeeping.h>
 #include <linux/wait.h>
@@ -169,8 +170,29 @@ static const unsigned int vss_usage_thresholds[] = { 50, 75, 90, 100 };
  * Chunk buffers: the reserve is allocated at table load, where kvmalloc()
  * may use vmalloc; later ones come from kmalloc() or the reserve.
  */
+#ifdef VSS_FAULT_INJECT
+/*
+ * Test builds only (make module-faults): chunk buffer allocations fail at
+ * the given rate, in percent, so that the copy engine runs on its
+ * mempool's reserve as under memory pressure; buf_peak is the most chunk
+ * buffers held at once since the module was loaded.
+ */
+static unsigned int fault_buf_alloc_pct;
+module_param(fault_buf_alloc_pct, uint, 0644);
+MODULE_PARM_DESC(fault_buf_alloc_pct, "test builds: percent of chunk buffer allocations that fail");
+static unsigned int buf_peak;
+module_param(buf_peak, uint, 0644);
+MODULE_PARM_DESC(buf_peak, "test builds: the most chunk buffers held at once");
+#endif
+
 static void *vss_buf_alloc(gfp_t gfp, void *size)
 {
+#ifdef VSS_FAULT_INJECT
+	unsigned int pct = READ_ONCE(fault_buf_alloc_pct);
+
+	if (pct && get_random_u32() % 100 < pct)
+		return NULL;
+#endif
 	return kvmalloc((size_t)size, gfp);
 }
 
