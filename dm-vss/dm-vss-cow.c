@@ -10,7 +10,9 @@
  * copy of c with the smallest epoch >= e, or the origin if there is none.
  *
  * The copy engine: an origin write that needs a copy reads the chunk into
- * a buffer (a worker starts that when it cannot be done at once); read
+ * a buffer (a worker starts that when it cannot be done at once; a copy
+ * waits in line, holding nothing, while buf_limit buffers are held or none
+ * can be had without waiting for memory, and a commit starts it); read
  * chunks are committed in batches, a batch once no read is still running:
  * the copies and their exception records (each with the commit's sequence
  * number and the copy's checksum) are written at once, one flush makes
@@ -40,6 +42,9 @@
 #define VSS_TRACK_BITS		10
 #define VSS_MIN_PENDING		256
 #define VSS_MIN_BUFFERS		4
+/* chunk buffers held at once: at most 64 MiB of them, and 2048 copies */
+#define VSS_BUF_BYTES_MAX	(64U << 20)
+#define VSS_MAX_COPIES		2048
 #define VSS_NO_CHUNK		U32_MAX
 #define VSS_DISCARD_CHUNKS	64
 
@@ -105,8 +110,17 @@ struct vss_store {
 	struct hlist_head tracked_runs;	/* origin reads of several chunks */
 	struct bio_list deferred;
 	struct list_head copied;
-	u32 nr_copying;			/* copies started, not finished */
+	u32 nr_copying;			/* copies reading, not finished */
 	u32 nr_copied;			/* on copied */
+	/*
+	 * Chunk buffers held, by copies reading or waiting for their commit:
+	 * at most buf_limit.  A registered copy that cannot have one at once
+	 * waits on buf_wait holding nothing (it is not in nr_copying, so the
+	 * commits that free buffers go on), and starts when one is freed.
+	 */
+	u32 nr_bufs;
+	u32 buf_limit;
+	struct list_head buf_wait;
 	struct list_head committed;
 	enum vss_mode mode;
 	/*
@@ -257,6 +271,7 @@ static struct vss_store *__vss_store_create(struct dm_target *ti, struct dm_dev 
 	spin_lock_init(&s->lock);
 	bio_list_init(&s->deferred);
 	INIT_LIST_HEAD(&s->copied);
+	INIT_LIST_HEAD(&s->buf_wait);
 	INIT_LIST_HEAD(&s->committed);
 	init_waitqueue_head(&s->reads_wait);
 	INIT_WORK(&s->work, vss_worker);
@@ -272,6 +287,8 @@ static struct vss_store *__vss_store_create(struct dm_target *ti, struct dm_dev 
 	}
 	s->chunk_sectors = vss_meta_info(s->meta)->chunk_sectors;
 	s->chunk_shift = ilog2(s->chunk_sectors);
+	s->buf_limit = clamp_t(u32, VSS_BUF_BYTES_MAX >> (s->chunk_shift + SECTOR_SHIFT),
+			       VSS_MIN_BUFFERS, VSS_MAX_COPIES);
 	s->data_chunks = vss_meta_info(s->meta)->data_chunks;
 	if (chunk_sectors && chunk_sectors != s->chunk_sectors) {
 		ti->error = "chunk_sectors differs from the store's chunk size";
@@ -689,12 +706,66 @@ static void vss_chunk_io(struct vss_store *s, blk_opf_t opf, struct block_device
 	dm_io(&req, 1, &region, &error_bits, IOPRIO_DEFAULT);
 }
 
-/* May sleep for a buffer: never called from the commit queue. */
+/*
+ * Start the reads of waiting copies while chunk buffers can be had without
+ * waiting and fewer than buf_limit are held.  Never sleeps.  A copy that
+ * gets none stays first in line: the buffers held are freed by their
+ * commit, which calls this again.  When none is held the mempool's reserve
+ * is full, so trying again then cannot fail.
+ */
+static void vss_start_waiting(struct vss_store *s)
+{
+	struct vss_pending *pe;
+	unsigned long flags;
+	bool again;
+
+	for (;;) {
+		spin_lock_irqsave(&s->lock, flags);
+		if (list_empty(&s->buf_wait) || s->nr_bufs >= s->buf_limit) {
+			spin_unlock_irqrestore(&s->lock, flags);
+			return;
+		}
+		pe = list_first_entry(&s->buf_wait, struct vss_pending, list);
+		list_del_init(&pe->list);
+		s->nr_bufs++;
+#ifdef VSS_FAULT_INJECT
+		if (s->nr_bufs > READ_ONCE(buf_peak))
+			WRITE_ONCE(buf_peak, s->nr_bufs);
+#endif
+		spin_unlock_irqrestore(&s->lock, flags);
+
+		pe->buf = mempool_alloc(&s->buf_pool, GFP_NOWAIT | __GFP_NOWARN);
+		spin_lock_irqsave(&s->lock, flags);
+		if (!pe->buf) {
+			list_add(&pe->list, &s->buf_wait);
+			s->nr_bufs--;
+			again = !s->nr_bufs;
+			spin_unlock_irqrestore(&s->lock, flags);
+			if (!again)
+				return;
+			continue;
+		}
+		s->nr_copying++;
+		spin_unlock_irqrestore(&s->lock, flags);
+		vss_chunk_io(s, REQ_OP_READ, s->origin_bdev, (sector_t)pe->ochunk << s->chunk_shift,
+			     vss_copy_sectors(s, pe->ochunk), pe->buf, vss_read_done, pe);
+	}
+}
+
+/*
+ * Start the copy of a registered pending chunk: its read begins once it
+ * has a chunk buffer.  Never sleeps, so the map path can call it: nothing
+ * registered ever waits for memory that only a commit frees while the
+ * commit waits for it.
+ */
 static void vss_start_copy(struct vss_store *s, struct vss_pending *pe)
 {
-	pe->buf = mempool_alloc(&s->buf_pool, GFP_NOIO);
-	vss_chunk_io(s, REQ_OP_READ, s->origin_bdev, (sector_t)pe->ochunk << s->chunk_shift,
-		     vss_copy_sectors(s, pe->ochunk), pe->buf, vss_read_done, pe);
+	unsigned long flags;
+
+	spin_lock_irqsave(&s->lock, flags);
+	list_add_tail(&pe->list, &s->buf_wait);
+	spin_unlock_irqrestore(&s->lock, flags);
+	vss_start_waiting(s);
 }
 
 /* Registers a new pending copy of ochunk into data chunk d, holding bio. */
@@ -711,7 +782,6 @@ static void __vss_pending_add(struct vss_store *s, struct vss_pending *pe,
 	bio_list_init(&pe->bios);
 	bio_list_add(&pe->bios, bio);
 	hlist_add_head(&pe->node, &s->pending[hash_32(ochunk, VSS_PENDING_BITS)]);
-	s->nr_copying++;
 }
 
 static void vss_process_deferred(struct vss_store *s)
@@ -813,7 +883,7 @@ static void vss_commit_copied(struct vss_store *s)
 	struct vss_pending *pe, *tmp;
 	LIST_HEAD(batch);
 	bool failed = false, event = false;
-	u32 n = 0;
+	u32 n = 0, nbufs;
 	int r = 0;
 
 	mutex_lock(&s->meta_lock);
@@ -853,10 +923,16 @@ static void vss_commit_copied(struct vss_store *s)
 			failed = true;
 		}
 	}
+	nbufs = 0;
 	list_for_each_entry(pe, &batch, list) {
 		mempool_free(pe->buf, &s->buf_pool);
 		pe->buf = NULL;
+		nbufs++;
 	}
+	spin_lock_irq(&s->lock);
+	s->nr_bufs -= nbufs;
+	spin_unlock_irq(&s->lock);
+	vss_start_waiting(s);
 	if (!failed && vss_index_reserve(&s->index, n, &s->lock)) {
 		vss_fail(s, "out of memory for the store index");
 		failed = true;
