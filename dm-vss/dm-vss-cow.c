@@ -197,6 +197,25 @@ MODULE_PARM_DESC(fault_buf_alloc_pct, "test builds: percent of chunk buffer allo
 static unsigned int buf_peak;
 module_param(buf_peak, uint, 0644);
 MODULE_PARM_DESC(buf_peak, "test builds: the most chunk buffers held at once");
+/* the longest hold of a store's lock by the index's long operations, and
+ * the longest of those operations in all (a delete's walk, a growth) */
+static unsigned long lock_hold_max_ns, index_walk_max_ns;
+module_param(lock_hold_max_ns, ulong, 0644);
+MODULE_PARM_DESC(lock_hold_max_ns, "test builds: longest lock hold of an index walk or growth");
+module_param(index_walk_max_ns, ulong, 0644);
+MODULE_PARM_DESC(index_walk_max_ns, "test builds: longest index walk or growth in all");
+
+void vss_fault_note_hold(u64 ns)
+{
+	if (ns > READ_ONCE(lock_hold_max_ns))
+		WRITE_ONCE(lock_hold_max_ns, ns);
+}
+
+void vss_fault_note_walk(u64 ns)
+{
+	if (ns > READ_ONCE(index_walk_max_ns))
+		WRITE_ONCE(index_walk_max_ns, ns);
+}
 #endif
 
 static void *vss_buf_alloc(gfp_t gfp, void *size)
@@ -457,26 +476,49 @@ static void __vss_live_remove(struct vss_store *s, u32 epoch)
 }
 
 /* Drops every record that no valid snapshot reads any more. */
-static void __vss_free_dead(struct vss_store *s)
+/*
+ * Free the copies that no valid snapshot reads any more.  The index is
+ * walked VSS_FREE_BATCH slots at a time under the lock, which is dropped
+ * between batches so that a delete in a store of 10^7 copies never keeps
+ * interrupts off for the whole walk.  Called with meta_lock held (so no
+ * commit inserts meanwhile: only this walk changes the index) and without
+ * the lock.  An entry left between two batches serves no valid snapshot,
+ * and lookups never choose it (vss_index_find).
+ */
+#define VSS_FREE_BATCH	1024
+
+static void vss_free_dead(struct vss_store *s)
 {
-	u32 i = 0;
+	u64 t0 = vss_fault_clock(), t;
+	u32 i = 0, n;
 
+	spin_lock_irq(&s->lock);
+	t = vss_fault_clock();
 	while (i < s->index.size) {
-		struct vss_ient *e = &s->index.slots[i];
-		u32 lo;
+		for (n = 0; n < VSS_FREE_BATCH && i < s->index.size; n++) {
+			struct vss_ient *e = &s->index.slots[i];
+			u32 lo;
 
-		if (!e->epoch) {
-			i++;
-			continue;
+			if (!e->epoch) {
+				i++;
+				continue;
+			}
+			lo = vss_index_prev(&s->index, e->ochunk, e->epoch);
+			if (vss_range_live(s->live, s->nr_live, lo, e->epoch)) {
+				i++;
+				continue;
+			}
+			__vss_free_data(s, e->data);
+			vss_index_remove(&s->index, i);	/* slot i now holds a later entry */
 		}
-		lo = vss_index_prev(&s->index, e->ochunk, e->epoch);
-		if (vss_range_live(s->live, s->nr_live, lo, e->epoch)) {
-			i++;
-			continue;
-		}
-		__vss_free_data(s, e->data);
-		vss_index_remove(&s->index, i);	/* slot i now holds a later entry */
+		vss_fault_note_hold(vss_fault_clock() - t);
+		spin_unlock_irq(&s->lock);
+		cond_resched();
+		spin_lock_irq(&s->lock);
+		t = vss_fault_clock();
 	}
+	spin_unlock_irq(&s->lock);
+	vss_fault_note_walk(vss_fault_clock() - t0);
 }
 
 static struct vss_snap *__vss_snap_by_id(struct vss_store *s, u32 id)
@@ -600,8 +642,8 @@ static int vss_retire(struct vss_store *s, struct vss_snap **victims, u32 n, u32
 			__vss_live_remove(s, epochs[i]);
 		s->draining[slots[i]]--;
 	}
-	__vss_free_dead(s);
 	spin_unlock_irq(&s->lock);
+	vss_free_dead(s);
 	vss_raise_event(s);
 	return 0;
 }

@@ -107,6 +107,7 @@ int vss_index_reserve(struct vss_index *index, u32 more, spinlock_t *lock)
 {
 	struct vss_index bigger;
 	u64 want = (u64)index->count + more;
+	u64 t0, t = 0;
 	u64 size;
 	u32 i;
 	int r;
@@ -116,19 +117,33 @@ int vss_index_reserve(struct vss_index *index, u32 more, spinlock_t *lock)
 	size = max_t(u64, want * 4 / 3 + 1, 256);
 	if (size > U32_MAX / 2)
 		return -ENOSPC;
+	t0 = vss_fault_clock();
 	r = vss_index_init(&bigger, (u32)size);
 	if (r)
 		return r;
-	if (lock)
-		spin_lock_irq(lock);
-	for (i = 0; i < index->size; i++)
+	/*
+	 * The caller holds the store's meta_lock, and only its holder changes
+	 * the index: the entries are copied with the lock free (lookups go on
+	 * meanwhile), and only the swap takes it.
+	 */
+	for (i = 0; i < index->size; i++) {
 		if (index->slots[i].epoch)
 			vss_index_insert(&bigger, index->slots[i].ochunk,
 					 index->slots[i].data, index->slots[i].epoch);
+		if ((i & 65535) == 65535)
+			cond_resched();
+	}
+	if (lock) {
+		spin_lock_irq(lock);
+		t = vss_fault_clock();
+	}
 	swap(*index, bigger);
-	if (lock)
+	if (lock) {
+		vss_fault_note_hold(vss_fault_clock() - t);
 		spin_unlock_irq(lock);
+	}
 	vss_index_free(&bigger);
+	vss_fault_note_walk(vss_fault_clock() - t0);
 	return 0;
 }
 
@@ -750,7 +765,8 @@ static int vss_load_records(struct vss_meta *meta, struct vss_index *index,
 			live[nr_live++] = meta->snaps[i].epoch;
 	sort(live, nr_live, sizeof(u32), vss_cmp_u32, NULL);
 
-	r = vss_index_init(index, max_t(u32, 256, all.count * 8 / 7 + 1));
+	/* at 3/4 load, so that the first commits do not grow it at once */
+	r = vss_index_init(index, max_t(u32, 256, (u64)all.count * 4 / 3 + 1));
 	if (r)
 		goto nomem;
 	/*

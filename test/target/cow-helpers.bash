@@ -24,6 +24,30 @@ cow_setup_file() {
 	modprobe dm-vss || { echo "cannot load dm-vss" >&2; return 1; }
 }
 
+# cow_faults_load: dm-vss as built by make module-faults (VSS_FAULT_INJECT:
+# its fault and measurement parameters under $COW_PARAMS) in place of the
+# module; cow_faults_unload puts the module back.  For setup_file and
+# teardown_file.
+COW_FAULTS_KO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build/dm-vss-faults/dm-vss.ko
+COW_PARAMS=/sys/module/dm_vss/parameters
+cow_faults_load() {
+	local m
+	[ "$(id -u)" = 0 ] || { echo "cow tests run as root inside the VM (scripts/vm-run)" >&2; return 1; }
+	[ -f "$COW_FAULTS_KO" ] || { echo "$COW_FAULTS_KO is missing: make module-faults" >&2; return 1; }
+	modprobe -r dm-vss 2>/dev/null
+	# insmod loads no dependencies
+	for m in $(modinfo -F depends "$COW_FAULTS_KO" | tr , ' '); do
+		modprobe "$m" || return 1
+	done
+	insmod "$COW_FAULTS_KO" || { echo "cannot load $COW_FAULTS_KO" >&2; return 1; }
+	[ -e "$COW_PARAMS/fault_buf_alloc_pct" ] ||
+		{ echo "$COW_FAULTS_KO is not a VSS_FAULT_INJECT build" >&2; return 1; }
+}
+cow_faults_unload() {
+	rmmod dm-vss
+	modprobe dm-vss
+}
+
 cow_setup() {
 	local tag
 	tag=$(basename "$BATS_TEST_FILENAME" .bats)

@@ -12,26 +12,11 @@
 load helpers
 load cow-helpers
 
-FAULTS_KO=$BATS_TEST_DIRNAME/../../build/dm-vss-faults/dm-vss.ko
-PARAMS=/sys/module/dm_vss/parameters
+PARAMS=$COW_PARAMS
 MiB=$((1024 * 1024))
 
-setup_file() {
-	[ "$(id -u)" = 0 ] || { echo "cow tests run as root inside the VM (scripts/vm-run)" >&2; return 1; }
-	[ -f "$FAULTS_KO" ] || { echo "$FAULTS_KO is missing: make module-faults" >&2; return 1; }
-	modprobe -r dm-vss 2>/dev/null
-	# insmod loads no dependencies
-	for m in $(modinfo -F depends "$FAULTS_KO" | tr , ' '); do
-		modprobe "$m" || return 1
-	done
-	insmod "$FAULTS_KO" || { echo "cannot load $FAULTS_KO" >&2; return 1; }
-	[ -e "$PARAMS/fault_buf_alloc_pct" ] || { echo "$FAULTS_KO has no fault_buf_alloc_pct" >&2; return 1; }
-}
-
-teardown_file() {
-	rmmod dm-vss
-	modprobe dm-vss
-}
+setup_file() { cow_faults_load; }
+teardown_file() { cow_faults_unload; }
 
 setup() { cow_setup; }
 

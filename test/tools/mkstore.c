@@ -10,6 +10,9 @@
  *   snap ID [CTIME]        create a VALID snapshot (next epoch)
  *   state ID STATE         free, valid, invalid or dropped (free deletes)
  *   rec DATA OCHUNK EPOCH  set the record of data chunk DATA
+ *   recs DATA COUNT EPOCH  records of data chunks DATA.. for origin chunks
+ *                          0..COUNT-1, written a whole block at a time (for
+ *                          stores of millions of records)
  *   recsum DATA OCHUNK EPOCH SEQ
  *                          the same as a format 2 commit SEQ writes it, with
  *                          the checksum of what data chunk DATA holds now
@@ -171,6 +174,41 @@ int main(int argc, char **argv)
 						 (uint32_t)num(argv[i + 2]));
 			if (r)
 				die("rec", r);
+			i += 3;
+		} else if (!strcmp(op, "recs")) {
+			struct vss_store_info info;
+			struct vss_exc_block_disk blk;
+			uint64_t d, first, count, blocknr, cur = UINT64_MAX;
+
+			need(left, 3, op);
+			first = num(argv[i]);
+			count = num(argv[i + 1]);
+			vss_store_get_info(get_store(), &info);
+			if (first + count > info.data_chunks) {
+				fprintf(stderr, "mkstore: recs: the store has %llu data chunks\n",
+					(unsigned long long)info.data_chunks);
+				exit(1);
+			}
+			put_store();
+			for (d = first; d < first + count; d++) {
+				blocknr = vss_data_to_block(d, info.chunk_sectors);
+				if (blocknr != cur) {
+					if (cur != UINT64_MAX) {
+						vss_store_block_seal(&blk, VSS_EXC_MAGIC);
+						raw_io(cur * VSS_BLOCK_SIZE, &blk, sizeof(blk), 1);
+					}
+					raw_io(blocknr * VSS_BLOCK_SIZE, &blk, sizeof(blk), 0);
+					cur = blocknr;
+				}
+				blk.rec[vss_data_to_record(d, info.chunk_sectors)] = (struct vss_exc_disk){
+					.origin_chunk = htole32((uint32_t)(d - first)),
+					.epoch = htole32((uint32_t)num(argv[i + 2])),
+				};
+			}
+			if (cur != UINT64_MAX) {
+				vss_store_block_seal(&blk, VSS_EXC_MAGIC);
+				raw_io(cur * VSS_BLOCK_SIZE, &blk, sizeof(blk), 1);
+			}
 			i += 3;
 		} else if (!strcmp(op, "recsum")) {
 			struct vss_store_info info;
