@@ -476,6 +476,16 @@ static void __vss_live_remove(struct vss_store *s, u32 epoch)
 }
 
 /* Drops every record that no valid snapshot reads any more. */
+static unsigned int vss_usage_level(struct vss_store *s)
+{
+	u64 pct = div64_u64(s->data_used * 100, s->data_chunks);
+	unsigned int level = 0;
+
+	while (level < ARRAY_SIZE(vss_usage_thresholds) && pct >= vss_usage_thresholds[level])
+		level++;
+	return level;
+}
+
 /*
  * Free the copies that no valid snapshot reads any more.  The index is
  * walked VSS_FREE_BATCH slots at a time under the lock, which is dropped
@@ -517,6 +527,8 @@ static void vss_free_dead(struct vss_store *s)
 		spin_lock_irq(&s->lock);
 		t = vss_fault_clock();
 	}
+	/* usage events fire again once the usage rises past a level again */
+	s->usage_level = min(s->usage_level, vss_usage_level(s));
 	spin_unlock_irq(&s->lock);
 	vss_fault_note_walk(vss_fault_clock() - t0);
 }
@@ -879,16 +891,6 @@ retry:
 		mempool_free(spare, &s->pending_pool);
 }
 
-static unsigned int vss_usage_level(struct vss_store *s)
-{
-	u64 pct = div64_u64(s->data_used * 100, s->data_chunks);
-	unsigned int level = 0;
-
-	while (level < ARRAY_SIZE(vss_usage_thresholds) && pct >= vss_usage_thresholds[level])
-		level++;
-	return level;
-}
-
 /*
  * Write the batch's copies and exception blocks at once, then flush once.
  * The records were set; returns 0 once all of it is durable.
@@ -1130,6 +1132,19 @@ static int origin_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	}
 	if (o->origin->bdev->bd_dev == o->store_dev->bdev->bd_dev) {
 		ti->error = "The origin cannot be its own store";
+		r = -EINVAL;
+		goto bad_same;
+	}
+	/*
+	 * A snapshot read of a sector of the origin's size may be mapped to
+	 * the store, and the origin's last chunk may be shorter than a store
+	 * sector: the store's sectors must be no larger than the origin's.
+	 */
+	if (bdev_logical_block_size(o->store_dev->bdev) > bdev_logical_block_size(o->origin->bdev)) {
+		DMWARN("store %s has %u-byte sectors, origin %s %u-byte ones", argv[1],
+		       bdev_logical_block_size(o->store_dev->bdev), argv[0],
+		       bdev_logical_block_size(o->origin->bdev));
+		ti->error = "The store's logical block size is larger than the origin's";
 		r = -EINVAL;
 		goto bad_same;
 	}

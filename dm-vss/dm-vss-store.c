@@ -209,7 +209,7 @@ int vss_meta_write_sb(struct vss_meta *meta)
 	if (!r)
 		r = dm_bufio_issue_flush(meta->bufio);
 	if (r) {
-		DMERR("store: superblock write failed: %d", r);
+		DMERR_LIMIT("store: superblock write failed: %d", r);
 		meta->seq--;
 		return r;
 	}
@@ -812,6 +812,8 @@ out:
 	kvfree(copy);
 	kfree(lost);
 	vss_index_free(&all);
+	if (r)
+		vss_index_free(index);	/* the caller has none on an error */
 	return r;
 }
 

@@ -137,6 +137,13 @@ struct vss_exc_block_disk {
 	struct vss_exc_disk rec[VSS_RECORDS_PER_BLOCK];
 } __attribute__((packed));
 
+/* The layout is the format: a change of any of these sizes is a new version. */
+_Static_assert(sizeof(struct vss_snap_disk) == 24, "vss_snap_disk is 24 bytes");
+_Static_assert(sizeof(struct vss_sb_disk) == 128 + 24 * VSS_MAX_SNAPS, "the snapshot table is at byte 128");
+_Static_assert(sizeof(struct vss_sb_disk) <= 4096, "the superblock fits its block");
+_Static_assert(sizeof(struct vss_exc_disk) == 16, "a record is 16 bytes");
+_Static_assert(sizeof(struct vss_exc_block_disk) == 4096, "an exception block is 4096 bytes");
+
 /* Geometry helpers; chunk_sectors is a validated power of two. */
 static inline __u64 vss_header_chunks(__u32 chunk_sectors)
 {

@@ -151,3 +151,27 @@ delayed_store_reads() {
 	cow_verify_snaps 1
 	cow_verify_origin
 }
+
+@test "a store with larger sectors than the origin's is refused; with the same sectors it works" {
+	local f4 s4 o4
+	cow_make $((8 * MiB)) $((24 * MiB))
+	dmsetup remove "$COW_O"
+	truncate -s $((24 * MiB)) "$COW_DIR/store4k.img"
+	s4=$(losetup -f --show --sector-size 4096 "$COW_DIR/store4k.img")
+	echo "$s4" >> "$COW_DIR/loops"
+	run ! dmsetup create "$COW_O" --table "0 $COW_SECTORS vss-origin $COW_OREAL $s4"
+	cow_dmesg | grep -q "vss-origin: The store's logical block size is larger than the origin's"
+	cow_dmesg | grep -q "has 4096-byte sectors, origin .* 512-byte ones"
+	# a 4Kn origin over a 4Kn store
+	truncate -s $((8 * MiB)) "$COW_DIR/origin4k.img"
+	o4=$(losetup -f --show --sector-size 4096 "$COW_DIR/origin4k.img")
+	echo "$o4" >> "$COW_DIR/loops"
+	COW_OREAL=$o4 COW_STORE=$s4
+	cow_origin_load ""
+	cow_fill
+	cow_snapshot 1
+	cow_write 0 $((1 * MiB))
+	cow_snap_dev 1
+	cow_verify_snaps 1
+	cow_verify_origin
+}

@@ -215,3 +215,25 @@ check_states() {
 	cow_write $((200 * K4)) $((3 * K4))
 	cow_verify_origin
 }
+
+@test "a usage event fires again when the usage rises past a level after a delete lowered it" {
+	local ev
+	small_store
+	cow_snapshot 1
+	# 140 of 253 chunks: past 50 %
+	ev=$(cow_events)
+	cow_write 0 $((140 * K4))
+	(( $(cow_events) > ev ))
+	# the delete frees them (and raises its own event)
+	dmsetup message "$COW_O" 0 delete 1
+	model_delete 1
+	[ "$(cow_status used_chunks)" = 0 ]
+	cow_snapshot 2
+	ev=$(cow_events)
+	cow_write $((200 * K4)) $((140 * K4))
+	[ "$(cow_status used_chunks)" = 140 ]
+	(( $(cow_events) > ev ))
+	cow_snap_dev 2
+	cow_verify_snaps 2
+	cow_check_counters
+}
