@@ -1483,16 +1483,23 @@ static int vss_msg_create(struct dm_target *ti, struct vss_store *s, u32 id)
 		DMWARN("create %u: cannot flush the origin: %d", id, r);
 		goto out;
 	}
+	spin_lock_irq(&s->lock);
 	sn->id = id;
 	sn->epoch = epoch;
 	sn->ctime = ktime_get_real_seconds();
 	sn->copied = 0;
 	sn->state = VSS_SNAP_VALID;
+	spin_unlock_irq(&s->lock);
 	vss_meta_set_last_epoch(s->meta, epoch);
 	r = vss_meta_write_sb(s->meta);
 	if (r) {
-		sn->state = VSS_SNAP_FREE;
-		vss_meta_set_last_epoch(s->meta, epoch - 1);
+		/*
+		 * The superblock may be on disk although its write or flush
+		 * failed: a snapshot valid there but never protected here
+		 * would read later writes after a reload.  The store fails
+		 * instead (every snapshot invalid, written when it can be).
+		 */
+		vss_fail(s, "cannot write the superblock of a new snapshot");
 		goto out;
 	}
 	spin_lock_irq(&s->lock);

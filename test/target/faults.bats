@@ -498,3 +498,38 @@ overflow_fio() {
 	dmesg | sed -n "/$VSS_DMESG_MARK\$/,\$p" | grep -q "invalidating all snapshots"
 	check_dmesg
 }
+
+@test "a create whose superblock write fails fails the store: no snapshot is left valid but unprotected" {
+	local r
+	mk 16 8
+	snap 1
+	ow 0 64
+	expect_reads 1 exact
+	switch "${P}store" "0 $SSECT error"
+	t dmsetup suspend "$O"
+	run ! t dmsetup message "$O" 0 create 2
+	t dmsetup resume "$O"
+	[ "$(mode)" = fail ]
+	[ "$(state 1)" = invalid ]
+	expect_reads 1 eio
+	dmesg | sed -n "/$VSS_DMESG_MARK\$/,\$p" | grep -q "cannot write the superblock of a new snapshot; all snapshots invalidated"
+	ow 100 16
+	origin_exact
+	# healed and reloaded: neither snapshot serves reads
+	store_linear
+	t dmsetup remove --retry "${P}s1"
+	t dmsetup remove --retry "$O"
+	t dmsetup create "$O" --table "0 $OSECT vss-origin $OREAL $STORE"
+	for id in 1 2; do
+		if t dmsetup create --readonly "${P}s$id" --table "0 $OSECT vss-snap $OREAL $STORE $id" 2>/dev/null; then
+			r=$(reads "$id")
+		else
+			r=refused
+		fi
+		echo "# snapshot $id after the reload: $r" >&3
+		[ "$r" = eio ] || [ "$r" = refused ]
+	done
+	origin_exact
+	remove_all
+	check_dmesg
+}
