@@ -205,9 +205,7 @@ int vss_meta_write_sb(struct vss_meta *meta)
 	meta->seq++;
 	r = vss_sb_put(meta);
 	if (!r)
-		r = dm_bufio_write_dirty_buffers(meta->bufio);
-	if (!r)
-		r = dm_bufio_issue_flush(meta->bufio);
+		r = dm_bufio_write_dirty_buffers(meta->bufio);	/* and flushes */
 	if (r) {
 		DMERR_LIMIT("store: superblock write failed: %d", r);
 		meta->seq--;
@@ -453,9 +451,7 @@ static int vss_format(struct vss_meta *meta)
 	meta->seq = 0;
 	r = vss_sb_put(meta);
 	if (!r)
-		r = dm_bufio_write_dirty_buffers(meta->bufio);
-	if (!r)
-		r = dm_bufio_issue_flush(meta->bufio);
+		r = dm_bufio_write_dirty_buffers(meta->bufio);	/* and flushes */
 	if (!r)
 		r = vss_meta_write_sb(meta);
 	return r;
@@ -632,10 +628,7 @@ static int vss_drop_records(struct vss_meta *meta, const u32 *lost, u32 n)
 		dm_bufio_mark_buffer_dirty(b);
 		dm_bufio_release(b);
 	}
-	r = dm_bufio_write_dirty_buffers(meta->bufio);
-	if (!r)
-		r = dm_bufio_issue_flush(meta->bufio);
-	return r;
+	return dm_bufio_write_dirty_buffers(meta->bufio);	/* and flushes */
 }
 
 /* Metadata blocks a load reads ahead of the one it checks, in whole chunks. */
@@ -991,9 +984,8 @@ int vss_meta_grow(struct vss_meta *meta, sector_t store_sectors)
 		return -EFBIG;
 	if (data == old_data)	/* the new chunks would hold metadata only */
 		return 0;
+	/* written and flushed (dm_bufio_write_dirty_buffers flushes) */
 	r = vss_write_empty_blocks(meta, roundup(old_data, VSS_RECORDS_PER_BLOCK), data);
-	if (!r)
-		r = dm_bufio_issue_flush(meta->bufio);
 	if (r)
 		return r;
 	meta->store_chunks = chunks;
