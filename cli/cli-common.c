@@ -80,15 +80,20 @@ const char *vss_program_name(void)
 
 void vss_error(const char *object, const char *what, int err)
 {
-	fprintf(stderr, "%s: %s: %s\n", object ? object : program, what,
-		strerror(err < 0 ? -err : err));
+	if (object)
+		fprintf(stderr, "%s: %s: %s: %s\n", program, object, what,
+			strerror(err < 0 ? -err : err));
+	else
+		fprintf(stderr, "%s: %s: %s\n", program, what, strerror(err < 0 ? -err : err));
 }
 
 void vss_errorx(const char *object, const char *fmt, ...)
 {
 	va_list ap;
 
-	fprintf(stderr, "%s: ", object ? object : program);
+	fprintf(stderr, "%s: ", program);
+	if (object)
+		fprintf(stderr, "%s: ", object);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
@@ -112,7 +117,7 @@ void vss_cli_log(int level, const char *msg, void *arg)
 	(void)arg;
 	if (vss_opt_quiet && level < VSS_LOG_ERROR)
 		return;
-	fprintf(stderr, "%s%s\n", level == VSS_LOG_WARN ? "warning: " : "", msg);
+	fprintf(stderr, "%s: %s%s\n", program, level == VSS_LOG_WARN ? "warning: " : "", msg);
 }
 
 int vss_cli_parse(poptContext pc)

@@ -208,7 +208,7 @@ int main(int argc, char **argv)
 			if (r)
 				vss_error("catalog", "cannot read", r);
 			else
-				vss_errorx(NULL, "set %" PRIu64 ": not found", set_id);
+				vss_errorx(NULL, "set %" PRIu64 ": no such set (see vss-list --sets)", set_id);
 			rc = r ? vss_exit_from_errno(r, VSS_EXIT_NO_RESOURCES) : VSS_EXIT_NOT_FOUND;
 			goto out;
 		}
@@ -294,7 +294,7 @@ int main(int argc, char **argv)
 
 		snprintf(obj, sizeof(obj), "shadow copy %" PRIu64, ids[i]);
 		if (!s) {
-			vss_errorx(obj, "not found");
+			vss_errorx(obj, "no such shadow copy (see vss-list)");
 			rc = keep_first(rc, VSS_EXIT_NOT_FOUND);
 			continue;
 		}

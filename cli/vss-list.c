@@ -334,8 +334,8 @@ static int list_shadows(struct vss_ctx *ctx, struct filter *f, const struct vss_
 	}
 	for (i = 0; i < f->nids; i++)
 		if (!f->seen[i]) {
-			vss_errorx(NULL, "%s %" PRIu64 ": not found", sets ? "set" : "shadow copy",
-				   f->ids[i]);
+			vss_errorx(NULL, sets ? "set %" PRIu64 ": no such set (see vss-list --sets)" :
+				   "shadow copy %" PRIu64 ": no such shadow copy (see vss-list)", f->ids[i]);
 			if (!rc)
 				rc = VSS_EXIT_NOT_FOUND;
 		}

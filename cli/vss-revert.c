@@ -24,7 +24,7 @@ static void log_cb(int level, const char *msg, void *arg)
 	/* The outcome is printed by main(); the library's line is for --verbose. */
 	if (level == VSS_LOG_INFO && !vss_opt_verbose)
 		return;
-	fprintf(stderr, "%s%s\n", level == VSS_LOG_WARN ? "warning: " : "", msg);
+	vss_cli_log(level, msg, arg);
 }
 
 /* "500ms", "2s", "2" (seconds) -> milliseconds; 0 on error. */

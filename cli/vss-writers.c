@@ -14,9 +14,8 @@
 
 static void log_cb(int level, const char *msg, void *arg)
 {
-	(void)arg;
 	if (!vss_opt_quiet || level >= VSS_LOG_ERROR)
-		fprintf(stderr, "%s\n", msg);
+		vss_cli_log(level, msg, arg);
 }
 
 int main(int argc, char **argv)

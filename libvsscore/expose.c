@@ -230,7 +230,8 @@ VSS_EXPORT int vss_shadow_expose(struct vss_ctx *ctx, uint64_t shadow_id,
 		return r;
 	sh = find_shadow(root, shadow_id, &set);
 	if (!sh) {
-		vss_err(ctx, "shadow copy %llu: no such shadow copy", (unsigned long long)shadow_id);
+		vss_err(ctx, "shadow copy %llu: no such shadow copy (see vss-list)",
+			(unsigned long long)shadow_id);
 		r = -ENOENT;
 		goto out;
 	}
@@ -345,7 +346,8 @@ VSS_EXPORT int vss_shadow_unexpose(struct vss_ctx *ctx, uint64_t shadow_id, bool
 		return r;
 	sh = find_shadow(root, shadow_id, NULL);
 	if (!sh) {
-		vss_err(ctx, "shadow copy %llu: no such shadow copy", (unsigned long long)shadow_id);
+		vss_err(ctx, "shadow copy %llu: no such shadow copy (see vss-list)",
+			(unsigned long long)shadow_id);
 		r = -ENOENT;
 		goto out;
 	}

@@ -398,7 +398,7 @@ VSS_EXPORT int vss_shadow_revert(struct vss_ctx *ctx, uint64_t shadow_id,
 	r = find_shadow(ctx, shadow_id, &sh);
 	if (r) {
 		if (r == -ENOENT)
-			vss_err(ctx, "shadow copy %" PRIu64 ": no such shadow copy", shadow_id);
+			vss_err(ctx, "shadow copy %" PRIu64 ": no such shadow copy (see vss-list)", shadow_id);
 		return r;
 	}
 	dm_name = vss_json_str(sh, "name");

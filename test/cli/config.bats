@@ -73,7 +73,7 @@ bad() {
 		*) run --separate-stderr "$B/$c" 1 ;;
 		esac
 		[ "$status" -eq 1 ] || { echo "$c: exit $status, not 1: $stderr"; return 1; }
-		[[ $stderr == "$CONF:2: $want"* ]] || { echo "$c: stderr '$stderr'"; return 1; }
+		[[ $stderr == "$c: $CONF:2: $want"* ]] || { echo "$c: stderr '$stderr'"; return 1; }
 		[ "$(wc -l <<<"$stderr")" -eq 1 ] || { echo "$c: more than one line: $stderr"; return 1; }
 	done
 }

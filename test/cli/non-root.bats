@@ -84,7 +84,7 @@ catalog() {
 }
 
 # denied OBJECT WHAT CMD ARG...: CMD run as the other user exits 2, and its
-# first line is "OBJECT: WHAT: Permission denied"; nothing about the kernel,
+# first line is "CMD: OBJECT: WHAT: Permission denied"; nothing about the kernel,
 # nothing on stdout (no listing, no summary of work not done); the catalog
 # is unchanged.
 denied() {
@@ -96,7 +96,7 @@ denied() {
 	echo "stderr: $stderr"
 	[ "$status" = 2 ]
 	[ -z "$output" ]
-	[ "${stderr%%$'\n'*}" = "$object: $what: Permission denied" ]
+	[ "${stderr%%$'\n'*}" = "${1##*/}: $object: $what: Permission denied" ]
 	[[ "$stderr" != *device-mapper* && "$stderr" != *"kernel target"* ]]
 	if [ -e "$VSS_STATE_DIR/catalog.json" ]; then
 		[ "$(sha256sum < "$VSS_STATE_DIR/catalog.json")" = "$SUM" ]

@@ -70,7 +70,7 @@ poke() { mk poke "$@"; }
 @test "a missing device: exit 4, <object>: <what failed>: <why>" {
 	run check "$BATS_TEST_TMPDIR/nothing"
 	[ "$status" -eq 4 ]
-	[ "$output" = "$BATS_TEST_TMPDIR/nothing: cannot open: No such file or directory" ]
+	[ "$output" = "vss-check: $BATS_TEST_TMPDIR/nothing: cannot open: No such file or directory" ]
 }
 
 @test "an unreadable device: exit 2" {
@@ -213,7 +213,7 @@ poke() { mk poke "$@"; }
 	[ "$output" = "$S: fatal: superblock A: origin_sectors 16384, but the origin has 32768 sectors: the store belongs to another origin [sb-origin-size]" ]
 	run check --origin "$BATS_TEST_TMPDIR/none" "$S"
 	[ "$status" -eq 4 ]
-	[ "$output" = "$BATS_TEST_TMPDIR/none: cannot read the origin's size: No such file or directory" ]
+	[ "$output" = "vss-check: $BATS_TEST_TMPDIR/none: cannot read the origin's size: No such file or directory" ]
 }
 
 @test "a store larger than its device: fatal" {

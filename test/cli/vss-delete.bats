@@ -95,7 +95,7 @@ catalog() {
 	[ "$status" -eq 1 ]
 	run del x1
 	[ "$status" -eq 1 ]
-	[ "$output" = "x1: not a shadow copy id (a positive number, see vss-list)" ]
+	[ "$output" = "vss-delete: x1: not a shadow copy id (a positive number, see vss-list)" ]
 	run del --set -3
 	[ "$status" -eq 1 ]
 	run del --wait soon 1
@@ -107,13 +107,13 @@ catalog() {
 @test "an unknown id: exit 4 naming it, nothing deleted" {
 	run --separate-stderr del 42
 	[ "$status" -eq 4 ]
-	[ "$stderr" = "shadow copy 42: not found" ]
+	[ "$stderr" = "vss-delete: shadow copy 42: no such shadow copy (see vss-list)" ]
 	run --separate-stderr del --set 9
 	[ "$status" -eq 4 ]
-	[ "$stderr" = "vss-delete: set 9: not found" ]
+	[ "$stderr" = "vss-delete: set 9: no such set (see vss-list --sets)" ]
 	run --separate-stderr del --oldest other
 	[ "$status" -eq 4 ]
-	[ "$stderr" = "other: no shadow copies" ]
+	[ "$stderr" = "vss-delete: other: no shadow copies" ]
 	[ "$(left)" = "1 2 3 4" ]
 }
 
@@ -177,7 +177,7 @@ catalog() {
 	run --separate-stderr del 3 42 1 --yes
 	[ "$status" -eq 5 ]
 	[[ "$stderr" == *"shadow copy 3: cannot delete: exposed"* ]]
-	[[ "$stderr" == *"shadow copy 42: not found"* ]]
+	[[ "$stderr" == *"vss-delete: shadow copy 42: no such shadow copy (see vss-list)"* ]]
 	[ "$output" = "Deleted shadow copy 1 of /dev/mapper/data (/dev/mapper/vss-1)." ]
 	[ "$(left)" = "2 3 4" ]
 	run del 42 2 3 --yes

@@ -246,10 +246,10 @@ catalog() {
 	run --separate-stderr list -o shadow_id --noheadings 1 42
 	[ "$status" -eq 4 ]
 	[ "$(echo $output)" = 1 ]
-	[ "$stderr" = "vss-list: shadow copy 42: not found" ]
+	[ "$stderr" = "vss-list: shadow copy 42: no such shadow copy (see vss-list)" ]
 	run --separate-stderr list --sets 9
 	[ "$status" -eq 4 ]
-	[ "$stderr" = "vss-list: set 9: not found" ]
+	[ "$stderr" = "vss-list: set 9: no such set (see vss-list --sets)" ]
 }
 
 @test "-o help: one line per field with its description" {

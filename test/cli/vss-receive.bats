@@ -154,7 +154,7 @@ refuses_incrementals() {
 		head -c "$cut" "$D/inc2" > "$BATS_TEST_TMPDIR/cut"
 		run --separate-stderr recv "$T" < "$BATS_TEST_TMPDIR/cut"
 		[ "$status" -eq 1 ] || { echo "cut at $cut: exit $status: $stderr"; false; }
-		[[ $stderr == "$T: cannot receive shadow copy 3: truncated: the input ends before the trailer; the target is marked incomplete and takes a full stream next" ]]
+		[[ $stderr == "vss-receive: $T: cannot receive shadow copy 3: truncated: the input ends before the trailer; the target is marked incomplete and takes a full stream next" ]]
 	done
 	run -0 recv --status "$T"
 	[[ $output == "$T: holds an incomplete image (not fully received) of shadow copy 3 of volume"* ]]
@@ -172,7 +172,7 @@ refuses_incrementals() {
 		! cmp -s "$BATS_TEST_TMPDIR/flip" "$D/inc2"
 		run --separate-stderr recv "$T" < "$BATS_TEST_TMPDIR/flip"
 		[ "$status" -eq 1 ] || { echo "byte $at: exit $status: $stderr"; false; }
-		[[ $stderr == "$T: cannot receive"* ]] || { echo "byte $at: $stderr"; false; }
+		[[ $stderr == "vss-receive: $T: cannot receive"* ]] || { echo "byte $at: $stderr"; false; }
 		run -0 recv --status "$T"
 		[[ $output == *"holds an incomplete image"* ]] || { echo "byte $at: $output"; false; }
 	done
@@ -201,7 +201,7 @@ refuses_incrementals() {
 	[ "$(stat -c %s "$r")" -eq "$(stat -c %s "$s")" ]
 	recv -q "$T" < "$D/full0"
 	run -1 --separate-stderr recv "$T" < "$r"
-	[[ $stderr == "$T: cannot receive shadow copy 2: record 2 at offset 262144: out of order or overlapping the one before (which ends at 2686976)"* ]] || { echo "$stderr"; false; }
+	[[ $stderr == "vss-receive: $T: cannot receive shadow copy 2: record 2 at offset 262144: out of order or overlapping the one before (which ends at 2686976)"* ]] || { echo "$stderr"; false; }
 	run -5 recv "$T" < "$D/inc1"
 	recv -q "$T" < "$D/full1"
 	cmp "$T" "$D/img1"
@@ -212,17 +212,17 @@ refuses_incrementals() {
 	"$MKSTREAM" --from 2 --to 3 --base "$D/img1" --header-version 2 "$D/img2" \
 		> "$BATS_TEST_TMPDIR/v2" 2>/dev/null
 	run -1 --separate-stderr recv "$T" < "$BATS_TEST_TMPDIR/v2"
-	[ "$stderr" = "$T: cannot receive: the stream is of another format version (this receiver reads version 1)" ]
+	[ "$stderr" = "vss-receive: $T: cannot receive: the stream is of another format version (this receiver reads version 1)" ]
 	cmp "$T" "$D/img1"	# nothing written
 	run -0 recv --status "$T"
 	[[ $output == *"holds an incomplete image (not fully received) of shadow copy 2 "* ]]
 	recv -q "$T" < "$D/full1"
 
 	run -1 --separate-stderr recv "$T" <<<"#!/bin/sh: not a stream at all"
-	[ "$stderr" = "$T: cannot receive: the input is not a send stream, or its header is damaged" ]
+	[ "$stderr" = "vss-receive: $T: cannot receive: the input is not a send stream, or its header is damaged" ]
 	recv -q "$T" < "$D/full1"
 	run -1 --separate-stderr recv "$T" < /dev/null
-	[ "$stderr" = "$T: cannot receive: the input ends inside the stream's header" ]
+	[ "$stderr" = "vss-receive: $T: cannot receive: the input ends inside the stream's header" ]
 	recv -q "$T" < "$D/full1"
 	run -1 --separate-stderr recv "$T" < <(cat "$D/inc2"; printf x)
 	[[ $stderr == *": data follow the trailer; the target is marked incomplete"* ]]
@@ -234,7 +234,7 @@ refuses_incrementals() {
 	"$MKSTREAM" --uuid ffeeddccbbaa99887766554433221100 --from 2 --to 3 --base "$D/img1" \
 		"$D/img2" > "$BATS_TEST_TMPDIR/other" 2>/dev/null
 	run -5 --separate-stderr recv "$T" < "$BATS_TEST_TMPDIR/other"
-	[ "$stderr" = "$T: cannot apply the incremental stream: the target holds shadow copy 2 of volume 00112233-4455-6677-8899-aabbccddeeff; the stream needs shadow copy 2 of volume ffeeddcc-bbaa-9988-7766-554433221100 (another volume: the target is marked incomplete and takes a full stream next)" ]
+	[ "$stderr" = "vss-receive: $T: cannot apply the incremental stream: the target holds shadow copy 2 of volume 00112233-4455-6677-8899-aabbccddeeff; the stream needs shadow copy 2 of volume ffeeddcc-bbaa-9988-7766-554433221100 (another volume: the target is marked incomplete and takes a full stream next)" ]
 	cmp "$T" "$D/img1"
 	refuses_incrementals
 }
@@ -242,7 +242,7 @@ refuses_incrementals() {
 @test "an incremental from another shadow copy is refused (exit 5), the target left as it was" {
 	at_two
 	run -5 --separate-stderr recv "$T" < "$D/inc3"
-	[ "$stderr" = "$T: cannot apply the incremental stream: the target holds shadow copy 2 of volume 00112233-4455-6677-8899-aabbccddeeff; the stream needs shadow copy 3 of volume 00112233-4455-6677-8899-aabbccddeeff (receive a full stream, or --force)" ]
+	[ "$stderr" = "vss-receive: $T: cannot apply the incremental stream: the target holds shadow copy 2 of volume 00112233-4455-6677-8899-aabbccddeeff; the stream needs shadow copy 3 of volume 00112233-4455-6677-8899-aabbccddeeff (receive a full stream, or --force)" ]
 	run -5 recv "$T" < "$D/inc1"	# the one it holds already
 	cmp "$T" "$D/img1"
 	recv -q "$T" < "$D/inc2"
@@ -257,7 +257,7 @@ refuses_incrementals() {
 	run -5 --separate-stderr recv "$T" < "$D/inc1"
 	[[ $stderr == *"the target holds no received image; the stream needs shadow copy 1 of volume"* ]]
 	run -4 --separate-stderr recv "$BATS_TEST_TMPDIR/no/such/dir/img" < "$D/full0"
-	[[ $stderr == "$BATS_TEST_TMPDIR/no/such/dir/img: cannot create the target: No such file or directory" ]]
+	[[ $stderr == "vss-receive: $BATS_TEST_TMPDIR/no/such/dir/img: cannot create the target: No such file or directory" ]]
 	run -1 --separate-stderr recv "$BATS_TEST_TMPDIR" < "$D/full0"
 	[[ $stderr == *"not a block device or a regular file" ]]
 }
@@ -266,7 +266,7 @@ refuses_incrementals() {
 	cp "$D/img0" "$T"	# the right image, but not received
 	run -5 recv "$T" < "$D/inc1"
 	run -0 --separate-stderr recv --force "$T" < "$D/inc1"
-	[[ $stderr == "warning: $T: the target holds no received image; the incremental stream needs shadow copy 1 of volume"*"applied anyway (--force)" ]]
+	[[ $stderr == "vss-receive: warning: $T: the target holds no received image; the incremental stream needs shadow copy 1 of volume"*"applied anyway (--force)" ]]
 	cmp "$T" "$D/img1"
 	# after a refused stream, too
 	head -c 1000 "$D/inc2" | recv -q "$T" && false
@@ -332,5 +332,5 @@ refuses_incrementals() {
 	truncate -s $((3 << 20)) "$BATS_TEST_TMPDIR/small"
 	LOOP=$(losetup -f --show "$BATS_TEST_TMPDIR/small")
 	run -3 --separate-stderr recv "$LOOP" < "$D/full0"
-	[ "$stderr" = "$LOOP: cannot receive: the device has 3145728 bytes, the volume 4194304" ]
+	[ "$stderr" = "vss-receive: $LOOP: cannot receive: the device has 3145728 bytes, the volume 4194304" ]
 }
