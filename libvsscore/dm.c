@@ -29,15 +29,22 @@ static void dm_log_quiet(int level, const char *file, int line, int dm_errno_or_
 	fputc('\n', stderr);
 }
 
-static struct dm_task *task(int type, const char *name)
+/* libdevmapper's own messages only with VSS_DM_DEBUG: ours say what failed */
+static void quiet_init(void)
 {
 	static int inited;
-	struct dm_task *dmt;
 
 	if (!inited) {
 		dm_log_with_errno_init(dm_log_quiet);
 		inited = 1;
 	}
+}
+
+static struct dm_task *task(int type, const char *name)
+{
+	struct dm_task *dmt;
+
+	quiet_init();
 	dmt = dm_task_create(type);
 	if (!dmt)
 		return NULL;
@@ -401,6 +408,19 @@ int vss_dm_message(struct vss_ctx *ctx, const char *name, const char *msg)
 	}
 	dm_task_destroy(dmt);
 	return r;
+}
+
+/*
+ * Whether the kernel has device-mapper (its control device answers a
+ * version request): without it every table operation fails with an errno
+ * that names something else (ENOMEM, ENXIO).
+ */
+bool vss_dm_available(void)
+{
+	char version[64];
+
+	quiet_init();
+	return dm_driver_version(version, sizeof(version)) == 1;
 }
 
 int vss_dm_target_version(const char *target, unsigned v[3])

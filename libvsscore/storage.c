@@ -231,6 +231,11 @@ VSS_EXPORT int vss_storage_add(struct vss_ctx *ctx, const struct vss_storage_opt
 		vss_err(ctx, "%s: cannot find the store: %s", o->store, strerror(-r));
 		return r;
 	}
+	if (!vss_dm_available()) {
+		vss_err(ctx, "%s: the kernel has no device-mapper (modprobe dm-mod, then "
+			"modprobe dm-vss)", o->volume);
+		return -ENOPKG;
+	}
 	if (!provider)
 		provider = vss_dm_target_version("vss-origin", v) ? "dm-snapshot" : "dm-vss-cow";
 	if (strcmp(provider, "dm-vss-cow") && strcmp(provider, "dm-snapshot") &&

@@ -117,6 +117,7 @@ int vss_dm_remove(struct vss_ctx *ctx, const char *name);
 int vss_dm_message(struct vss_ctx *ctx, const char *name, const char *msg);
 int vss_dm_message_quiet(const char *name, const char *msg);
 int vss_dm_target_version(const char *target, unsigned v[3]);
+bool vss_dm_available(void);
 uint64_t vss_dm_size(const char *name);
 /* For a forked child (the watchdog): no udev synchronisation. */
 void vss_dm_forked_child(void);
