@@ -265,6 +265,11 @@ int vss_dm_target_version(const char *target, unsigned v[3])
 	return 0;
 }
 
+bool vss_dm_available(void)
+{
+	return true;
+}
+
 void vss_dm_forked_child(void)
 {
 }
