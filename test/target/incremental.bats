@@ -10,6 +10,7 @@
 #   scripts/vm-run --smp 1 -- bats test/target/incremental.bats
 
 load helpers
+load cow-helpers
 
 setup() {
 	vm_setup
@@ -45,24 +46,13 @@ volume() {
 	echo "/dev/mapper/$name"
 }
 
-# dsha DEV_OR_FILE: sha256 of the whole content (O_DIRECT for a device).
-dsha() {
-	local out
-	if [ -b "$1" ]; then
-		out=$(set -o pipefail; dd if="$1" iflag=direct bs=1M status=none | sha256sum) || return 1
-	else
-		out=$(sha256sum < "$1") || return 1
-	fi
-	echo "${out%% *}"
-}
-
 # snapshot VOL: a shadow copy of the idle volume (no writers); sets ID and
 # DEV, records the volume's sha256 at its instant in $T/sha.ID (the tests
 # compare what is built from the copies with it).  The write log $T/writes
 # starts again.
 snapshot() {
 	local out sha
-	sha=$(dsha "$1") || return 1
+	sha=$(cow_sha "$1") || return 1
 	out=$(vss-snapshot --no-writers --json "$1") || { echo "vss-snapshot $1 failed" >&2; return 1; }
 	# (jq costs half a second in the VM)
 	[[ $out =~ \"shadow_id\":\ *([0-9]+) ]] && ID=${BASH_REMATCH[1]} &&
@@ -134,7 +124,7 @@ overlay() {
 		cmds+=(-c "pwrite -q -b 65536 -d -i $to -s $off $off $len")
 	done
 	[ ${#cmds[@]} = 0 ] || xfs_io "${cmds[@]}" "$img" || return 1
-	[ "$(dsha "$img")" = "$(cat "$T/sha.$id")" ] ||
+	[ "$(cow_sha "$img")" = "$(cat "$T/sha.$id")" ] ||
 		{ echo "the image of $from with the extents of $to differs from shadow copy $id" >&2; return 1; }
 }
 
@@ -434,7 +424,7 @@ is_copy() {
 		got=${got%% *}
 	else
 		[ "$(stat -c %s "$1")" = "$VOLBYTES" ] || { echo "$1: size $(stat -c %s "$1"), volume $VOLBYTES" >&2; return 1; }
-		got=$(dsha "$1") || return 1
+		got=$(cow_sha "$1") || return 1
 	fi
 	[ "$got" = "$(cat "$T/sha.$2")" ] || { echo "$1 does not hold shadow copy $2 as at its instant" >&2; return 1; }
 }
@@ -507,7 +497,7 @@ is_copy() {
 	# the writer was writing while both sends ran
 	[ ! -s "$T/writer.err" ]
 	(( n0 > 0 && n1 > n0 )) && [ "$alive" = 0 ]
-	[ "$(dsha "$vol")" != "$(cat "$T/sha.$b")" ]
+	[ "$(cow_sha "$vol")" != "$(cat "$T/sha.$b")" ]
 	vss-receive "$T/r1" < "$T/full.b"
 	is_copy "$T/r1" "$b"
 	vss-receive "$T/r2" < "$T/full.a"
@@ -668,7 +658,7 @@ files_sha() {
 		out=$(vss-snapshot --no-writers --json "$vol")
 		read -r cur dev < <(echo "$out" | jq -r '.shadows[0] | "\(.shadow_id) \(.device)"')
 		echo "${dev#/dev/mapper/}" >> "$T/.dm"
-		dsha "$dev" > "$T/sha.$cur"
+		cow_sha "$dev" > "$T/sha.$cur"
 		send_recv "$T/s.$step" "$R" ${prev:+--from "$prev"} "$cur"
 		is_copy "$R" "$cur"
 		run e2fsck -fn "$R"
