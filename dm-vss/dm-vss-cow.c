@@ -350,12 +350,15 @@ static struct vss_store *__vss_store_create(struct dm_target *ti, struct dm_dev 
 		goto bad_io;
 	}
 	/*
-	 * Per-CPU: the worker runs on the CPU that queued it instead of
+	 * The worker is per-CPU: it runs on the CPU that queued it instead of
 	 * waking another one.  Commits have a queue of their own, so a worker
-	 * waiting for a buffer never holds up the commit that frees one.
+	 * waiting for a buffer never holds up the commit that frees one; it
+	 * is unbound, because a commit blocks on its writes and a flush and
+	 * should not hold the CPU that queued it (the one taking the origin's
+	 * writes) from anything else bound to it.
 	 */
 	s->wq = alloc_workqueue("dm-vss", WQ_MEM_RECLAIM, 1);
-	s->commit_wq = alloc_workqueue("dm-vss-commit", WQ_MEM_RECLAIM, 1);
+	s->commit_wq = alloc_workqueue("dm-vss-commit", WQ_MEM_RECLAIM | WQ_UNBOUND, 1);
 	if (!s->wq || !s->commit_wq) {
 		r = -ENOMEM;
 		ti->error = "Cannot create the workqueue";
@@ -588,7 +591,8 @@ static void vss_fail(struct vss_store *s, const char *why)
 	for (i = 0; i < VSS_MAX_SNAPS; i++)
 		if (s->snaps[i].state == VSS_SNAP_VALID)
 			s->snaps[i].state = VSS_SNAP_INVALID;
-	s->nr_live = 0;
+	/* after mode: origin_map's unlocked test reads them in the other order */
+	smp_store_release(&s->nr_live, 0);
 	s->fail_durable = false;
 	spin_unlock_irq(&s->lock);
 	vss_fail_make_durable(s);
@@ -761,8 +765,28 @@ static void vss_chunk_io(struct vss_store *s, blk_opf_t opf, struct block_device
 }
 
 /*
+ * A chunk buffer for a copy, or NULL.  The page allocator is asked first,
+ * with GFP_NOIO and __GFP_NORETRY: it may reclaim clean memory once but
+ * never waits for I/O or for anything this store does, so the copy never
+ * waits for memory that only a commit frees.  Only when that fails does
+ * the copy take one of the mempool's reserve (without waiting for it).
+ * Trying the allocator first keeps the reserve for when memory is short;
+ * taking the reserve first (GFP_NOWAIT, no reclaim at all) left copies
+ * queued behind its few buffers whenever a chunk-sized block was not free
+ * at once.  Callers: the map path, the worker and the commit work, all of
+ * which may sleep.
+ */
+static void *vss_buf_get(struct vss_store *s)
+{
+	void *buf = vss_buf_alloc(GFP_NOIO | __GFP_NORETRY | __GFP_NOWARN,
+				  (void *)((size_t)s->chunk_sectors << SECTOR_SHIFT));
+
+	return buf ?: mempool_alloc(&s->buf_pool, GFP_NOWAIT | __GFP_NOWARN);
+}
+
+/*
  * Start the reads of waiting copies while chunk buffers can be had without
- * waiting and fewer than buf_limit are held.  Never sleeps.  A copy that
+ * waiting for a commit and fewer than buf_limit are held.  A copy that
  * gets none stays first in line: the buffers held are freed by their
  * commit, which calls this again.  When none is held the mempool's reserve
  * is full, so trying again then cannot fail.
@@ -788,7 +812,7 @@ static void vss_start_waiting(struct vss_store *s)
 #endif
 		spin_unlock_irqrestore(&s->lock, flags);
 
-		pe->buf = mempool_alloc(&s->buf_pool, GFP_NOWAIT | __GFP_NOWARN);
+		pe->buf = vss_buf_get(s);
 		spin_lock_irqsave(&s->lock, flags);
 		if (!pe->buf) {
 			list_add(&pe->list, &s->buf_wait);
@@ -808,9 +832,9 @@ static void vss_start_waiting(struct vss_store *s)
 
 /*
  * Start the copy of a registered pending chunk: its read begins once it
- * has a chunk buffer.  Never sleeps, so the map path can call it: nothing
- * registered ever waits for memory that only a commit frees while the
- * commit waits for it.
+ * has a chunk buffer.  It never waits for memory that only a commit frees
+ * (see vss_buf_get), so the map path can call it: nothing registered ever
+ * waits for the commit that waits for it.
  */
 static void vss_start_copy(struct vss_store *s, struct vss_pending *pe)
 {
@@ -899,10 +923,13 @@ static int vss_write_batch(struct vss_store *s, struct list_head *batch, u32 n)
 {
 	struct vss_io_wait io;
 	struct vss_pending *pe;
+	struct blk_plug plug;
 	u64 bytes = 0;
 	int r, rc;
 
 	vss_io_wait_init(&io);
+	/* the batch's data and record writes go down together, merged where they touch */
+	blk_start_plug(&plug);
 	list_for_each_entry(pe, batch, list) {
 		sector_t count = vss_copy_sectors(s, pe->ochunk);
 
@@ -913,6 +940,7 @@ static int vss_write_batch(struct vss_store *s, struct list_head *batch, u32 n)
 			     count, pe->buf, vss_io_wait_one, &io);
 	}
 	r = vss_meta_write_records(s->meta);
+	blk_finish_plug(&plug);
 	rc = vss_io_wait_all(&io);
 	if (!r)
 		r = rc;
@@ -1378,6 +1406,17 @@ static int origin_map(struct dm_target *ti, struct bio *bio)
 	bio_set_dev(bio, o->origin->bdev);
 	sector = bio->bi_iter.bi_sector = dm_target_offset(ti, bio->bi_iter.bi_sector);
 	if (bio_data_dir(bio) == READ)
+		return DM_MAPIO_REMAPPED;
+	/*
+	 * No valid snapshot: nothing to copy, and no lock or lookup taken.
+	 * nr_live rises only in create, which runs with the origin suspended:
+	 * no map call runs meanwhile, and the resume that follows orders what
+	 * create wrote before the next one.  It falls to 0 by a delete (after
+	 * which no copy is needed) or by vss_fail, which stores the FAIL mode
+	 * first and nr_live with release: a 0 read here with acquire shows
+	 * that mode too, and a failed store's writes take the locked path.
+	 */
+	if (!smp_load_acquire(&s->nr_live) && READ_ONCE(s->mode) == VSS_MODE_RW)
 		return DM_MAPIO_REMAPPED;
 
 	/*
