@@ -25,6 +25,7 @@
 #include "vss-ondisk.h"
 #include "crc32c.h"
 #include "libvsscore-store.h"
+#include "store-write.h"
 
 #define SECTOR_BYTES		(1U << VSS_SECTOR_SHIFT)
 #define SB_TABLE_END		(offsetof(struct vss_sb_disk, snaps) + \

@@ -28,6 +28,7 @@
 
 #include "vss-internal.h"
 #include "libvsscore-store.h"
+#include "store-write.h"
 #include "vss-ondisk.h"
 #include "fake-dm.h"
 #include "scratch.h"

@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "libvsscore-store.h"
+#include "store-write.h"
 #include "vss-ondisk.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -33,6 +33,7 @@
 
 #include "crc32c.h"
 #include "libvsscore-store.h"
+#include "store-write.h"
 #include "vss-ondisk.h"
 
 static const char *file;

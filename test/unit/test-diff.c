@@ -22,6 +22,7 @@
 #include <cmocka.h>
 
 #include "libvsscore-store.h"
+#include "store-write.h"
 #include "vss-ondisk.h"
 
 #define MIB (1024U * 1024U)

@@ -18,6 +18,7 @@
 
 #include "libvsscore.h"
 #include "libvsscore-store.h"
+#include "store-write.h"
 #include "vss-ondisk.h"
 
 #define MIB (1024U * 1024U)

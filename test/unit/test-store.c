@@ -21,6 +21,7 @@
 
 #include "crc32c.h"
 #include "libvsscore-store.h"
+#include "store-write.h"
 #include "vss-ondisk.h"
 
 #define MIB (1024U * 1024U)
