@@ -112,7 +112,7 @@ commands: $(CMDS)
 $(B)/obj/libvsscore/%.o: libvsscore/%.c config.mk
 	$(call msg,CC,$<)
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(ALL_CFLAGS) -fPIC -c $< -o $@ 2> $@.warn; \
+	$(Q)$(CC) $(ALL_CFLAGS) -fPIC -fvisibility=hidden -c $< -o $@ 2> $@.warn; \
 		rc=$$?; cat $@.warn >&2; exit $$rc
 
 $(B)/obj/test/unit/%.o: test/unit/%.c config.mk

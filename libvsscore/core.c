@@ -82,6 +82,17 @@ void vss_log(struct vss_ctx *ctx, int level, const char *fmt, ...)
 	ctx->log_fn(level, buf, ctx->log_arg);
 }
 
+#define VSS_STR2(x) #x
+#define VSS_STR(x) VSS_STR2(x)
+
+VSS_EXPORT const char *vss_version(unsigned int *number)
+{
+	if (number)
+		*number = VSS_VERSION_CURRENT;
+	return VSS_STR(VSS_VERSION_MAJOR) "." VSS_STR(VSS_VERSION_MINOR) "."
+		VSS_STR(VSS_VERSION_PATCH);
+}
+
 VSS_EXPORT const char *vss_strerror(int err)
 {
 	switch (-err) {

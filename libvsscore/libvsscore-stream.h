@@ -25,6 +25,9 @@
 extern "C" {
 #endif
 
+/* what this header declares is the library's interface; the rest is hidden */
+#pragma GCC visibility push(default)
+
 #define VSS_STREAM_VERSION	1U
 #define VSS_STREAM_INCREMENTAL	0x1U	/* header flag: applies on top of from_id */
 /* Largest data record; a writer cuts longer extents. */
@@ -226,6 +229,8 @@ int vss_stream_fd_write(void *arg, const void *buf, size_t len);
 
 /** vss_stream_fd_read() - a vss_stream_read_fn over a file descriptor (arg: int *). */
 ssize_t vss_stream_fd_read(void *arg, void *buf, size_t len);
+
+#pragma GCC visibility pop
 
 #ifdef __cplusplus
 }

@@ -32,6 +32,9 @@
 extern "C" {
 #endif
 
+/* what this header declares is the library's interface; the rest is hidden */
+#pragma GCC visibility push(default)
+
 struct vss_ctx;
 struct vss_set;
 
@@ -96,6 +99,24 @@ const char *vss_ctx_dir(struct vss_ctx *ctx, const char *what);
  * for -ECANCELED, -EIO and -ENOPKG.
  */
 const char *vss_strerror(int err);
+
+/*
+ * The version of this header; vss_version() gives the library's, which may
+ * be newer (symbols are versioned, so a program built against 0.1 runs
+ * with any later 0.x).  Added in 0.1 (VSSCORE_0.2 in the symbol map).
+ */
+#define VSS_VERSION_MAJOR 0
+#define VSS_VERSION_MINOR 1
+#define VSS_VERSION_PATCH 0
+#define VSS_VERSION_NUMBER(major, minor, patch) (((major) << 16) | ((minor) << 8) | (patch))
+#define VSS_VERSION_CURRENT \
+	VSS_VERSION_NUMBER(VSS_VERSION_MAJOR, VSS_VERSION_MINOR, VSS_VERSION_PATCH)
+
+/**
+ * vss_version() - the library's version as "MAJOR.MINOR.PATCH".
+ * @number: if not NULL, set to VSS_VERSION_NUMBER(major, minor, patch)
+ */
+const char *vss_version(unsigned int *number);
 
 /* ---- the lock ---- */
 
@@ -789,6 +810,8 @@ int vss_fs_freeze(const char *mountpoint);
  * Returns 0, -EINVAL when it was not frozen, or -errno.
  */
 int vss_fs_thaw(const char *mountpoint);
+
+#pragma GCC visibility pop
 
 #ifdef __cplusplus
 }
