@@ -35,6 +35,15 @@ struct poptOption vss_common_options[] = {
 	POPT_TABLEEND
 };
 
+static int opt_help, opt_usage;
+
+struct poptOption vss_help_options[] = {
+	{ "help", 'h', POPT_ARG_NONE, &opt_help, 0, "Show this help message", NULL },
+	{ NULL, '?', POPT_ARG_NONE | POPT_ARGFLAG_DOC_HIDDEN, &opt_help, 0, NULL, NULL },
+	{ "usage", '\0', POPT_ARG_NONE, &opt_usage, 0, "Display a brief usage message", NULL },
+	POPT_TABLEEND
+};
+
 int vss_exit_from_errno(int err, int fallback)
 {
 	switch (err < 0 ? -err : err) {
@@ -128,6 +137,13 @@ int vss_cli_parse(poptContext pc)
 		;
 	if (rc < -1)
 		return vss_popt_error(pc, rc);
+	if (opt_help || opt_usage) {
+		if (opt_help)
+			poptPrintHelp(pc, stdout, 0);
+		else
+			poptPrintUsage(pc, stdout, 0);
+		return VSS_EXIT_OK;
+	}
 	if (vss_opt_version) {
 		vss_print_version();
 		return VSS_EXIT_OK;

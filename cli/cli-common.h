@@ -94,6 +94,15 @@ extern struct poptOption vss_common_options[];
 	{ NULL, '\0', POPT_ARG_INCLUDE_TABLE, vss_common_options, 0, "Common options:", NULL }
 
 /*
+ * -h/--help and --usage, in every command's table in place of popt's
+ * POPT_AUTOHELP (whose short option is -?, kept as an alias).
+ * vss_cli_parse() prints them and returns VSS_EXIT_OK.
+ */
+extern struct poptOption vss_help_options[];
+#define VSS_POPT_HELP \
+	{ NULL, '\0', POPT_ARG_INCLUDE_TABLE, vss_help_options, 0, "Help options:", NULL },
+
+/*
  * Report a poptGetNextOpt() failure (rc < -1) as "<program>: <option>:
  * <why>" and return VSS_EXIT_USAGE.
  */
@@ -103,7 +112,7 @@ int vss_popt_error(poptContext ctx, int rc);
  * The start of every command: popt over the whole command line.  Returns
  * -1 when the command goes on; otherwise the exit status to return at
  * once: VSS_EXIT_USAGE after a bad option (reported), VSS_EXIT_OK after
- * --version (printed).
+ * --help, --usage or --version (printed).
  */
 int vss_cli_parse(poptContext pc);
 

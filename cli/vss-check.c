@@ -327,7 +327,7 @@ static struct poptOption options[] = {
 	{ "debug", '\0', POPT_ARG_NONE, &opt_debug, 0,
 	  "Print the store reader's debugging messages too", NULL },
 	VSS_POPT_COMMON,
-	POPT_AUTOHELP
+	VSS_POPT_HELP
 	POPT_TABLEEND
 };
 
@@ -370,17 +370,9 @@ int main(int argc, const char **argv)
 	vss_cli_init(argv[0]);
 	pc = poptGetContext(vss_program_name(), argc, argv, options, 0);
 	poptSetOtherOptionHelp(pc, "[OPTION...] DEV");
-	while ((rc = poptGetNextOpt(pc)) > 0)
-		;
-	if (rc < -1) {
-		rc = vss_popt_error(pc, rc);
+	rc = vss_cli_parse(pc);
+	if (rc >= 0)
 		goto out_popt;
-	}
-	if (vss_opt_version) {
-		vss_print_version();
-		rc = VSS_EXIT_OK;
-		goto out_popt;
-	}
 	dev = poptGetArg(pc);
 	if (!dev || poptPeekArg(pc)) {
 		vss_errorx(NULL, "%s (see --help)", dev ? "too many arguments: give one DEV" :

@@ -396,7 +396,7 @@ int main(int argc, char **argv)
 		{ "debug", '\0', POPT_ARG_NONE, &debug, 0,
 		  "Print debugging messages, libdevmapper's too", NULL },
 		VSS_POPT_COMMON,
-		POPT_AUTOHELP
+		VSS_POPT_HELP
 		POPT_TABLEEND
 	};
 	struct vss_report_opts ro = { .units = 'h' };
@@ -411,17 +411,9 @@ int main(int argc, char **argv)
 	vss_cli_init(argv[0]);
 	pc = poptGetContext(NULL, argc, (const char **)argv, options, 0);
 	poptSetOtherOptionHelp(pc, "[OPTION...] [ID...]");
-	while ((rc = poptGetNextOpt(pc)) > 0)
-		;
-	if (rc < -1) {
-		rc = vss_popt_error(pc, rc);
+	rc = vss_cli_parse(pc);
+	if (rc >= 0)
 		goto out;
-	}
-	if (vss_opt_version) {
-		vss_print_version();
-		rc = VSS_EXIT_OK;
-		goto out;
-	}
 	ro.fields = fields;
 	ro.sort = sort;
 	ro.separator = separator;

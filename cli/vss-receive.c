@@ -113,7 +113,7 @@ int main(int argc, char **argv)
 		{ "debug", '\0', POPT_ARG_NONE, &debug, 0,
 		  "Print debugging messages", NULL },
 		VSS_POPT_COMMON,
-		POPT_AUTOHELP
+		VSS_POPT_HELP
 		POPT_TABLEEND
 	};
 	struct vss_stream_received rx;

@@ -115,7 +115,7 @@ int main(int argc, char **argv)
 		{ "debug", '\0', POPT_ARG_NONE, &opt_debug, 0,
 		  "Print the library's debug messages", NULL },
 		VSS_POPT_COMMON,
-		POPT_AUTOHELP
+		VSS_POPT_HELP
 		POPT_TABLEEND
 	};
 	struct vss_revert_opts ropts = { 0 };

@@ -55,14 +55,20 @@ help_options() {
 		grep -vx -- --usage
 }
 
-@test "--help exits 0 and prints the usage on standard output" {
-	local c
+@test "--help and -h exit 0 and print the usage on standard output; --usage too" {
+	local c help
 	for c in $(commands); do
 		run --separate-stderr "$BIN/$c" --help
 		[ "$status" -eq 0 ] || fail_for "$c" "--help exits $status"
 		[[ ${lines[0]:-} == "Usage: $c "* ]] || fail_for "$c" "--help: first line '${lines[0]:-}'"
 		[[ $output == *--help* ]] || fail_for "$c" "--help does not list --help"
 		[ -z "$stderr" ] || fail_for "$c" "--help writes to stderr: $stderr"
+		help=$output
+		run --separate-stderr "$BIN/$c" -h
+		[ "$status" -eq 0 ] && [ "$output" = "$help" ] || fail_for "$c" "-h is not --help ($status)"
+		run --separate-stderr "$BIN/$c" --usage
+		[ "$status" -eq 0 ] && [[ ${lines[0]:-} == "Usage: $c "* ]] ||
+			fail_for "$c" "--usage: $status, '${lines[0]:-}'"
 	done
 	report
 }

@@ -149,7 +149,7 @@ fake_list() {
 		echo "Usage: $c [OPTION...] ID..."
 		echo "      --set=ID     Delete a whole set"
 		echo "      --oldest=VOL Delete the oldest"
-		echo "  -?, --help       Show this help message"
+		echo "  -h, --help       Show this help message"
 		EOF
 	done
 	chmod 755 "$d"/*
