@@ -57,10 +57,11 @@ int vss_exit_from_errno(int err, int fallback)
 	case ENOSPC:
 	case EDQUOT:
 		return VSS_EXIT_NO_RESOURCES;
+	case ENOTBLK:		/* libvsscore: not a (device-mapper) block device */
+		return VSS_EXIT_USAGE;
 	case ENOENT:
 	case ENODEV:
 	case ENXIO:
-	case ENOTBLK:
 		return VSS_EXIT_NOT_FOUND;
 	case EBUSY:
 	case EEXIST:
@@ -121,9 +122,18 @@ int vss_popt_error(poptContext ctx, int rc)
 	return VSS_EXIT_USAGE;
 }
 
+static unsigned int logged_errors;
+
+unsigned int vss_cli_logged_errors(void)
+{
+	return logged_errors;
+}
+
 void vss_cli_log(int level, const char *msg, void *arg)
 {
 	(void)arg;
+	if (level >= VSS_LOG_ERROR)
+		logged_errors++;
 	if (vss_opt_quiet && level < VSS_LOG_ERROR)
 		return;
 	fprintf(stderr, "%s: %s%s\n", program, level == VSS_LOG_WARN ? "warning: " : "", msg);

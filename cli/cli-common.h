@@ -78,6 +78,13 @@ void vss_errorx(const char *object, const char *fmt, ...)
  */
 void vss_cli_log(int level, const char *msg, void *arg);
 
+/*
+ * How many errors vss_cli_log() has printed: a command prints its own
+ * summary of a failure only when the library said nothing, so that each
+ * failure reads as one line.
+ */
+unsigned int vss_cli_logged_errors(void);
+
 /* "<program> (dm-vss) <version>" on stdout. */
 void vss_print_version(void);
 

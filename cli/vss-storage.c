@@ -173,18 +173,37 @@ int main(int argc, char **argv)
 		 vss_config_get(cfg, "storage.provider") ?: "");
 	vss_config_free(cfg);
 	pc = poptGetContext(NULL, argc, (const char **)argv, options, 0);
-	poptSetOtherOptionHelp(pc, "add|list|resize|remove [OPTION...]");
+	poptSetOtherOptionHelp(pc, "add|list|resize|remove [VOL] [OPTION...]");
 	rc = vss_cli_parse(pc);
 	if (rc >= 0)
 		return rc;
 	cmd = poptGetArg(pc);
-	if (!cmd || poptPeekArg(pc) || (strcmp(cmd, "add") && strcmp(cmd, "list") &&
-					strcmp(cmd, "resize") && strcmp(cmd, "remove"))) {
+	if (!cmd) {
 		vss_errorx(NULL, "expected one of add, list, resize, remove (see --help)");
 		return VSS_EXIT_USAGE;
 	}
+	if (strcmp(cmd, "add") && strcmp(cmd, "list") && strcmp(cmd, "resize") &&
+	    strcmp(cmd, "remove")) {
+		vss_errorx(cmd, "unknown subcommand: expected one of add, list, resize, remove "
+			   "(see --help)");
+		return VSS_EXIT_USAGE;
+	}
+	/* the volume may also follow the subcommand, as lvremove takes its LV */
+	if (strcmp(cmd, "list") && poptPeekArg(pc)) {
+		const char *arg = poptGetArg(pc);
+
+		if (vol && strcmp(vol, arg)) {
+			vss_errorx(arg, "a second volume (--for %s): %s takes one", vol, cmd);
+			return VSS_EXIT_USAGE;
+		}
+		vol = (char *)arg;
+	}
+	if (poptPeekArg(pc)) {
+		vss_errorx(poptPeekArg(pc), "unexpected argument (see --help)");
+		return VSS_EXIT_USAGE;
+	}
 	if (strcmp(cmd, "list") && !vol) {
-		vss_errorx(NULL, "%s: --for VOL is needed", cmd);
+		vss_errorx(NULL, "%s: the volume is needed (--for VOL, or VOL after %s)", cmd, cmd);
 		return VSS_EXIT_USAGE;
 	}
 	if (!strcmp(cmd, "add") && !dev) {
@@ -278,10 +297,10 @@ int main(int argc, char **argv)
 	} else {
 		r = vss_storage_remove(ctx, vol, force);
 	}
-	if (r)
+	if (r && !vss_cli_logged_errors())
 		vss_errorx(vol, "%s failed: %s", cmd, vss_strerror(r));
-	/* A plain partition without --wrap, a resize that cannot be done so: usage. */
-	rc = r == -ENOTBLK || ((r == -EOPNOTSUPP || r == -EINVAL) && !strcmp(cmd, "resize"))
+	/* a resize that cannot be done so: usage */
+	rc = (r == -EOPNOTSUPP || r == -EINVAL) && !strcmp(cmd, "resize")
 		? VSS_EXIT_USAGE
 		: vss_exit_from_errno(r, VSS_EXIT_PROVIDER);
 out:

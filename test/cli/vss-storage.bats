@@ -1,7 +1,8 @@
 #!/usr/bin/env bats
 # SPDX-License-Identifier: GPL-2.0-or-later
 # vss-storage on this machine, whose kernel has no device-mapper: the
-# missing kernel support is named, exit 8, and nothing is changed.
+# missing kernel support is named, exit 8, and nothing is changed.  Its
+# arguments: the subcommand, the volume after it or with --for.
 
 bats_require_minimum_version 1.5.0
 
@@ -38,4 +39,29 @@ teardown() {
 	done
 	[ "$(sha256sum < "$BATS_TEST_TMPDIR/vol.img")" = "$sum" ]
 	[ ! -s "$VSS_STATE_DIR/catalog.json" ] || [ "$(jq '[.sets[]] | length' "$VSS_STATE_DIR/catalog.json")" = 0 ]
+	# a volume that is not a device-mapper device: bad usage, one line
+	run --separate-stderr "$B/vss-storage" remove "${LOOPS[0]}"
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "vss-storage: ${LOOPS[0]}: not a device-mapper device (see vss-storage add --wrap)" ]
+}
+
+@test "the subcommand and the volume: after the subcommand or with --for, once; errors name what is wrong" {
+	run --separate-stderr "$B/vss-storage"
+	[ "$status" -eq 1 ] && [ "$stderr" = "vss-storage: expected one of add, list, resize, remove (see --help)" ]
+	run --separate-stderr "$B/vss-storage" bogus
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "vss-storage: bogus: unknown subcommand: expected one of add, list, resize, remove (see --help)" ]
+	run --separate-stderr "$B/vss-storage" remove
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "vss-storage: remove: the volume is needed (--for VOL, or VOL after remove)" ]
+	run --separate-stderr "$B/vss-storage" remove a b
+	[ "$status" -eq 1 ] && [ "$stderr" = "vss-storage: b: unexpected argument (see --help)" ]
+	run --separate-stderr "$B/vss-storage" remove --for a b
+	[ "$status" -eq 1 ] && [ "$stderr" = "vss-storage: b: a second volume (--for a): remove takes one" ]
+	run --separate-stderr "$B/vss-storage" list x
+	[ "$status" -eq 1 ] && [ "$stderr" = "vss-storage: x: unexpected argument (see --help)" ]
+	# the same volume both ways is one volume; it then fails only for being absent
+	run --separate-stderr "$B/vss-storage" remove --for /dev/mapper/vss-no-such /dev/mapper/vss-no-such
+	[ "$status" -ne 1 ]
+	[[ "$stderr" != *"second volume"* ]]
 }
