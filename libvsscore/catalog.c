@@ -202,6 +202,22 @@ uint64_t vss_catalog_next_id(json_object *root, const char *key)
 	return id;
 }
 
+/*
+ * The kernel's snap id of a shadow copy is its shadow id, which the targets
+ * take as a decimal below 2^32 (doc/dm-vss.rst): an id past that range is
+ * refused here rather than wrapped onto another copy's snapshot.
+ */
+int vss_snap_id_of(struct vss_ctx *ctx, uint64_t shadow_id, uint32_t *snap_id)
+{
+	if (shadow_id > UINT32_MAX) {
+		vss_err(ctx, "shadow copy %llu: the id is past the kernel's snap ids (0..%u)",
+			(unsigned long long)shadow_id, UINT32_MAX);
+		return -ERANGE;
+	}
+	*snap_id = (uint32_t)shadow_id;
+	return 0;
+}
+
 json_object *vss_catalog_find_storage(json_object *root, const char *dm_name)
 {
 	json_object *arr = vss_json_array(root, "storage");

@@ -52,8 +52,12 @@ static int dev_size_bytes(const char *path, uint64_t *size)
 
 static int cow_prepare(struct vss_ctx *ctx, json_object *root, struct vss_pshadow *s)
 {
-	(void)ctx; (void)root;
-	s->snap_id = (uint32_t)s->shadow_id;
+	int r;
+
+	(void)root;
+	r = vss_snap_id_of(ctx, s->shadow_id, &s->snap_id);
+	if (r)
+		return r;
 	snprintf(s->snap_dev, sizeof(s->snap_dev), "vss-%llu", (unsigned long long)s->shadow_id);
 	snprintf(s->device, sizeof(s->device), "/dev/mapper/%s", s->snap_dev);
 	return 0;
@@ -191,7 +195,9 @@ static int snap_prepare(struct vss_ctx *ctx, json_object *root, struct vss_pshad
 	}
 	s->cow_offset = slot * slice;
 	s->cow_len = slice;
-	s->snap_id = (uint32_t)s->shadow_id;
+	r = vss_snap_id_of(ctx, s->shadow_id, &s->snap_id);
+	if (r)
+		return r;
 	snprintf(s->snap_dev, sizeof(s->snap_dev), "vss-%llu", (unsigned long long)s->shadow_id);
 	snprintf(s->cow_dev, sizeof(s->cow_dev), "vss-%llu-cow", (unsigned long long)s->shadow_id);
 	snprintf(s->device, sizeof(s->device), "/dev/mapper/%s", s->snap_dev);
@@ -321,7 +327,9 @@ static int clone_prepare(struct vss_ctx *ctx, json_object *root, struct vss_psha
 			s->dm_name);
 		return -ENODEV;
 	}
-	s->snap_id = (uint32_t)s->shadow_id;
+	r = vss_snap_id_of(ctx, s->shadow_id, &s->snap_id);
+	if (r)
+		return r;
 	snprintf(s->snap_dev, sizeof(s->snap_dev), "vss-%llu", (unsigned long long)s->shadow_id);
 	snprintf(s->device, sizeof(s->device), "/dev/mapper/%s", s->snap_dev);
 	return 0;
@@ -495,8 +503,12 @@ static int ext_simple(struct vss_ctx *ctx, const char *op, struct vss_pshadow *s
 
 static int ext_prepare(struct vss_ctx *ctx, json_object *root, struct vss_pshadow *s)
 {
+	int r;
+
 	(void)root;
-	s->snap_id = (uint32_t)s->shadow_id;
+	r = vss_snap_id_of(ctx, s->shadow_id, &s->snap_id);
+	if (r)
+		return r;
 	return ext_simple(ctx, "prepare", s, NULL);
 }
 

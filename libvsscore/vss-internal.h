@@ -50,6 +50,7 @@ json_object *vss_catalog_find_storage(json_object *root, const char *dm_name);
 json_object *vss_catalog_find_set(json_object *root, uint64_t set_id);
 void vss_catalog_shadow_to_info(json_object *set, json_object *sh,
 				struct vss_shadow_info *info);
+int vss_snap_id_of(struct vss_ctx *ctx, uint64_t shadow_id, uint32_t *snap_id);
 int vss_atomic_write(const char *path, const char *data, size_t len);
 
 /* mount.c: volumes and mounts */
