@@ -137,22 +137,6 @@ static bool same_tables(const struct vss_dm_target *x, size_t nx,
 	return true;
 }
 
-static int blockdev_sectors(const char *path, uint64_t *sectors)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	uint64_t bytes;
-	int r = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (ioctl(fd, BLKGETSIZE64, &bytes))
-		r = -errno;
-	else
-		*sectors = bytes >> 9;
-	close(fd);
-	return r;
-}
-
 /*
  * Put one volume back under its origin.  Returns 0 when the origin is (or,
  * in a dry run, would be) in place; *loaded_now tells whether it was
@@ -211,7 +195,7 @@ static int activate_origin(struct act *a, json_object *root, json_object *st,
 		return 0;
 	}
 	/* a detached loop device, or a disk gone while its node stays: no size */
-	if (!is_blockdev(store) || blockdev_sectors(store, &len) || !len) {
+	if (!is_blockdev(store) || vss_blkdev_size(store, &len) || len < 512) {
 		vss_err(ctx, "/dev/mapper/%s: cannot bring back its %s: its store %s is missing "
 			"(no such device, or empty)", name, otype, store);
 		r = -ENODEV;
@@ -248,13 +232,13 @@ static int activate_origin(struct act *a, json_object *root, json_object *st,
 	} else if (vss_json_bool(st, "wrapped") && is_blockdev(wrapped_dev)) {
 		uint64_t sectors = 0;
 
-		r = blockdev_sectors(wrapped_dev, &sectors);
+		r = vss_blkdev_size(wrapped_dev, &sectors);
 		if (r) {
 			vss_err(ctx, "%s: cannot read the size: %s", wrapped_dev, strerror(-r));
 			goto fail;
 		}
 		snprintf(wparams, sizeof(wparams), "%s 0", wrapped_dev);
-		wrap = (struct vss_dm_target){ 0, sectors, "linear", wparams };
+		wrap = (struct vss_dm_target){ 0, sectors >> 9, "linear", wparams };
 		base = &wrap;
 		nb = 1;
 	} else if (vss_json_bool(st, "wrapped")) {

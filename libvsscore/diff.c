@@ -30,11 +30,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <linux/fs.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "vss-internal.h"
@@ -81,8 +79,8 @@ static int device_bytes(struct vss_ctx *ctx, const char *dev, uint64_t *bytes)
 			r == -ENOENT ? " (after a reboot: vss-activate)" : "");
 		return r;
 	}
-	if (ioctl(fd, BLKGETSIZE64, bytes) < 0) {
-		r = -errno;
+	r = vss_blkdev_size_fd(fd, bytes);
+	if (r) {
 		vss_err(ctx, "%s: cannot read the device's size: %s", dev, strerror(-r));
 	}
 	close(fd);

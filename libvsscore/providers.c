@@ -22,31 +22,16 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/fs.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "vss-internal.h"
-
-static int dev_size_bytes(const char *path, uint64_t *size)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	int r = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (ioctl(fd, BLKGETSIZE64, size))
-		r = -errno;
-	close(fd);
-	return r;
-}
 
 /* ---- dm-vss-cow ---- */
 
@@ -149,7 +134,7 @@ static int snap_prepare(struct vss_ctx *ctx, json_object *root, struct vss_pshad
 	size_t i, j;
 	int fd, r;
 
-	r = dev_size_bytes(s->store, &store_size);
+	r = vss_blkdev_size(s->store, &store_size);
 	if (r) {
 		vss_err(ctx, "%s: cannot read the store's size: %s", s->store, strerror(-r));
 		return r;

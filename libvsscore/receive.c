@@ -334,9 +334,9 @@ static int target_open(struct vss_ctx *ctx, const char *path, bool writable, boo
 		return err;
 	}
 	if (t->blk) {
-		if (ioctl(t->fd, BLKGETSIZE64, &t->size)) {
-			int err = -errno;
+		int err = vss_blkdev_size_fd(t->fd, &t->size);
 
+		if (err) {
 			vss_err(ctx, "%s: cannot read its size: %s", path, strerror(-err));
 			return err;
 		}

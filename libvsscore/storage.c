@@ -10,11 +10,9 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/fs.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -83,26 +81,13 @@ VSS_EXPORT int vss_storage_clone_status(struct vss_ctx *ctx, const char *volume,
 	return r;
 }
 
-static int blk_size(const char *path, uint64_t *bytes)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	int r = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (ioctl(fd, BLKGETSIZE64, bytes))
-		r = -errno;
-	close(fd);
-	return r;
-}
-
 /* A clone's dest: as large as the volume, and used by nothing else. */
 static int clone_check_dest(struct vss_ctx *ctx, const char *dm, const char *dest)
 {
 	uint64_t need = vss_dm_size(dm) << 9, have = 0;
 	int fd, r;
 
-	r = blk_size(dest, &have);
+	r = vss_blkdev_size(dest, &have);
 	if (r) {
 		vss_err(ctx, "%s: cannot read the size of the clone's dest: %s", dest,
 			strerror(-r));
@@ -472,7 +457,7 @@ static int cow_grow(struct vss_ctx *ctx, const char *dm, const char *store, uint
 		vss_err(ctx, "/dev/mapper/%s: cannot read its vss-origin status: %s", dm, strerror(-r));
 		return r;
 	}
-	r = blk_size(store, &store_bytes);
+	r = vss_blkdev_size(store, &store_bytes);
 	if (r) {
 		vss_err(ctx, "%s: cannot read the store's size: %s", store, strerror(-r));
 		return r;
@@ -544,7 +529,7 @@ VSS_EXPORT int vss_storage_resize(struct vss_ctx *ctx, const char *volume, uint6
 		r = -EINVAL;
 		goto out;
 	}
-	r = blk_size(store, &store_bytes);
+	r = vss_blkdev_size(store, &store_bytes);
 	if (r) {
 		vss_err(ctx, "%s: cannot read the store's size: %s", store, strerror(-r));
 		goto out;

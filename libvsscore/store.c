@@ -288,6 +288,7 @@ int vss_store_open(const char *path, unsigned int flags,
 	if (S_ISBLK(st.st_mode)) {
 		uint64_t bytes;
 
+		/* not vss_blkdev_size_fd(): this reader links alone (fuzz-store) */
 		if (ioctl(s->fd, BLKGETSIZE64, &bytes) < 0) {
 			r = -errno;
 			goto fail;

@@ -8,14 +8,33 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/fs.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "vss-internal.h"
+
+int vss_blkdev_size_fd(int fd, uint64_t *bytes)
+{
+	return ioctl(fd, BLKGETSIZE64, bytes) ? -errno : 0;
+}
+
+int vss_blkdev_size(const char *path, uint64_t *bytes)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int r;
+
+	if (fd < 0)
+		return -errno;
+	r = vss_blkdev_size_fd(fd, bytes);
+	close(fd);
+	return r;
+}
 
 int vss_dm_name_of_devno(dev_t devno, char *name, size_t size)
 {

@@ -57,6 +57,9 @@ int vss_atomic_write(const char *path, const char *data, size_t len);
 int vss_mountpoint_of(const char *dm_name, char *mnt, size_t size);
 int vss_mountpoint_of_devno(dev_t devno, char *mnt, size_t size);
 int vss_dm_name_of_devno(dev_t devno, char *name, size_t size);
+/* The size in bytes of a block device (BLKGETSIZE64), by path or open descriptor. */
+int vss_blkdev_size(const char *path, uint64_t *bytes);
+int vss_blkdev_size_fd(int fd, uint64_t *bytes);
 /*
  * What libblkid recognises on a device (a filesystem, a RAID member, a
  * partition table, ...): 1 with its name in type, 0 when nothing, -errno.
