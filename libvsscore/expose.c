@@ -69,41 +69,6 @@ static json_object *find_shadow(json_object *root, uint64_t shadow_id, json_obje
 	return NULL;
 }
 
-/* Whether something is mounted exactly at path; its devno in *devno. */
-bool vss_mounted_at(const char *path, dev_t *devno)
-{
-	FILE *f = fopen("/proc/self/mountinfo", "re");
-	char line[4096];
-	bool found = false;
-
-	if (!f)
-		return false;
-	while (fgets(line, sizeof(line), f)) {
-		unsigned maj, min;
-		char mp[PATH_MAX], *s, *d;
-
-		if (sscanf(line, "%*u %*u %u:%u %*s %4095s", &maj, &min, mp) != 3)
-			continue;
-		/* mount points with blanks are octal-escaped */
-		for (s = d = mp; *s; d++) {
-			if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] && s[3]) {
-				*d = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
-				s += 4;
-			} else {
-				*d = *s++;
-			}
-		}
-		*d = '\0';
-		if (!strcmp(mp, path)) {
-			found = true;
-			if (devno)
-				*devno = makedev(maj, min);
-		}
-	}
-	fclose(f);
-	return found;
-}
-
 /*
  * Is the shadow copy usable: its device present and, for the targets that
  * say so in their status, not invalidated or dropped by the kernel?

@@ -58,9 +58,16 @@ int vss_dm_name_of_devno(dev_t devno, char *name, size_t size)
 }
 
 /*
- * /proc/self/mountinfo: "id parent major:minor root mountpoint opts ... - fstype source sopts".
- * Mount points with spaces are octal-escaped (\040).
+ * /proc/self/mountinfo, the one reader of it: "id parent major:minor root
+ * mountpoint opts ... - fstype source sopts", one mount a line, in mount
+ * order.  Mount points with blanks are octal-escaped (\040).
  */
+struct mount_entry {
+	dev_t devno;
+	char root[PATH_MAX];		/* the mounted directory of the filesystem */
+	char mountpoint[PATH_MAX];	/* unescaped */
+};
+
 static void unescape(char *s)
 {
 	char *d = s;
@@ -76,24 +83,38 @@ static void unescape(char *s)
 	*d = '\0';
 }
 
-/* The devno of the filesystem mounted exactly at mnt (0 if none). */
-static dev_t devno_of_mount(const char *mnt)
+/* The next mount of f (fopen'ed mountinfo): false at its end. */
+static bool mountinfo_next(FILE *f, struct mount_entry *m)
 {
-	FILE *f = fopen("/proc/self/mountinfo", "re");
 	char line[4096];
-	dev_t found = 0;
 
-	if (!f)
-		return 0;
 	while (fgets(line, sizeof(line), f)) {
 		unsigned maj, min;
-		char root[PATH_MAX], mp[PATH_MAX];
 
-		if (sscanf(line, "%*u %*u %u:%u %4095s %4095s", &maj, &min, root, mp) != 4)
+		if (sscanf(line, "%*u %*u %u:%u %4095s %4095s", &maj, &min, m->root,
+			   m->mountpoint) != 4)
 			continue;
-		unescape(mp);
-		if (!strcmp(mp, mnt))
-			found = makedev(maj, min);	/* the last (topmost) mount wins */
+		unescape(m->mountpoint);
+		m->devno = makedev(maj, min);
+		return true;
+	}
+	return false;
+}
+
+bool vss_mounted_at(const char *path, dev_t *devno)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	struct mount_entry m;
+	bool found = false;
+
+	if (!f)
+		return false;
+	while (mountinfo_next(f, &m)) {
+		if (strcmp(m.mountpoint, path))
+			continue;
+		found = true;	/* the last (topmost) mount wins */
+		if (devno)
+			*devno = m.devno;
 	}
 	fclose(f);
 	return found;
@@ -103,23 +124,17 @@ static dev_t devno_of_mount(const char *mnt)
 static int mount_of_devno(dev_t devno, char *mnt, size_t size)
 {
 	FILE *f = fopen("/proc/self/mountinfo", "re");
-	char line[4096];
+	struct mount_entry m;
 	int r = -ENOENT;
 
 	if (!f)
 		return -errno;
-	while (fgets(line, sizeof(line), f)) {
-		unsigned maj, min;
-		char root[PATH_MAX], mp[PATH_MAX];
-
-		if (sscanf(line, "%*u %*u %u:%u %4095s %4095s", &maj, &min, root, mp) != 4)
+	while (mountinfo_next(f, &m)) {
+		if (m.devno != devno)
 			continue;
-		if (makedev(maj, min) != devno)
-			continue;
-		unescape(mp);
-		vss_strlcpy(mnt, mp, size);
+		vss_strlcpy(mnt, m.mountpoint, size);
 		r = 0;
-		if (!strcmp(root, "/"))
+		if (!strcmp(m.root, "/"))
 			break;
 	}
 	fclose(f);
@@ -188,8 +203,8 @@ VSS_EXPORT int vss_volume_resolve(struct vss_ctx *ctx, const char *arg, char *dm
 		}
 		if (S_ISBLK(st.st_mode))
 			devno = st.st_rdev;
-		else if (S_ISDIR(st.st_mode))
-			devno = devno_of_mount(path);
+		else if (S_ISDIR(st.st_mode) && !vss_mounted_at(path, &devno))
+			devno = 0;
 		if (!devno) {
 			vss_err(ctx, "%s: not a block device or a mount point", arg);
 			free(spec);

@@ -53,9 +53,11 @@ void vss_catalog_shadow_to_info(json_object *set, json_object *sh,
 int vss_snap_id_of(struct vss_ctx *ctx, uint64_t shadow_id, uint32_t *snap_id);
 int vss_atomic_write(const char *path, const char *data, size_t len);
 
-/* mount.c: volumes and mounts */
+/* volume.c: volumes and mounts; libblkid and /proc/self/mountinfo are read only here */
 int vss_mountpoint_of(const char *dm_name, char *mnt, size_t size);
 int vss_mountpoint_of_devno(dev_t devno, char *mnt, size_t size);
+/* Whether a filesystem is mounted exactly at path (the topmost's devno in *devno). */
+bool vss_mounted_at(const char *path, dev_t *devno);
 int vss_dm_name_of_devno(dev_t devno, char *name, size_t size);
 /* The size in bytes of a block device (BLKGETSIZE64), by path or open descriptor. */
 int vss_blkdev_size(const char *path, uint64_t *bytes);
@@ -67,10 +69,6 @@ int vss_blkdev_size_fd(int fd, uint64_t *bytes);
 int vss_device_signature(const char *device, char *type, size_t size);
 /* Erase every signature libblkid knows on a device, as wipefs -a does. */
 int vss_device_wipe_signatures(const char *device);
-
-/* expose.c */
-/* Whether a filesystem is mounted exactly at path (the topmost's devno in *devno). */
-bool vss_mounted_at(const char *path, dev_t *devno);
 
 /* freeze.c: the watchdog */
 struct vss_watchdog;
