@@ -639,19 +639,17 @@ static void activate_volume(struct act *a, json_object *root, json_object *st)
 
 	/* Snapshots the store holds that no catalog entry knows: say so, keep them. */
 	for (k = 0; table.known && k < table.n; k++) {
+		struct vss_shadow_iter it;
+		json_object *sh;
 		bool known = false;
 
-		for (i = 0; sets && i < json_object_array_length(sets) && !known; i++) {
-			json_object *shs = vss_json_array(json_object_array_get_idx(sets, i),
-							  "shadows");
+		vss_for_each_shadow(sh, &it, root) {
+			const char *so = vss_json_str(sh, "store");
 
-			for (j = 0; shs && j < json_object_array_length(shs) && !known; j++) {
-				json_object *sh = json_object_array_get_idx(shs, j);
-				const char *so = vss_json_str(sh, "store");
-
-				known = so && !strcmp(so, store) &&
-					(uint32_t)vss_json_int(sh, "snap_id") == table.snaps[k].snap_id;
-			}
+			known = so && !strcmp(so, store) &&
+				(uint32_t)vss_json_int(sh, "snap_id") == table.snaps[k].snap_id;
+			if (known)
+				break;
 		}
 		if (!known)
 			vss_warn(ctx, "%s: snapshot %u (%s) is in the store but not in the catalog: "

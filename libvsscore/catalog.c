@@ -247,6 +247,52 @@ json_object *vss_catalog_find_set(json_object *root, uint64_t set_id)
 	return NULL;
 }
 
+/* The shadow copy at (set_idx, shadow_idx), or the next one after it. */
+static json_object *shadow_iter_seek(struct vss_shadow_iter *it)
+{
+	for (; it->sets && it->set_idx < json_object_array_length(it->sets);
+	     it->set_idx++, it->shadow_idx = 0) {
+		json_object *shs;
+
+		it->set = json_object_array_get_idx(it->sets, it->set_idx);
+		shs = vss_json_array(it->set, "shadows");
+		if (shs && it->shadow_idx < json_object_array_length(shs))
+			return json_object_array_get_idx(shs, it->shadow_idx);
+	}
+	it->set = NULL;
+	return NULL;
+}
+
+json_object *vss_shadow_iter_first(struct vss_shadow_iter *it, json_object *root)
+{
+	it->sets = vss_json_array(root, "sets");
+	it->set = NULL;
+	it->set_idx = 0;
+	it->shadow_idx = 0;
+	return shadow_iter_seek(it);
+}
+
+json_object *vss_shadow_iter_next(struct vss_shadow_iter *it)
+{
+	it->shadow_idx++;
+	return shadow_iter_seek(it);
+}
+
+json_object *vss_catalog_find_shadow(json_object *root, uint64_t shadow_id, json_object **set)
+{
+	struct vss_shadow_iter it;
+	json_object *sh;
+
+	vss_for_each_shadow(sh, &it, root) {
+		if ((uint64_t)vss_json_int(sh, "shadow_id") == shadow_id) {
+			if (set)
+				*set = it.set;
+			return sh;
+		}
+	}
+	return NULL;
+}
+
 void vss_catalog_shadow_to_info(json_object *set, json_object *sh,
 				struct vss_shadow_info *info)
 {
@@ -267,9 +313,10 @@ void vss_catalog_shadow_to_info(json_object *set, json_object *sh,
 VSS_EXPORT int vss_shadow_list(struct vss_ctx *ctx, struct vss_shadow_info **shadows,
 			       size_t *count)
 {
-	json_object *root, *sets;
+	json_object *root, *sh;
+	struct vss_shadow_iter it;
 	struct vss_shadow_info *out = NULL;
-	size_t n = 0, i, j;
+	size_t n = 0;
 	int r;
 
 	*shadows = NULL;
@@ -277,22 +324,16 @@ VSS_EXPORT int vss_shadow_list(struct vss_ctx *ctx, struct vss_shadow_info **sha
 	r = vss_catalog_load(ctx, &root);
 	if (r)
 		return r;
-	sets = vss_json_array(root, "sets");
-	for (i = 0; sets && i < json_object_array_length(sets); i++) {
-		json_object *set = json_object_array_get_idx(sets, i);
-		json_object *shs = vss_json_array(set, "shadows");
+	vss_for_each_shadow(sh, &it, root) {
+		struct vss_shadow_info *tmp = realloc(out, (n + 1) * sizeof(*out));
 
-		for (j = 0; shs && j < json_object_array_length(shs); j++) {
-			struct vss_shadow_info *tmp = realloc(out, (n + 1) * sizeof(*out));
-
-			if (!tmp) {
-				free(out);
-				json_object_put(root);
-				return -ENOMEM;
-			}
-			out = tmp;
-			vss_catalog_shadow_to_info(set, json_object_array_get_idx(shs, j), &out[n++]);
+		if (!tmp) {
+			free(out);
+			json_object_put(root);
+			return -ENOMEM;
 		}
+		out = tmp;
+		vss_catalog_shadow_to_info(it.set, sh, &out[n++]);
 	}
 	json_object_put(root);
 	*shadows = out;

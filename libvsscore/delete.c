@@ -34,7 +34,8 @@ static void shadow_mounted_at(json_object *sh, char *mnt, size_t size)
  */
 static int delete_where(struct vss_ctx *ctx, uint64_t shadow_id, uint64_t set_id)
 {
-	json_object *root, *sets;
+	json_object *root, *sets, *sh;
+	struct vss_shadow_iter it;
 	size_t i, j, marked = 0;
 	int r, found = 0, err = 0;
 	char mnt[256];
@@ -43,34 +44,28 @@ static int delete_where(struct vss_ctx *ctx, uint64_t shadow_id, uint64_t set_id
 	if (r)
 		return r;
 	sets = vss_json_array(root, "sets");
-	for (i = 0; i < json_object_array_length(sets); i++) {
-		json_object *set = json_object_array_get_idx(sets, i);
-		json_object *shs = vss_json_array(set, "shadows");
-		bool whole = set_id && (uint64_t)vss_json_int(set, "set_id") == set_id;
+	/* a set without shadow copies is found too, and removed below */
+	found = set_id && vss_catalog_find_set(root, set_id);
+	vss_for_each_shadow(sh, &it, root) {
+		bool whole = set_id && (uint64_t)vss_json_int(it.set, "set_id") == set_id;
+		const char *ex = vss_json_str(sh, "exposed");
 
-		if (whole)
-			found++;
-		for (j = 0; shs && j < json_object_array_length(shs); j++) {
-			json_object *sh = json_object_array_get_idx(shs, j);
-			const char *ex = vss_json_str(sh, "exposed");
-
-			if (!whole && (uint64_t)vss_json_int(sh, "shadow_id") != shadow_id)
-				continue;
-			found++;
-			shadow_mounted_at(sh, mnt, sizeof(mnt));
-			if ((ex && *ex) || mnt[0]) {
-				vss_err(ctx, "shadow copy %lld: exposed at %s (vss-unexpose first)",
-					(long long)vss_json_int(sh, "shadow_id"), mnt[0] ? mnt : ex);
-				err = -EBUSY;
-				continue;
-			}
-			json_object_object_add(sh, "deleting_from",
-					       json_object_new_string(vss_json_str(sh, "state") ?
-								      vss_json_str(sh, "state") : ""));
-			json_object_object_add(sh, "state", json_object_new_string("deleting"));
-			json_object_object_add(sh, "pid", json_object_new_int(getpid()));
-			marked++;
+		if (!whole && (uint64_t)vss_json_int(sh, "shadow_id") != shadow_id)
+			continue;
+		found++;
+		shadow_mounted_at(sh, mnt, sizeof(mnt));
+		if ((ex && *ex) || mnt[0]) {
+			vss_err(ctx, "shadow copy %lld: exposed at %s (vss-unexpose first)",
+				(long long)vss_json_int(sh, "shadow_id"), mnt[0] ? mnt : ex);
+			err = -EBUSY;
+			continue;
 		}
+		json_object_object_add(sh, "deleting_from",
+				       json_object_new_string(vss_json_str(sh, "state") ?
+							      vss_json_str(sh, "state") : ""));
+		json_object_object_add(sh, "state", json_object_new_string("deleting"));
+		json_object_object_add(sh, "pid", json_object_new_int(getpid()));
+		marked++;
 	}
 	if (!found) {
 		json_object_put(root);

@@ -46,29 +46,6 @@ static const char *mount_options(const char *fstype)
 	return "";
 }
 
-/* The shadow copy's catalog entry (and its set), or NULL. */
-static json_object *find_shadow(json_object *root, uint64_t shadow_id, json_object **setp)
-{
-	json_object *sets = vss_json_array(root, "sets");
-	size_t i, j;
-
-	for (i = 0; sets && i < json_object_array_length(sets); i++) {
-		json_object *set = json_object_array_get_idx(sets, i);
-		json_object *shs = vss_json_array(set, "shadows");
-
-		for (j = 0; shs && j < json_object_array_length(shs); j++) {
-			json_object *sh = json_object_array_get_idx(shs, j);
-
-			if ((uint64_t)vss_json_int(sh, "shadow_id") == shadow_id) {
-				if (setp)
-					*setp = set;
-				return sh;
-			}
-		}
-	}
-	return NULL;
-}
-
 /*
  * Is the shadow copy usable: its device present and, for the targets that
  * say so in their status, not invalidated or dropped by the kernel?
@@ -193,7 +170,7 @@ VSS_EXPORT int vss_shadow_expose(struct vss_ctx *ctx, uint64_t shadow_id,
 	r = vss_catalog_load(ctx, &root);
 	if (r)
 		return r;
-	sh = find_shadow(root, shadow_id, &set);
+	sh = vss_catalog_find_shadow(root, shadow_id, &set);
 	if (!sh) {
 		vss_err(ctx, "shadow copy %llu: no such shadow copy (see vss-list)",
 			(unsigned long long)shadow_id);
@@ -309,7 +286,7 @@ VSS_EXPORT int vss_shadow_unexpose(struct vss_ctx *ctx, uint64_t shadow_id, bool
 	r = vss_catalog_load(ctx, &root);
 	if (r)
 		return r;
-	sh = find_shadow(root, shadow_id, NULL);
+	sh = vss_catalog_find_shadow(root, shadow_id, NULL);
 	if (!sh) {
 		vss_err(ctx, "shadow copy %llu: no such shadow copy (see vss-list)",
 			(unsigned long long)shadow_id);

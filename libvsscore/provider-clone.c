@@ -47,25 +47,20 @@ int vss_clone_table(json_object *st, uint64_t sectors, bool split_copy,
 
 bool vss_clone_copy_exists(json_object *root, const char *dm_name, uint64_t *id)
 {
-	json_object *sets = vss_json_array(root, "sets");
-	size_t i, j;
+	struct vss_shadow_iter it;
+	json_object *sh;
 
-	for (i = 0; sets && i < json_object_array_length(sets); i++) {
-		json_object *shs = vss_json_array(json_object_array_get_idx(sets, i), "shadows");
+	vss_for_each_shadow(sh, &it, root) {
+		const char *p = vss_json_str(sh, "provider");
+		const char *name = vss_json_str(sh, "name");
+		const char *snap = vss_json_str(sh, "snap_dev");
 
-		for (j = 0; shs && j < json_object_array_length(shs); j++) {
-			json_object *sh = json_object_array_get_idx(shs, j);
-			const char *p = vss_json_str(sh, "provider");
-			const char *name = vss_json_str(sh, "name");
-			const char *snap = vss_json_str(sh, "snap_dev");
-
-			/* No snap_dev: a set that never got past prepare holds no split. */
-			if (p && !strcmp(p, "dm-vss-clone") && name && !strcmp(name, dm_name) &&
-			    snap && *snap) {
-				if (id)
-					*id = vss_json_int(sh, "shadow_id");
-				return true;
-			}
+		/* No snap_dev: a set that never got past prepare holds no split. */
+		if (p && !strcmp(p, "dm-vss-clone") && name && !strcmp(name, dm_name) &&
+		    snap && *snap) {
+			if (id)
+				*id = vss_json_int(sh, "shadow_id");
+			return true;
 		}
 	}
 	return false;

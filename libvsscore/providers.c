@@ -126,12 +126,12 @@ static int cow_remove(struct vss_ctx *ctx, struct vss_pshadow *s)
 static int snap_prepare(struct vss_ctx *ctx, json_object *root, struct vss_pshadow *s)
 {
 	json_object *st = vss_catalog_find_storage(root, s->dm_name);
-	json_object *sets = vss_json_array(root, "sets");
+	struct vss_shadow_iter it;
+	json_object *sh;
 	uint64_t store_size, slice, nslots, slot, vol;
 	char params[600];
 	struct vss_dm_target t = { 0, 0, "linear", params };
 	char zero[4096];
-	size_t i, j;
 	int fd, r;
 
 	r = vss_blkdev_size(s->store, &store_size);
@@ -148,26 +148,23 @@ static int snap_prepare(struct vss_ctx *ctx, json_object *root, struct vss_pshad
 	for (slot = 0; slot < nslots; slot++) {
 		bool used = false;
 
-		for (i = 0; sets && i < json_object_array_length(sets) && !used; i++) {
-			json_object *shs = vss_json_array(json_object_array_get_idx(sets, i), "shadows");
+		vss_for_each_shadow(sh, &it, root) {
+			const char *p = vss_json_str(sh, "provider");
+			const char *so = vss_json_str(sh, "store");
+			const char *cow = vss_json_str(sh, "cow_dev");
+			uint64_t off = vss_json_int(sh, "cow_offset");
+			uint64_t len = vss_json_int(sh, "cow_len");
 
-			for (j = 0; shs && j < json_object_array_length(shs); j++) {
-				json_object *sh = json_object_array_get_idx(shs, j);
-				const char *p = vss_json_str(sh, "provider");
-				const char *so = vss_json_str(sh, "store");
-				const char *cow = vss_json_str(sh, "cow_dev");
-				uint64_t off = vss_json_int(sh, "cow_offset");
-				uint64_t len = vss_json_int(sh, "cow_len");
-
-				/*
-				 * Only shadow copies given an area (not this set's, recorded
-				 * before prepare); overlap, not equality: areas of an older
-				 * --max-size stay where they are.
-				 */
-				if (p && !strcmp(p, "dm-snapshot") && so && !strcmp(so, s->store) &&
-				    cow && *cow && off < (slot + 1) * slice &&
-				    slot * slice < off + (len ? len : slice))
-					used = true;
+			/*
+			 * Only shadow copies given an area (not this set's, recorded
+			 * before prepare); overlap, not equality: areas of an older
+			 * --max-size stay where they are.
+			 */
+			if (p && !strcmp(p, "dm-snapshot") && so && !strcmp(so, s->store) &&
+			    cow && *cow && off < (slot + 1) * slice &&
+			    slot * slice < off + (len ? len : slice)) {
+				used = true;
+				break;
 			}
 		}
 		if (!used)

@@ -106,27 +106,16 @@ VSS_EXPORT int vss_shadow_changed_chunks(const struct vss_store *store, uint32_t
 /* The catalog entry of a shadow copy (a copy of it: put it when done). */
 static int find_shadow(struct vss_ctx *ctx, uint64_t shadow_id, json_object **shadow)
 {
-	json_object *root, *sets;
-	size_t i, j;
+	json_object *root, *sh;
 	int r;
 
 	*shadow = NULL;
 	r = vss_catalog_load(ctx, &root);
 	if (r)
 		return r;
-	sets = vss_json_array(root, "sets");
-	for (i = 0; sets && i < json_object_array_length(sets) && !*shadow; i++) {
-		json_object *shs = vss_json_array(json_object_array_get_idx(sets, i), "shadows");
-
-		for (j = 0; shs && j < json_object_array_length(shs); j++) {
-			json_object *sh = json_object_array_get_idx(shs, j);
-
-			if ((uint64_t)vss_json_int(sh, "shadow_id") == shadow_id) {
-				*shadow = json_object_get(sh);
-				break;
-			}
-		}
-	}
+	sh = vss_catalog_find_shadow(root, shadow_id, NULL);
+	if (sh)
+		*shadow = json_object_get(sh);
 	json_object_put(root);
 	return *shadow ? 0 : -ENOENT;
 }

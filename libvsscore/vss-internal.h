@@ -51,6 +51,26 @@ json_object *vss_catalog_find_set(json_object *root, uint64_t set_id);
 void vss_catalog_shadow_to_info(json_object *set, json_object *sh,
 				struct vss_shadow_info *info);
 int vss_snap_id_of(struct vss_ctx *ctx, uint64_t shadow_id, uint32_t *snap_id);
+
+/*
+ * Every shadow copy of the catalog, set by set:
+ *	struct vss_shadow_iter it;
+ *	json_object *sh;
+ *	vss_for_each_shadow(sh, &it, root) { ... it.set is its set ... }
+ * break and continue work as in any loop; the loop must not add or remove
+ * sets or shadow copies.
+ */
+struct vss_shadow_iter {
+	json_object *sets;	/* the catalog's "sets" */
+	json_object *set;	/* the set of the current shadow copy */
+	size_t set_idx, shadow_idx;
+};
+json_object *vss_shadow_iter_first(struct vss_shadow_iter *it, json_object *root);
+json_object *vss_shadow_iter_next(struct vss_shadow_iter *it);
+#define vss_for_each_shadow(sh, it, root) \
+	for ((sh) = vss_shadow_iter_first((it), (root)); (sh); (sh) = vss_shadow_iter_next(it))
+/* The catalog entry of a shadow copy, its set in *set (may be NULL); NULL if none. */
+json_object *vss_catalog_find_shadow(json_object *root, uint64_t shadow_id, json_object **set);
 int vss_atomic_write(const char *path, const char *data, size_t len);
 
 /* volume.c: volumes and mounts; libblkid and /proc/self/mountinfo are read only here */

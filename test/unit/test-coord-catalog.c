@@ -209,6 +209,47 @@ static void test_iso8601(void **state)
 	assert_int_equal(vss_parse_iso8601("junk"), 0);
 }
 
+/* vss_for_each_shadow: every copy in order, with its set, over empty sets; find by id */
+static void test_for_each_shadow(void **state)
+{
+	json_object *root = json_tokener_parse(
+		"{ \"sets\": [ { \"set_id\": 1, \"shadows\": [ { \"shadow_id\": 10 }, "
+		"{ \"shadow_id\": 11 } ] }, { \"set_id\": 2, \"shadows\": [] }, "
+		"{ \"set_id\": 3 }, { \"set_id\": 4, \"shadows\": [ { \"shadow_id\": 12 } ] } ] }");
+	json_object *empty = json_tokener_parse("{}"), *sh, *set = NULL;
+	struct vss_shadow_iter it;
+	int64_t ids[4], sets[4];
+	size_t n = 0;
+	uint32_t snap = 0;
+
+	(void)state;
+	assert_non_null(root);
+	vss_for_each_shadow(sh, &it, root) {
+		assert_true(n < 4);
+		ids[n] = vss_json_int(sh, "shadow_id");
+		sets[n++] = vss_json_int(it.set, "set_id");
+	}
+	assert_int_equal(n, 3);
+	assert_int_equal(ids[0], 10);
+	assert_int_equal(sets[0], 1);
+	assert_int_equal(ids[1], 11);
+	assert_int_equal(sets[1], 1);
+	assert_int_equal(ids[2], 12);
+	assert_int_equal(sets[2], 4);
+	vss_for_each_shadow(sh, &it, empty)
+		fail();
+	sh = vss_catalog_find_shadow(root, 12, &set);
+	assert_non_null(sh);
+	assert_int_equal(vss_json_int(set, "set_id"), 4);
+	assert_null(vss_catalog_find_shadow(root, 13, NULL));
+	json_object_put(root);
+	json_object_put(empty);
+
+	assert_int_equal(vss_snap_id_of(NULL, 4294967295ULL, &snap), 0);
+	assert_int_equal(snap, 4294967295U);
+	assert_int_equal(vss_snap_id_of(NULL, 4294967296ULL, &snap), -ERANGE);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -219,6 +260,7 @@ int main(void)
 		cmocka_unit_test(test_lock_excludes),
 		cmocka_unit_test(test_exit_codes),
 		cmocka_unit_test(test_iso8601),
+		cmocka_unit_test(test_for_each_shadow),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
