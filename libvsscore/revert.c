@@ -384,7 +384,8 @@ VSS_EXPORT int vss_shadow_revert(struct vss_ctx *ctx, uint64_t shadow_id,
 {
 	static const struct vss_revert_opts defaults;
 	struct vss_revert_result local = { 0 }, *res = result ? result : &local;
-	char vol_path[200], snap_type[32], params[512], state[32] = "";
+	char vol_path[200], snap_type[32], params[512];
+	struct vss_snap_status ss;
 	const char *dm_name, *snap_dev, *store, *provider;
 	json_object *sh = NULL;
 	uint64_t *chunks = NULL, vol_bytes, i;
@@ -452,10 +453,10 @@ VSS_EXPORT int vss_shadow_revert(struct vss_ctx *ctx, uint64_t shadow_id,
 		r = -ENODEV;
 		goto out;
 	}
-	if (sscanf(params, "%*u %31s", state) == 1 && strcmp(state, "valid")) {
+	if (!vss_status_snap_parse(params, &ss) && strcmp(ss.state, "valid")) {
 		vss_err(ctx, "shadow copy %" PRIu64 ": %s: the kernel reports it %s "
 			"(dropped or invalidated): cannot revert to it", shadow_id, res->device,
-			state);
+			ss.state);
 		r = -ESTALE;
 		goto out;
 	}

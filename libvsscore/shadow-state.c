@@ -87,32 +87,32 @@ static int store_snap_state(const char *store_path, uint32_t snap_id)
 static void cow_state(const struct vss_shadow_info *info, const char *params,
 		      struct vss_shadow_state *st)
 {
-	char type[32], oparams[512], mode[8] = "", vstate[16] = "";
+	char type[32], oparams[512];
 	const char *origin = base_name(info->volume);
-	unsigned long long copied = 0, used, total;
-	unsigned int chunk, id;
+	struct vss_origin_status os = { 0 };
+	struct vss_snap_status ss;
 	int r;
 
-	if (sscanf(params, "%u %15s %llu", &id, vstate, &copied) != 3) {
+	if (vss_status_snap_parse(params, &ss)) {
 		set_state(st, "unknown", "vss-snap status not understood");
 		return;
 	}
 	if (!vss_dm_single(origin, true, type, sizeof(type), oparams, sizeof(oparams)) &&
-	    !strcmp(type, "vss-origin") &&
-	    sscanf(oparams, "%u %llu/%llu %*u/%*u %*u %7s", &chunk, &used, &total, mode) == 4) {
+	    !strcmp(type, "vss-origin") && !vss_status_origin_parse(oparams, &os) &&
+	    os.mode[0]) {
 		st->usage_known = true;
-		st->chunk_sectors = chunk;
-		st->copied_chunks = copied;
-		st->copied_bytes = (uint64_t)copied * chunk * 512;
-		st->store_used_bytes = (uint64_t)used * chunk * 512;
-		st->store_size_bytes = (uint64_t)total * chunk * 512;
+		st->chunk_sectors = os.chunk_sectors;
+		st->copied_chunks = ss.copied_chunks;
+		st->copied_bytes = (uint64_t)ss.copied_chunks * os.chunk_sectors * 512;
+		st->store_used_bytes = (uint64_t)os.used_chunks * os.chunk_sectors * 512;
+		st->store_size_bytes = (uint64_t)os.total_chunks * os.chunk_sectors * 512;
 	}
-	if (!strcmp(vstate, "valid")) {
+	if (!strcmp(ss.state, "valid")) {
 		set_state(st, "valid", "");
 		return;
 	}
 	st->copied_chunks = st->copied_bytes = 0;
-	if (!strcmp(mode, "fail")) {
+	if (!strcmp(os.mode, "fail")) {
 		set_state(st, "invalid", "the store failed (see the kernel log)");
 		return;
 	}
@@ -190,23 +190,26 @@ static void snapshot_state(const char *snap_dev, const char *params,
 {
 	unsigned long long alloc, total, meta;
 	char type[32], table[512];
+	struct vss_snapshot_status ss;
 	unsigned int chunk = 0;
 
-	if (!strncmp(params, "Invalid", 7) || !strncmp(params, "Merge failed", 12)) {
-		set_state(st, "invalid", "dm-snapshot invalidated it");
-		return;
-	}
-	if (!strncmp(params, "Overflow", 8)) {
-		set_state(st, "dropped", "its copy-on-write area filled (dm-snapshot overflow)");
-		return;
-	}
-	if (sscanf(params, "%llu/%llu %llu", &alloc, &total, &meta) != 3) {
+	if (vss_status_snapshot_parse(params, &ss)) {
 		set_state(st, "unknown", "snapshot status not understood");
 		return;
 	}
-	/* table: <origin> <cow> <P|N> <chunk_sectors> */
+	if (ss.invalid) {
+		set_state(st, "invalid", "dm-snapshot invalidated it");
+		return;
+	}
+	if (ss.overflow) {
+		set_state(st, "dropped", "its copy-on-write area filled (dm-snapshot overflow)");
+		return;
+	}
+	alloc = ss.alloc_sectors;
+	total = ss.total_sectors;
+	meta = ss.meta_sectors;
 	if (!vss_dm_single(snap_dev, false, type, sizeof(type), table, sizeof(table)))
-		sscanf(table, "%*s %*s %*s %u", &chunk);
+		chunk = vss_table_snapshot_chunk(table);
 	st->usage_known = true;
 	st->chunk_sectors = chunk;
 	st->copied_bytes = (alloc > meta ? alloc - meta : 0) * 512;

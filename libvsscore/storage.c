@@ -431,14 +431,16 @@ VSS_EXPORT int vss_storage_remove(struct vss_ctx *ctx, const char *volume, bool 
 static int cow_geometry(const char *dm, unsigned *chunk, unsigned long long *total)
 {
 	char type[32], params[256];
-	unsigned long long used;
+	struct vss_origin_status os;
 	int r = vss_dm_single(dm, true, type, sizeof(type), params, sizeof(params));
 
 	if (r)
 		return r;
-	if (strcmp(type, "vss-origin") ||
-	    sscanf(params, "%u %llu/%llu", chunk, &used, total) != 3 || !*chunk)
+	if (strcmp(type, "vss-origin") || vss_status_origin_parse(params, &os) ||
+	    !os.chunk_sectors)
 		return -EPROTO;
+	*chunk = os.chunk_sectors;
+	*total = os.total_chunks;
 	return 0;
 }
 

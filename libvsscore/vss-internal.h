@@ -197,6 +197,27 @@ void vss_pshadow_from_json(json_object *sh, struct vss_pshadow *s);
 int vss_shadow_remove_json(struct vss_ctx *ctx, json_object *sh);
 
 /* targets.c: status lines */
+struct vss_snap_status {	/* vss-snap: "<snap_id> <valid|invalid> <copied_chunks>" */
+	unsigned int snap_id;
+	char state[16];
+	unsigned long long copied_chunks;
+};
+int vss_status_snap_parse(const char *params, struct vss_snap_status *ss);
+/* vss-origin: "<chunk> <used>/<total> <m>/<mt> <snaps> <mode>"; mode "" if cut short. */
+struct vss_origin_status {
+	unsigned int chunk_sectors;
+	unsigned long long used_chunks, total_chunks;
+	char mode[8];
+};
+int vss_status_origin_parse(const char *params, struct vss_origin_status *os);
+/* snapshot: "<alloc>/<total> <meta>" in sectors, or "Invalid", "Merge failed", "Overflow". */
+struct vss_snapshot_status {
+	bool invalid, overflow;
+	unsigned long long alloc_sectors, total_sectors, meta_sectors;
+};
+int vss_status_snapshot_parse(const char *params, struct vss_snapshot_status *ss);
+/* snapshot table: "<origin> <cow> <P|N> <chunk_sectors>"; the chunk size, 0 if not there. */
+unsigned int vss_table_snapshot_chunk(const char *table);
 /* Parse "<region_sectors> <synced>/<total> <state>"; -EPROTO if malformed. */
 int vss_clone_parse_status(const char *params, struct vss_clone_status *cs);
 /* The status of the volume dm_name: state "off" when its table is not vss-clone. */

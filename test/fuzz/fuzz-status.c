@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * libFuzzer target: the parsers of device-mapper status and table lines,
- * through vss_shadow_get_state() (libvsscore/shadow-state.c), which reads
+ * libFuzzer target: the parsers of device-mapper status and table lines
+ * (libvsscore/targets.c), through vss_shadow_get_state()
+ * (libvsscore/shadow-state.c), which reads
  * the status of a shadow copy's device (vss-snap or snapshot), the status
  * of its volume's vss-origin, and a snapshot's table for its chunk size.
  *
