@@ -98,3 +98,146 @@ int vss_clone_reload(struct vss_ctx *ctx, const char *dm_name)
 		 dm_name);
 	return vss_dm_switch_table(ctx, dm_name, &t, 1);
 }
+
+/*
+ * The volume is a vss-clone over <name>-real, its storage's "store" the
+ * dest.  A shadow copy is the split: at the set's instant (the volume
+ * suspended with the others of the set) "split" makes dest the image of
+ * that instant, and the shadow copy's device is a read-only linear
+ * vss-<id> over dest.  One clone holds one split image: one shadow copy at
+ * a time.  Deleting it removes the device and sends "rejoin", which copies
+ * back only the regions written since the split.  After a reboot the kernel
+ * has forgotten the split (see above): the volume is plain linear over
+ * <name>-real while the copy exists, and deleting the copy loads the
+ * vss-clone table again, a full resync.
+ */
+static int clone_prepare(struct vss_ctx *ctx, json_object *root, struct vss_pshadow *s)
+{
+	struct vss_clone_status cs;
+	uint64_t other = 0;
+	int r;
+
+	if (vss_clone_copy_exists(root, s->dm_name, &other)) {
+		vss_err(ctx, "/dev/mapper/%s: the clone holds shadow copy %llu already: one split "
+			"image at a time (vss-delete %llu rejoins the clone)", s->dm_name,
+			(unsigned long long)other, (unsigned long long)other);
+		return -EEXIST;
+	}
+	r = vss_clone_read_status(s->dm_name, &cs);
+	if (r) {
+		vss_err(ctx, "/dev/mapper/%s: cannot read the clone's status: %s", s->dm_name,
+			strerror(-r));
+		return r;
+	}
+	if (!strcmp(cs.state, "syncing")) {
+		vss_err(ctx, "/dev/mapper/%s: the clone is still syncing: %llu of %llu regions "
+			"copied (%llu%%); retry when vss-storage list shows it mirrored",
+			s->dm_name, (unsigned long long)cs.synced_regions,
+			(unsigned long long)cs.total_regions,
+			(unsigned long long)(cs.total_regions ?
+					     cs.synced_regions * 100 / cs.total_regions : 0));
+		return -EAGAIN;
+	}
+	if (!strcmp(cs.state, "split")) {
+		vss_err(ctx, "/dev/mapper/%s: the clone is split, but no shadow copy of the "
+			"catalog holds the image (split by hand?): rejoin it with 'dmsetup "
+			"message %s 0 rejoin' and retry", s->dm_name, s->dm_name);
+		return -EBUSY;
+	}
+	if (!strcmp(cs.state, "fail")) {
+		vss_err(ctx, "/dev/mapper/%s: the clone failed (an I/O error on its dest %s): "
+			"dest is not kept in step; repair it, then vss-storage remove and add",
+			s->dm_name, s->store);
+		return -EIO;
+	}
+	if (strcmp(cs.state, "mirrored")) {
+		vss_err(ctx, "/dev/mapper/%s: not under its vss-clone table (run vss-activate)",
+			s->dm_name);
+		return -ENODEV;
+	}
+	s->snap_id = (uint32_t)s->shadow_id;
+	snprintf(s->snap_dev, sizeof(s->snap_dev), "vss-%llu", (unsigned long long)s->shadow_id);
+	snprintf(s->device, sizeof(s->device), "/dev/mapper/%s", s->snap_dev);
+	return 0;
+}
+
+static int clone_commit(struct vss_ctx *ctx, struct vss_pshadow *s)
+{
+	struct vss_clone_status cs;
+	int r = vss_dm_message_quiet(s->dm_name, "split");
+
+	if (r) {
+		if (vss_clone_read_status(s->dm_name, &cs))
+			vss_strlcpy(cs.state, "unknown", sizeof(cs.state));
+		vss_err(ctx, "/dev/mapper/%s: split refused: %s (the clone is %s at the set's "
+			"instant, not mirrored)", s->dm_name, strerror(-r), cs.state);
+		return r;
+	}
+	s->committed = true;
+	return 0;
+}
+
+static int clone_activate(struct vss_ctx *ctx, struct vss_pshadow *s)
+{
+	char params[300];
+	struct vss_dm_target t = { 0, 0, "linear", params };
+	int r;
+
+	t.length = vss_dm_size(s->dm_name);
+	if (!t.length)
+		return -ENODEV;
+	snprintf(params, sizeof(params), "%s 0", s->store);
+	r = vss_dm_create(ctx, s->snap_dev, NULL, &t, 1, true, true);
+	if (!r)
+		s->activated = true;
+	return r;
+}
+
+static int clone_remove(struct vss_ctx *ctx, struct vss_pshadow *s)
+{
+	struct vss_clone_status cs;
+	int r = 0;
+
+	/* No device name: the set stopped before prepare; it holds no split. */
+	if (!s->snap_dev[0])
+		return 0;
+	if (vss_dm_exists(s->snap_dev) == 1)
+		r = vss_dm_remove(ctx, s->snap_dev);
+	if (r)
+		return r;
+	s->activated = false;
+	r = vss_clone_read_status(s->dm_name, &cs);
+	if (r == -ENOENT || r == -ENXIO || r == -ENODEV) {
+		vss_warn(ctx, "/dev/mapper/%s: gone: no clone to rejoin", s->dm_name);
+		s->committed = false;
+		return 0;
+	}
+	if (r) {
+		vss_err(ctx, "/dev/mapper/%s: cannot read the clone's status: %s", s->dm_name,
+			strerror(-r));
+		return r;
+	}
+	if (!strcmp(cs.state, "split")) {
+		r = vss_dm_message(ctx, s->dm_name, "rejoin");
+		if (!r)
+			vss_info(ctx, "/dev/mapper/%s: rejoined: copying the %llu regions written "
+				 "since the split", s->dm_name,
+				 (unsigned long long)(cs.total_regions - cs.synced_regions));
+	} else if (!strcmp(cs.state, "off")) {
+		/* After a reboot: the record of what was written is lost. */
+		r = vss_clone_reload(ctx, s->dm_name);
+	}
+	/* mirrored, syncing or fail: the split was never made (an abort) or is lost. */
+	if (!r)
+		s->committed = false;
+	return r;
+}
+
+const struct vss_provider vss_provider_clone = {
+	.name = "dm-vss-clone",
+	.kernel_target = "vss-clone",
+	.prepare = clone_prepare,
+	.commit = clone_commit,
+	.activate = clone_activate,
+	.remove = clone_remove,
+};

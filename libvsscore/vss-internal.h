@@ -181,6 +181,8 @@ struct vss_pshadow {			/* one volume's shadow in a set being made */
 };
 struct vss_provider {
 	const char *name;
+	/* the kernel target this provider needs loaded (NULL: none of ours) */
+	const char *kernel_target;
 	/* before the freeze: reserve and load whatever needs no suspension */
 	int (*prepare)(struct vss_ctx *ctx, json_object *root, struct vss_pshadow *s);
 	/* while the volume is suspended: take the point in time */
@@ -193,8 +195,20 @@ struct vss_provider {
 int vss_provider_select(struct vss_ctx *ctx, json_object *root, const char *dm_name,
 			const char *forced, struct vss_pshadow *s);
 const struct vss_provider *vss_provider_by_name(const char *name);
+/* A builtin provider by name, or NULL. */
+const struct vss_provider *vss_provider_builtin(const char *name);
 void vss_pshadow_from_json(json_object *sh, struct vss_pshadow *s);
 int vss_shadow_remove_json(struct vss_ctx *ctx, json_object *sh);
+
+/* provider-cow.c, provider-snapshot.c, provider-clone.c, provider-ext.c */
+extern const struct vss_provider vss_provider_cow;
+extern const struct vss_provider vss_provider_snapshot;
+extern const struct vss_provider vss_provider_clone;
+extern const struct vss_provider vss_provider_ext;
+/* provider-ext.c: one request to the executable path, one answer within timeout_ms */
+int vss_ext_call(struct vss_ctx *ctx, const char *path, json_object *req,
+		 unsigned int timeout_ms, json_object **ans);
+json_object *vss_ext_request(const char *op, const struct vss_pshadow *s);
 
 /* targets.c: status lines */
 struct vss_snap_status {	/* vss-snap: "<snap_id> <valid|invalid> <copied_chunks>" */

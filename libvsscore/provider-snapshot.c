@@ -1,0 +1,167 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * The dm-snapshot provider: the stock kernel target, laid out as LVM does.
+ * The volume is a snapshot-origin over <name>-real; each shadow copy is a
+ * snapshot device over a slice of the store (vss-<id>-cow), loaded before
+ * the freeze and resumed while the origin is suspended.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "vss-internal.h"
+
+static int dev_size_bytes(const char *path, uint64_t *size)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int r = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (ioctl(fd, BLKGETSIZE64, size))
+		r = -errno;
+	close(fd);
+	return r;
+}
+
+static int snap_prepare(struct vss_ctx *ctx, json_object *root, struct vss_pshadow *s)
+{
+	json_object *st = vss_catalog_find_storage(root, s->dm_name);
+	json_object *sets = vss_json_array(root, "sets");
+	uint64_t store_size, slice, nslots, slot, vol;
+	char params[600];
+	struct vss_dm_target t = { 0, 0, "linear", params };
+	char zero[4096];
+	size_t i, j;
+	int fd, r;
+
+	r = dev_size_bytes(s->store, &store_size);
+	if (r) {
+		vss_err(ctx, "%s: cannot read the store's size: %s", s->store, strerror(-r));
+		return r;
+	}
+	slice = vss_json_int(st, "max_bytes");
+	if (!slice || slice > store_size)
+		slice = store_size;
+	slice &= ~4095ULL;
+	nslots = slice ? store_size / slice : 0;
+	/* The first free slice of the store. */
+	for (slot = 0; slot < nslots; slot++) {
+		bool used = false;
+
+		for (i = 0; sets && i < json_object_array_length(sets) && !used; i++) {
+			json_object *shs = vss_json_array(json_object_array_get_idx(sets, i), "shadows");
+
+			for (j = 0; shs && j < json_object_array_length(shs); j++) {
+				json_object *sh = json_object_array_get_idx(shs, j);
+				const char *p = vss_json_str(sh, "provider");
+				const char *so = vss_json_str(sh, "store");
+				const char *cow = vss_json_str(sh, "cow_dev");
+				uint64_t off = vss_json_int(sh, "cow_offset");
+				uint64_t len = vss_json_int(sh, "cow_len");
+
+				/*
+				 * Only shadow copies given an area (not this set's, recorded
+				 * before prepare); overlap, not equality: areas of an older
+				 * --max-size stay where they are.
+				 */
+				if (p && !strcmp(p, "dm-snapshot") && so && !strcmp(so, s->store) &&
+				    cow && *cow && off < (slot + 1) * slice &&
+				    slot * slice < off + (len ? len : slice))
+					used = true;
+			}
+		}
+		if (!used)
+			break;
+	}
+	if (slot >= nslots) {
+		vss_err(ctx, "%s: no free space for another dm-snapshot shadow copy "
+			"(delete one, or add storage with a smaller --max-size)", s->store);
+		return -ENOSPC;
+	}
+	s->cow_offset = slot * slice;
+	s->cow_len = slice;
+	s->snap_id = (uint32_t)s->shadow_id;
+	snprintf(s->snap_dev, sizeof(s->snap_dev), "vss-%llu", (unsigned long long)s->shadow_id);
+	snprintf(s->cow_dev, sizeof(s->cow_dev), "vss-%llu-cow", (unsigned long long)s->shadow_id);
+	snprintf(s->device, sizeof(s->device), "/dev/mapper/%s", s->snap_dev);
+
+	/* A zeroed header makes dm-snapshot start a new persistent store. */
+	fd = open(s->store, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	memset(zero, 0, sizeof(zero));
+	if (pwrite(fd, zero, sizeof(zero), s->cow_offset) != sizeof(zero) || fdatasync(fd)) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	close(fd);
+
+	t.length = slice >> 9;
+	snprintf(params, sizeof(params), "%s %llu", s->store,
+		 (unsigned long long)(s->cow_offset >> 9));
+	r = vss_dm_create(ctx, s->cow_dev, NULL, &t, 1, false, true);
+	if (r)
+		return r;
+	vol = vss_dm_size(s->dm_name);
+	t.length = vol;
+	vss_strlcpy(t.type, "snapshot", sizeof(t.type));
+	snprintf(params, sizeof(params), "/dev/mapper/%s /dev/mapper/%s P 8", s->real, s->cow_dev);
+	/* Loaded, not resumed: it starts copying only when resumed at commit. */
+	r = vss_dm_create(ctx, s->snap_dev, NULL, &t, 1, true, false);
+	if (r) {
+		vss_dm_remove(ctx, s->cow_dev);
+		return r;
+	}
+	return 0;
+}
+
+static int snap_commit(struct vss_ctx *ctx, struct vss_pshadow *s)
+{
+	int r = vss_dm_resume_raw(s->snap_dev);
+
+	if (r) {
+		vss_err(ctx, "%s: cannot activate the snapshot: %s", s->snap_dev, strerror(-r));
+		return r;
+	}
+	s->committed = true;
+	s->activated = true;
+	return 0;
+}
+
+/*
+ * The snapshot was resumed inside the commit window without waiting for
+ * udev (the volumes were suspended then); resuming it again, now that
+ * they are not, waits until its /dev/mapper node is there.
+ */
+static int snap_activate(struct vss_ctx *ctx, struct vss_pshadow *s)
+{
+	return vss_dm_resume(ctx, s->snap_dev);
+}
+
+static int snap_remove(struct vss_ctx *ctx, struct vss_pshadow *s)
+{
+	int r = 0;
+
+	if (s->snap_dev[0] && vss_dm_exists(s->snap_dev) == 1)
+		r = vss_dm_remove(ctx, s->snap_dev);
+	if (!r && s->cow_dev[0] && vss_dm_exists(s->cow_dev) == 1)
+		r = vss_dm_remove(ctx, s->cow_dev);
+	if (!r)
+		s->committed = s->activated = false;
+	return r;
+}
+
+const struct vss_provider vss_provider_snapshot = {
+	.name = "dm-snapshot",
+	.prepare = snap_prepare,
+	.commit = snap_commit,
+	.activate = snap_activate,
+	.remove = snap_remove,
+};
