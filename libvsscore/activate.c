@@ -369,10 +369,7 @@ static bool device_valid(const char *name)
 
 	if (vss_dm_table(name, true, &t, &n) || !n)
 		return false;
-	if (!strcmp(t[0].type, "vss-snap"))
-		ok = strstr(t[0].params, " valid") != NULL;
-	else if (!strcmp(t[0].type, "snapshot"))
-		ok = strncmp(t[0].params, "Invalid", 7) && strncmp(t[0].params, "Overflow", 8);
+	ok = vss_status_device_valid(t[0].type, t[0].params) == 1;
 	vss_dm_targets_free(t, n);
 	return ok;
 }

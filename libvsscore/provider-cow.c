@@ -97,6 +97,7 @@ static int cow_remove(struct vss_ctx *ctx, struct vss_pshadow *s)
 const struct vss_provider vss_provider_cow = {
 	.name = "dm-vss-cow",
 	.kernel_target = "vss-origin",
+	.caps = VSS_PROVIDER_STORE_TABLE | VSS_PROVIDER_DEVICE_STATUS,
 	.prepare = cow_prepare,
 	.commit = cow_commit,
 	.activate = cow_activate,

@@ -160,6 +160,7 @@ static int snap_remove(struct vss_ctx *ctx, struct vss_pshadow *s)
 
 const struct vss_provider vss_provider_snapshot = {
 	.name = "dm-snapshot",
+	.caps = VSS_PROVIDER_DEVICE_STATUS,
 	.prepare = snap_prepare,
 	.commit = snap_commit,
 	.activate = snap_activate,

@@ -45,6 +45,11 @@ const struct vss_provider *vss_provider_by_name(const char *name)
 	return p ? p : &vss_provider_ext;
 }
 
+bool vss_provider_can(const char *name, unsigned int caps)
+{
+	return (vss_provider_by_name(name)->caps & caps) == caps;
+}
+
 /* The executables of providers.d/ (sorted). */
 static int ext_list(struct vss_ctx *ctx, char paths[][256], size_t max)
 {

@@ -410,7 +410,7 @@ VSS_EXPORT int vss_shadow_revert(struct vss_ctx *ctx, uint64_t shadow_id,
 	vss_strlcpy(res->device, vss_json_str(sh, "device"), sizeof(res->device));
 	vss_strlcpy(res->provider, provider, sizeof(res->provider));
 
-	if (!provider || strcmp(provider, "dm-vss-cow")) {
+	if (!provider || !vss_provider_can(provider, VSS_PROVIDER_STORE_TABLE)) {
 		vss_err(ctx, "shadow copy %" PRIu64 ": provider %s: revert is supported for "
 			"dm-vss-cow shadow copies only", shadow_id, provider ? provider : "unknown");
 		r = -EOPNOTSUPP;

@@ -94,6 +94,19 @@ int vss_status_snapshot_parse(const char *params, struct vss_snapshot_status *ss
 	return 0;
 }
 
+int vss_status_device_valid(const char *type, const char *params)
+{
+	struct vss_snapshot_status ps;
+	struct vss_snap_status ss;
+
+	if (!strcmp(type, "vss-snap"))
+		return vss_status_snap_parse(params, &ss) ? -EPROTO : !strcmp(ss.state, "valid");
+	if (!strcmp(type, "snapshot"))
+		return vss_status_snapshot_parse(params, &ps) ? -EPROTO :
+		       !ps.invalid && !ps.overflow;
+	return -EPROTO;
+}
+
 unsigned int vss_table_snapshot_chunk(const char *table)
 {
 	unsigned int chunk = 0;

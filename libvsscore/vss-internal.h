@@ -183,6 +183,7 @@ struct vss_provider {
 	const char *name;
 	/* the kernel target this provider needs loaded (NULL: none of ours) */
 	const char *kernel_target;
+	unsigned int caps;		/* VSS_PROVIDER_* */
 	/* before the freeze: reserve and load whatever needs no suspension */
 	int (*prepare)(struct vss_ctx *ctx, json_object *root, struct vss_pshadow *s);
 	/* while the volume is suspended: take the point in time */
@@ -192,6 +193,12 @@ struct vss_provider {
 	/* undo all of it, whatever stage was reached */
 	int (*remove)(struct vss_ctx *ctx, struct vss_pshadow *s);
 };
+/* Its store keeps a table of the snapshots and the chunks each holds. */
+#define VSS_PROVIDER_STORE_TABLE	0x1
+/* Its shadow copy's device says in its status whether it is still valid. */
+#define VSS_PROVIDER_DEVICE_STATUS	0x2
+/* Whether the provider name (builtin or external) has all of caps. */
+bool vss_provider_can(const char *name, unsigned int caps);
 int vss_provider_select(struct vss_ctx *ctx, json_object *root, const char *dm_name,
 			const char *forced, struct vss_pshadow *s);
 const struct vss_provider *vss_provider_by_name(const char *name);
@@ -230,6 +237,11 @@ struct vss_snapshot_status {
 	unsigned long long alloc_sectors, total_sectors, meta_sectors;
 };
 int vss_status_snapshot_parse(const char *params, struct vss_snapshot_status *ss);
+/*
+ * A shadow copy device's status (vss-snap or snapshot): 1 valid, 0 invalid
+ * or dropped, -EPROTO for another target or a status not understood.
+ */
+int vss_status_device_valid(const char *type, const char *params);
 /* snapshot table: "<origin> <cow> <P|N> <chunk_sectors>"; the chunk size, 0 if not there. */
 unsigned int vss_table_snapshot_chunk(const char *table);
 /* Parse "<region_sectors> <synced>/<total> <state>"; -EPROTO if malformed. */

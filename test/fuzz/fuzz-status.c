@@ -15,7 +15,8 @@
  * and the state is asked for a shadow copy /dev/mapper/shadow of volume
  * /dev/mapper/vol, under both built-in providers, for snapshot ids 1 to 4
  * of a real store (formatted at start: 1 valid, 2 dropped, 3 invalid, 4
- * absent), so that an "invalid" status leads to the store's table.
+ * absent), so that an "invalid" status leads to the store's table.  Each
+ * line also goes to the typed parsers of targets.c directly.
  *
  * fuzz-sources: libvsscore/[a-z]*.c -libvsscore/dm.c test/fuzz/fake-dm.c test/fuzz/scratch.c
  * fuzz-ldflags: -Wl,--wrap=access,--wrap=execl,--wrap=open -ljson-c -lblkid
@@ -110,6 +111,33 @@ static void check_state(const struct vss_shadow_state *st)
 	sink += st->store_used_bytes + st->store_size_bytes + st->device_present;
 }
 
+/* Each line of the input straight to the typed parsers of targets.c too. */
+static void parse_lines(const uint8_t *data, size_t size)
+{
+	struct vss_origin_status os;
+	struct vss_snapshot_status ps;
+	struct vss_snap_status ss;
+	char line[512];
+	size_t i = 0, n;
+
+	while (i < size) {
+		for (n = 0; i + n < size && data[i + n] != '\n' && n < sizeof(line) - 1; n++)
+			line[n] = (char)data[i + n];
+		line[n] = '\0';
+		i += n + 1;
+		if (!vss_status_snap_parse(line, &ss) &&
+		    (!memchr(ss.state, '\0', sizeof(ss.state))))
+			abort();
+		if (!vss_status_origin_parse(line, &os) && !memchr(os.mode, '\0', sizeof(os.mode)))
+			abort();
+		if (!vss_status_snapshot_parse(line, &ps) && ps.invalid && ps.overflow)
+			abort();
+		sink += (unsigned int)(vss_status_device_valid("vss-snap", line) + 1) +
+			(unsigned int)(vss_status_device_valid("snapshot", line) + 1) +
+			vss_table_snapshot_chunk(line);
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const char *const providers[] = { "dm-vss-cow", "dm-snapshot" };
@@ -117,6 +145,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct vss_shadow_state st;
 	unsigned int p, id;
 
+	parse_lines(data, size);
 	fake_dm_parse((const char *)data, size);
 	for (p = 0; p < 2; p++) {
 		for (id = 1; id <= 4; id++) {
