@@ -17,8 +17,12 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/fs.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
 
 #include "vss-internal.h"
 
@@ -28,7 +32,7 @@ int vss_clone_table(json_object *st, uint64_t sectors, bool split_copy,
 	const char *real = vss_json_str(st, "real"), *dest = vss_json_str(st, "store");
 	uint32_t region = (uint32_t)vss_json_int(st, "region_sectors");
 
-	if (!real || !*real || !dest || !*dest || !sectors)
+	if (!real || !*real || !dest || !*dest)
 		return -EINVAL;
 	if (!region)
 		region = VSS_CLONE_DEFAULT_REGION_SECTORS;
@@ -89,6 +93,8 @@ int vss_clone_reload(struct vss_ctx *ctx, const char *dm_name)
 	}
 	r = vss_clone_table(st, vss_dm_size(dm_name), false, &t, params, sizeof(params));
 	json_object_put(root);
+	if (!r && !t.length)
+		r = -ENODEV;
 	if (r) {
 		vss_err(ctx, "/dev/mapper/%s: cannot make the vss-clone table: %s", dm_name,
 			strerror(-r));
@@ -233,6 +239,86 @@ static int clone_remove(struct vss_ctx *ctx, struct vss_pshadow *s)
 	return r;
 }
 
+/* ---- the volume's storage ---- */
+
+static int blk_size(const char *path, uint64_t *bytes)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int r = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (ioctl(fd, BLKGETSIZE64, bytes))
+		r = -errno;
+	close(fd);
+	return r;
+}
+
+/* A clone's dest: as large as the volume, and used by nothing else. */
+static int clone_check_dest(struct vss_ctx *ctx, const char *dm, const char *dest)
+{
+	uint64_t need = vss_dm_size(dm) << 9, have = 0;
+	int fd, r;
+
+	r = blk_size(dest, &have);
+	if (r) {
+		vss_err(ctx, "%s: cannot read the size of the clone's dest: %s", dest,
+			strerror(-r));
+		return r;
+	}
+	if (have < need) {
+		vss_err(ctx, "%s: too small for a clone of /dev/mapper/%s: %llu bytes, the "
+			"volume has %llu (dest must hold a full copy)", dest, dm,
+			(unsigned long long)have, (unsigned long long)need);
+		return -ENOSPC;
+	}
+	/* O_EXCL on a block device fails while it is mounted or held by dm. */
+	fd = open(dest, O_RDONLY | O_EXCL | O_CLOEXEC);
+	if (fd < 0) {
+		r = -errno;
+		vss_err(ctx, "%s: cannot be the clone's dest: %s", dest,
+			r == -EBUSY ? "in use (mounted, or under another device)" : strerror(-r));
+		return r;
+	}
+	close(fd);
+	return 0;
+}
+
+static int clone_storage_add(struct vss_ctx *ctx, const struct vss_storage_opts *o,
+			     const char *dm, const char *store, json_object *e)
+{
+	uint32_t region = o->region_sectors ? o->region_sectors
+					    : VSS_CLONE_DEFAULT_REGION_SECTORS;
+	int r;
+
+	if (region < 8 || region > 2097152 || (region & (region - 1))) {
+		vss_err(ctx, "%u sectors: the clone's region size must be a power of two "
+			"from 4 KiB to 1 GiB", region);
+		return -EINVAL;
+	}
+	r = clone_check_dest(ctx, dm, store);
+	if (!r)
+		json_object_object_add(e, "region_sectors", json_object_new_int64(region));
+	return r;
+}
+
+static void clone_storage_added(struct vss_ctx *ctx, json_object *e)
+{
+	vss_info(ctx, "/dev/mapper/%s: split-mirror clone enabled (dest %s, %u KiB "
+		 "regions): dest is being copied in the background (vss-storage list)",
+		 vss_json_str(e, "name"), vss_json_str(e, "store"),
+		 (unsigned int)vss_json_int(e, "region_sectors") / 2);
+}
+
+/* A clone whose shadow copy holds dest: the volume stays off it, linear over -real. */
+static int clone_origin_table(json_object *root, json_object *st, struct vss_dm_target *t,
+			      char *params, size_t psize)
+{
+	bool split = vss_clone_copy_exists(root, vss_json_str(st, "name"), NULL);
+
+	return vss_clone_table(st, 0, split, t, params, psize);
+}
+
 const struct vss_provider vss_provider_clone = {
 	.name = "dm-vss-clone",
 	.kernel_target = "vss-clone",
@@ -240,4 +326,7 @@ const struct vss_provider vss_provider_clone = {
 	.commit = clone_commit,
 	.activate = clone_activate,
 	.remove = clone_remove,
+	.origin_table = clone_origin_table,
+	.storage_add = clone_storage_add,
+	.storage_added = clone_storage_added,
 };

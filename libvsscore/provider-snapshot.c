@@ -158,6 +158,56 @@ static int snap_remove(struct vss_ctx *ctx, struct vss_pshadow *s)
 	return r;
 }
 
+/* ---- the volume's storage ---- */
+
+static int snap_origin_table(json_object *root, json_object *st, struct vss_dm_target *t,
+			     char *params, size_t psize)
+{
+	(void)root;
+	*t = (struct vss_dm_target){ 0, 0, "snapshot-origin", params };
+	snprintf(params, psize, "/dev/mapper/%s", vss_json_str(st, "real"));
+	return 0;
+}
+
+/* The area each shadow copy made from now on gets in the store. */
+static int snap_storage_resize(struct vss_ctx *ctx, json_object *root, json_object *e,
+			       uint64_t max_bytes)
+{
+	const char *dm = vss_json_str(e, "name"), *store = vss_json_str(e, "store");
+	uint64_t store_bytes = 0;
+	int r;
+
+	if (!store)
+		store = "";
+	if (!max_bytes) {
+		vss_err(ctx, "/dev/mapper/%s: resize of a dm-snapshot area needs --max-size SIZE", dm);
+		return -EINVAL;
+	}
+	if (max_bytes < (1 << 20)) {
+		vss_err(ctx, "/dev/mapper/%s: %llu bytes: a shadow copy's area needs at least 1 MiB",
+			dm, (unsigned long long)max_bytes);
+		return -EINVAL;
+	}
+	r = dev_size_bytes(store, &store_bytes);
+	if (r) {
+		vss_err(ctx, "%s: cannot read the store's size: %s", store, strerror(-r));
+		return r;
+	}
+	if (max_bytes > store_bytes) {
+		vss_err(ctx, "/dev/mapper/%s: %llu bytes: larger than the store %s (%llu bytes)",
+			dm, (unsigned long long)max_bytes, store, (unsigned long long)store_bytes);
+		return -ENOSPC;
+	}
+	json_object_object_add(e, "max_bytes", json_object_new_int64(max_bytes & ~4095ULL));
+	r = vss_catalog_save(ctx, root);
+	if (!r)
+		vss_info(ctx, "/dev/mapper/%s: shadow copies made from now on get %llu bytes of "
+			 "%s each (%llu at a time); existing ones keep their area", dm,
+			 (unsigned long long)(max_bytes & ~4095ULL), store,
+			 (unsigned long long)(store_bytes / (max_bytes & ~4095ULL)));
+	return r;
+}
+
 const struct vss_provider vss_provider_snapshot = {
 	.name = "dm-snapshot",
 	.caps = VSS_PROVIDER_DEVICE_STATUS,
@@ -165,4 +215,6 @@ const struct vss_provider vss_provider_snapshot = {
 	.commit = snap_commit,
 	.activate = snap_activate,
 	.remove = snap_remove,
+	.origin_table = snap_origin_table,
+	.storage_resize = snap_storage_resize,
 };

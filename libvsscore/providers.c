@@ -37,6 +37,11 @@ const struct vss_provider *vss_provider_builtin(const char *name)
 	return NULL;
 }
 
+const struct vss_provider *vss_provider_best(void)
+{
+	return builtins[0];
+}
+
 /* A builtin provider by name; anything else is an external one. */
 const struct vss_provider *vss_provider_by_name(const char *name)
 {

@@ -192,6 +192,23 @@ struct vss_provider {
 	int (*activate)(struct vss_ctx *ctx, struct vss_pshadow *s);
 	/* undo all of it, whatever stage was reached */
 	int (*remove)(struct vss_ctx *ctx, struct vss_pshadow *s);
+
+	/*
+	 * The volume's live table over <name>-real for its storage entry st
+	 * (into t, over params); root: the catalog.  The caller sets t->length.
+	 */
+	int (*origin_table)(json_object *root, json_object *st, struct vss_dm_target *t,
+			    char *params, size_t psize);
+	/* vss-storage add: check the store for volume dm, record own fields in e */
+	int (*storage_add)(struct vss_ctx *ctx, const struct vss_storage_opts *o,
+			   const char *dm, const char *store, json_object *e);
+	/* after vss-storage add: say what was enabled (NULL: a plain line) */
+	void (*storage_added)(struct vss_ctx *ctx, json_object *e);
+	/* vss-storage resize (NULL: nothing to resize) */
+	int (*storage_resize)(struct vss_ctx *ctx, json_object *root, json_object *e,
+			      uint64_t max_bytes);
+	/* after vss-storage remove: the store serves the volume no more */
+	void (*storage_removed)(struct vss_ctx *ctx, json_object *e);
 };
 /* Its store keeps a table of the snapshots and the chunks each holds. */
 #define VSS_PROVIDER_STORE_TABLE	0x1
@@ -204,6 +221,8 @@ int vss_provider_select(struct vss_ctx *ctx, json_object *root, const char *dm_n
 const struct vss_provider *vss_provider_by_name(const char *name);
 /* A builtin provider by name, or NULL. */
 const struct vss_provider *vss_provider_builtin(const char *name);
+/* The best builtin provider: the one a volume gets when none is named. */
+const struct vss_provider *vss_provider_best(void);
 void vss_pshadow_from_json(json_object *sh, struct vss_pshadow *s);
 int vss_shadow_remove_json(struct vss_ctx *ctx, json_object *sh);
 
