@@ -22,6 +22,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "vss-internal.h"
@@ -319,6 +321,103 @@ static int clone_origin_table(json_object *root, json_object *st, struct vss_dm_
 	return vss_clone_table(st, 0, split, t, params, psize);
 }
 
+/* ---- vss-activate ---- */
+
+/*
+ * After a reboot the split image is dest itself, which nothing wrote to
+ * since (the volume came back as linear over <name>-real): a read-only
+ * linear device over it.  The kernel keeps no state to check it against.
+ */
+static int clone_reactivate(struct vss_ctx *ctx, json_object *st, json_object *sh, bool dry,
+			    char *why, size_t wsize)
+{
+	const char *name = vss_json_str(st, "name"), *dest = vss_json_str(st, "store");
+	const char *snap_dev = vss_json_str(sh, "snap_dev");
+	long long id = (long long)vss_json_int(sh, "shadow_id");
+	char params[300];
+	struct vss_dm_target t = { 0, 0, "linear", params };
+	int r;
+
+	(void)why; (void)wsize;
+	snprintf(params, sizeof(params), "%s 0", dest);
+	if (dry) {
+		vss_info(ctx, "shadow copy %lld: would create /dev/mapper/%s (linear %s, read-only)",
+			 id, snap_dev, params);
+		return 0;
+	}
+	t.length = vss_dm_size(name);
+	r = t.length ? vss_dm_create(ctx, snap_dev, NULL, &t, 1, true, true) : -ENODEV;
+	if (r) {
+		vss_err(ctx, "shadow copy %lld: cannot bring back /dev/mapper/%s: %s", id, snap_dev,
+			strerror(-r));
+		return r;
+	}
+	vss_info(ctx, "shadow copy %lld: /dev/mapper/%s activated (the split image on %s)", id,
+		 snap_dev, dest);
+	return 0;
+}
+
+/* ---- vss-list: the state of a copy ---- */
+
+/*
+ * A dm-vss-clone shadow copy: the device is linear over the clone's dest
+ * (info->store), and dest holds the image of the split instant as long as
+ * nothing writes to it: the volume is split, or (after a reboot, see
+ * vss_clone_table()) linear over its -real device, or gone.  A volume that
+ * mirrors or syncs again writes to dest: the image is lost.  The usage
+ * fields stay unknown: a clone has no store of copied chunks, dest is a
+ * full image.
+ */
+static void clone_state(const struct vss_shadow_info *info, const char *snap_dev,
+			const char *params, struct vss_shadow_state *st)
+{
+	const char *volume = vss_base_name(info->volume);
+	char type[32], table[512], why[320];
+	struct vss_clone_status cs;
+	unsigned int maj, min;
+	struct stat sb;
+	int r;
+
+	(void)params;
+	/* table (a linear status says nothing): <maj:min> <offset> */
+	if (vss_dm_single(snap_dev, false, type, sizeof(type), table, sizeof(table)) ||
+	    strcmp(type, "linear") || sscanf(table, "%u:%u %*u", &maj, &min) != 2) {
+		vss_shadow_state_set(st, "unknown", "its linear table could not be read");
+		return;
+	}
+	if (stat(info->store, &sb) || !S_ISBLK(sb.st_mode)) {
+		snprintf(why, sizeof(why), "its clone's dest %s is missing", info->store);
+		vss_shadow_state_set(st, "invalid", why);
+		return;
+	}
+	if (major(sb.st_rdev) != maj || minor(sb.st_rdev) != min) {
+		snprintf(why, sizeof(why), "its device maps %u:%u, not the clone's dest %s",
+			 maj, min, info->store);
+		vss_shadow_state_set(st, "invalid", why);
+		return;
+	}
+	r = volume && *volume ? vss_clone_read_status(volume, &cs) : -ENOENT;
+	if (r == -ENOENT || r == -ENXIO || r == -ENODEV) {
+		/* Nothing can write to dest: the image stays whole. */
+		vss_shadow_state_set(st, "valid", "");
+		return;
+	}
+	if (r) {
+		snprintf(why, sizeof(why), "cannot read the clone's status: %s", strerror(-r));
+		vss_shadow_state_set(st, "unknown", why);
+		return;
+	}
+	if (!strcmp(cs.state, "split") || !strcmp(cs.state, "off")) {
+		vss_shadow_state_set(st, "valid", "");
+	} else if (!strcmp(cs.state, "fail")) {
+		vss_shadow_state_set(st, "invalid", "the clone failed (an I/O error on its dest)");
+	} else {
+		snprintf(why, sizeof(why), "the clone is %s again: its dest no longer holds the "
+			 "image", cs.state);
+		vss_shadow_state_set(st, "invalid", why);
+	}
+}
+
 const struct vss_provider vss_provider_clone = {
 	.name = "dm-vss-clone",
 	.kernel_target = "vss-clone",
@@ -326,6 +425,9 @@ const struct vss_provider vss_provider_clone = {
 	.commit = clone_commit,
 	.activate = clone_activate,
 	.remove = clone_remove,
+	.reactivate = clone_reactivate,
+	.shadow_target = "linear",
+	.state = clone_state,
 	.origin_table = clone_origin_table,
 	.storage_add = clone_storage_add,
 	.storage_added = clone_storage_added,

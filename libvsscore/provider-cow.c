@@ -314,6 +314,132 @@ static int cow_storage_resize(struct vss_ctx *ctx, json_object *root, json_objec
 	return cow_grow(ctx, vss_json_str(e, "name"), store ? store : "", max_bytes);
 }
 
+/* ---- vss-activate ---- */
+
+/* After a reboot: the vss-snap device again; the kernel checks the store. */
+static int cow_reactivate(struct vss_ctx *ctx, json_object *st, json_object *sh, bool dry,
+			  char *why, size_t wsize)
+{
+	const char *name = vss_json_str(st, "name"), *real = vss_json_str(st, "real");
+	const char *store = vss_json_str(st, "store"), *snap_dev = vss_json_str(sh, "snap_dev");
+	long long id = (long long)vss_json_int(sh, "shadow_id");
+	uint32_t snap_id = (uint32_t)vss_json_int(sh, "snap_id");
+	char params[600];
+	struct vss_dm_target t = { 0, 0, "vss-snap", params };
+	int r;
+
+	snprintf(params, sizeof(params), "/dev/mapper/%s %s %u", real, store, snap_id);
+	if (dry) {
+		vss_info(ctx, "shadow copy %lld: would create /dev/mapper/%s (vss-snap %s)", id,
+			 snap_dev, params);
+		return 0;
+	}
+	t.length = vss_dm_size(name);
+	r = t.length ? vss_dm_create(ctx, snap_dev, NULL, &t, 1, true, true) : -ENODEV;
+	if (r == -ENOENT) {
+		snprintf(why, wsize, "the kernel finds it in no store");
+		return VSS_REACTIVATE_INVALID;
+	}
+	if (r) {
+		vss_err(ctx, "shadow copy %lld: cannot bring back /dev/mapper/%s: %s", id, snap_dev,
+			strerror(-r));
+		return r;
+	}
+	if (!vss_dm_device_valid(snap_dev)) {
+		vss_dm_remove(ctx, snap_dev);
+		snprintf(why, wsize, "the kernel reports it invalid");
+		return VSS_REACTIVATE_INVALID;
+	}
+	vss_info(ctx, "shadow copy %lld: /dev/mapper/%s activated", id, snap_dev);
+	return 0;
+}
+
+/* ---- vss-list: the state of a copy ---- */
+
+/*
+ * The state the store's snapshot table records for snap_id (VSS_SNAP_*),
+ * or -errno.  The kernel writes the table with bios that bypass the
+ * block device's page cache, so cached pages of it are dropped first.
+ */
+static int store_snap_state(const char *store_path, uint32_t snap_id)
+{
+	struct vss_store *s;
+	struct vss_store_snap sn;
+	struct vss_store_info info;
+	int fd, r;
+
+	fd = open(store_path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+	close(fd);
+	r = vss_store_open(store_path, 0, NULL, &s);
+	if (r)
+		return r;
+	r = vss_store_load(s);
+	if (!r)
+		r = vss_store_get_info(s, &info);
+	if (!r && info.state != VSS_STORE_LOADED)
+		r = -EUCLEAN;
+	if (!r) {
+		unsigned int i;
+
+		r = -ENOENT;
+		for (i = 0; i < vss_store_snap_count(s); i++)
+			if (!vss_store_snap_get(s, i, &sn) && sn.snap_id == snap_id) {
+				r = (int)sn.state;
+				break;
+			}
+	}
+	vss_store_close(s);
+	return r;
+}
+
+static void cow_state(const struct vss_shadow_info *info, const char *snap_dev,
+		      const char *params, struct vss_shadow_state *st)
+{
+	char type[32], oparams[512];
+	const char *origin = vss_base_name(info->volume);
+	struct vss_origin_status os = { 0 };
+	struct vss_snap_status ss;
+	int r;
+
+	(void)snap_dev;
+	if (vss_status_snap_parse(params, &ss)) {
+		vss_shadow_state_set(st, "unknown", "vss-snap status not understood");
+		return;
+	}
+	if (!vss_dm_single(origin, true, type, sizeof(type), oparams, sizeof(oparams)) &&
+	    !strcmp(type, "vss-origin") && !vss_status_origin_parse(oparams, &os) &&
+	    os.mode[0]) {
+		st->usage_known = true;
+		st->chunk_sectors = os.chunk_sectors;
+		st->copied_chunks = ss.copied_chunks;
+		st->copied_bytes = (uint64_t)ss.copied_chunks * os.chunk_sectors * 512;
+		st->store_used_bytes = (uint64_t)os.used_chunks * os.chunk_sectors * 512;
+		st->store_size_bytes = (uint64_t)os.total_chunks * os.chunk_sectors * 512;
+	}
+	if (!strcmp(ss.state, "valid")) {
+		vss_shadow_state_set(st, "valid", "");
+		return;
+	}
+	st->copied_chunks = st->copied_bytes = 0;
+	if (!strcmp(os.mode, "fail")) {
+		vss_shadow_state_set(st, "invalid", "the store failed (see the kernel log)");
+		return;
+	}
+	r = store_snap_state(info->store, info->snap_id);
+	if (r == VSS_SNAP_DROPPED)
+		vss_shadow_state_set(st, "dropped", "dropped to make room when the store filled");
+	else if (r == VSS_SNAP_INVALID)
+		vss_shadow_state_set(st, "invalid",
+				     "invalidated when the store filled (overflow_invalidate)");
+	else if (r == -ENOENT || r == VSS_SNAP_FREE)
+		vss_shadow_state_set(st, "invalid", "no longer in the store's snapshot table");
+	else
+		vss_shadow_state_set(st, "invalid", "");
+}
+
 const struct vss_provider vss_provider_cow = {
 	.name = "dm-vss-cow",
 	.kernel_target = "vss-origin",
@@ -322,6 +448,9 @@ const struct vss_provider vss_provider_cow = {
 	.commit = cow_commit,
 	.activate = cow_activate,
 	.remove = cow_remove,
+	.reactivate = cow_reactivate,
+	.shadow_target = "vss-snap",
+	.state = cow_state,
 	.origin_table = cow_origin_table,
 	.storage_add = cow_storage_add,
 	.storage_resize = cow_storage_resize,

@@ -6,6 +6,7 @@
  * the freeze and resumed while the origin is suspended.
  */
 #define _GNU_SOURCE
+#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fs.h>
@@ -208,6 +209,129 @@ static int snap_storage_resize(struct vss_ctx *ctx, json_object *root, json_obje
 	return r;
 }
 
+/* ---- vss-activate ---- */
+
+/*
+ * dm-snapshot: a persistent cow area whose header is gone would be
+ * initialised afresh by the kernel, and the snapshot would silently read
+ * today's origin: check the header first ("SnAp", valid).
+ */
+static bool cow_header_valid(const char *store, uint64_t offset)
+{
+	uint32_t hdr[2] = { 0, 0 };
+	int fd = open(store, O_RDONLY | O_CLOEXEC);
+	bool ok;
+
+	if (fd < 0)
+		return false;
+	ioctl(fd, BLKFLSBUF, 0);
+	ok = pread(fd, hdr, sizeof(hdr), (off_t)offset) == sizeof(hdr) &&
+	     le32toh(hdr[0]) == 0x70416e53 && le32toh(hdr[1]) == 1;
+	close(fd);
+	return ok;
+}
+
+static int snap_reactivate(struct vss_ctx *ctx, json_object *st, json_object *sh, bool dry,
+			   char *why, size_t wsize)
+{
+	const char *name = vss_json_str(st, "name"), *real = vss_json_str(st, "real");
+	const char *store = vss_json_str(st, "store"), *snap_dev = vss_json_str(sh, "snap_dev");
+	const char *cow_dev = vss_json_str(sh, "cow_dev");
+	long long id = (long long)vss_json_int(sh, "shadow_id");
+	uint64_t off = vss_json_int(sh, "cow_offset"), clen = vss_json_int(sh, "cow_len");
+	char cparams[300], sparams[400];
+	struct vss_dm_target ct = { 0, clen >> 9, "linear", cparams };
+	struct vss_dm_target tt = { 0, 0, "snapshot", sparams };
+	bool made_cow = false;
+	int r;
+
+	if (!cow_dev || !clen) {
+		snprintf(why, wsize, "no cow area recorded");
+		return VSS_REACTIVATE_INVALID;
+	}
+	if (!cow_header_valid(store, off)) {
+		snprintf(why, wsize, "its cow area in the store has no valid snapshot header");
+		return VSS_REACTIVATE_INVALID;
+	}
+	snprintf(cparams, sizeof(cparams), "%s %llu", store, (unsigned long long)(off >> 9));
+	snprintf(sparams, sizeof(sparams), "/dev/mapper/%s /dev/mapper/%s P 8", real, cow_dev);
+	if (dry) {
+		vss_info(ctx, "shadow copy %lld: would create /dev/mapper/%s (linear %s) and "
+			 "/dev/mapper/%s (snapshot %s)", id, cow_dev, cparams, snap_dev, sparams);
+		return 0;
+	}
+	tt.length = vss_dm_size(name);
+	if (vss_dm_exists(cow_dev) != 1) {
+		r = vss_dm_create(ctx, cow_dev, NULL, &ct, 1, false, true);
+		if (r)
+			goto fail;
+		made_cow = true;
+	}
+	/*
+	 * A write to the origin between the snapshot's load and its
+	 * registration would not be copied: hold the origin suspended.
+	 */
+	r = vss_dm_suspend(ctx, name, false);
+	if (r)
+		goto fail;
+	r = vss_dm_create(ctx, snap_dev, NULL, &tt, 1, true, true);
+	vss_dm_resume(ctx, name);
+	if (r)
+		goto fail;
+	if (!vss_dm_device_valid(snap_dev)) {
+		vss_dm_remove(ctx, snap_dev);
+		vss_dm_remove(ctx, cow_dev);
+		snprintf(why, wsize, "the kernel reports it invalid");
+		return VSS_REACTIVATE_INVALID;
+	}
+	vss_info(ctx, "shadow copy %lld: /dev/mapper/%s activated", id, snap_dev);
+	return 0;
+fail:
+	vss_err(ctx, "shadow copy %lld: cannot bring back /dev/mapper/%s: %s", id, snap_dev,
+		strerror(-r));
+	if (made_cow)
+		vss_dm_remove(ctx, cow_dev);
+	return r;
+}
+
+/* ---- vss-list: the state of a copy ---- */
+
+static void snap_state(const struct vss_shadow_info *info, const char *snap_dev,
+		       const char *params, struct vss_shadow_state *st)
+{
+	unsigned long long alloc, total, meta;
+	char type[32], table[512];
+	struct vss_snapshot_status ss;
+	unsigned int chunk = 0;
+
+	(void)info;
+	if (vss_status_snapshot_parse(params, &ss)) {
+		vss_shadow_state_set(st, "unknown", "snapshot status not understood");
+		return;
+	}
+	if (ss.invalid) {
+		vss_shadow_state_set(st, "invalid", "dm-snapshot invalidated it");
+		return;
+	}
+	if (ss.overflow) {
+		vss_shadow_state_set(st, "dropped",
+				     "its copy-on-write area filled (dm-snapshot overflow)");
+		return;
+	}
+	alloc = ss.alloc_sectors;
+	total = ss.total_sectors;
+	meta = ss.meta_sectors;
+	if (!vss_dm_single(snap_dev, false, type, sizeof(type), table, sizeof(table)))
+		chunk = vss_table_snapshot_chunk(table);
+	st->usage_known = true;
+	st->chunk_sectors = chunk;
+	st->copied_bytes = (alloc > meta ? alloc - meta : 0) * 512;
+	st->copied_chunks = chunk ? st->copied_bytes / (chunk * 512ULL) : 0;
+	st->store_used_bytes = alloc * 512;
+	st->store_size_bytes = total * 512;
+	vss_shadow_state_set(st, "valid", "");
+}
+
 const struct vss_provider vss_provider_snapshot = {
 	.name = "dm-snapshot",
 	.caps = VSS_PROVIDER_DEVICE_STATUS,
@@ -215,6 +339,9 @@ const struct vss_provider vss_provider_snapshot = {
 	.commit = snap_commit,
 	.activate = snap_activate,
 	.remove = snap_remove,
+	.reactivate = snap_reactivate,
+	.shadow_target = "snapshot",
+	.state = snap_state,
 	.origin_table = snap_origin_table,
 	.storage_resize = snap_storage_resize,
 };

@@ -107,6 +107,19 @@ int vss_status_device_valid(const char *type, const char *params)
 	return -EPROTO;
 }
 
+bool vss_dm_device_valid(const char *name)
+{
+	struct vss_dm_target *t;
+	size_t n;
+	bool ok;
+
+	if (vss_dm_table(name, true, &t, &n) || !n)
+		return false;
+	ok = vss_status_device_valid(t[0].type, t[0].params) == 1;
+	vss_dm_targets_free(t, n);
+	return ok;
+}
+
 unsigned int vss_table_snapshot_chunk(const char *table)
 {
 	unsigned int chunk = 0;

@@ -8,6 +8,7 @@
 
 #include <json-c/json.h>
 #include <stdarg.h>
+#include <string.h>
 #include <sys/types.h>
 
 #include "libvsscore.h"
@@ -199,6 +200,19 @@ struct vss_provider {
 	 */
 	int (*origin_table)(json_object *root, json_object *st, struct vss_dm_target *t,
 			    char *params, size_t psize);
+	/*
+	 * vss-activate: the device of shadow copy sh of the volume of storage
+	 * entry st again.  0: done (dry: said what would be done);
+	 * VSS_REACTIVATE_INVALID: the copy is gone, why says so; else -errno,
+	 * said.  NULL: vss-activate leaves the provider's copies alone.
+	 */
+	int (*reactivate)(struct vss_ctx *ctx, json_object *st, json_object *sh, bool dry,
+			  char *why, size_t wsize);
+#define VSS_REACTIVATE_INVALID 1
+	/* the target of its shadow copy's device, and what that device's status says */
+	const char *shadow_target;
+	void (*state)(const struct vss_shadow_info *info, const char *snap_dev,
+		      const char *params, struct vss_shadow_state *st);
 	/* vss-storage add: check the store for volume dm, record own fields in e */
 	int (*storage_add)(struct vss_ctx *ctx, const struct vss_storage_opts *o,
 			   const char *dm, const char *store, json_object *e);
@@ -225,6 +239,21 @@ const struct vss_provider *vss_provider_builtin(const char *name);
 const struct vss_provider *vss_provider_best(void);
 void vss_pshadow_from_json(json_object *sh, struct vss_pshadow *s);
 int vss_shadow_remove_json(struct vss_ctx *ctx, json_object *sh);
+
+/* vss_shadow_get_state() and the providers' state ops */
+static inline void vss_shadow_state_set(struct vss_shadow_state *st, const char *state,
+					const char *detail)
+{
+	vss_strlcpy(st->state, state, sizeof(st->state));
+	vss_strlcpy(st->detail, detail, sizeof(st->detail));
+}
+
+static inline const char *vss_base_name(const char *path)
+{
+	const char *s = path ? strrchr(path, '/') : NULL;
+
+	return s ? s + 1 : path;
+}
 
 /* provider-cow.c, provider-snapshot.c, provider-clone.c, provider-ext.c */
 extern const struct vss_provider vss_provider_cow;
@@ -261,6 +290,8 @@ int vss_status_snapshot_parse(const char *params, struct vss_snapshot_status *ss
  * or dropped, -EPROTO for another target or a status not understood.
  */
 int vss_status_device_valid(const char *type, const char *params);
+/* Whether the device name reports a valid snapshot (vss-snap or snapshot). */
+bool vss_dm_device_valid(const char *name);
 /* snapshot table: "<origin> <cow> <P|N> <chunk_sectors>"; the chunk size, 0 if not there. */
 unsigned int vss_table_snapshot_chunk(const char *table);
 /* Parse "<region_sectors> <synced>/<total> <state>"; -EPROTO if malformed. */
