@@ -13,7 +13,7 @@
  *   vol status vss-origin 8 3/112 1/1 2 rw
  *
  * and the state is asked for a shadow copy /dev/mapper/shadow of volume
- * /dev/mapper/vol, under both built-in providers, for snapshot ids 1 to 4
+ * /dev/mapper/vol, under each built-in provider, for snapshot ids 1 to 4
  * of a real store (formatted at start: 1 valid, 2 dropped, 3 invalid, 4
  * absent), so that an "invalid" status leads to the store's table.  Each
  * line also goes to the typed parsers of targets.c directly.
@@ -140,14 +140,14 @@ static void parse_lines(const uint8_t *data, size_t size)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const char *const providers[] = { "dm-vss-cow", "dm-snapshot" };
+	static const char *const providers[] = { "dm-vss-cow", "dm-snapshot", "dm-vss-clone" };
 	struct vss_shadow_info info;
 	struct vss_shadow_state st;
 	unsigned int p, id;
 
 	parse_lines(data, size);
 	fake_dm_parse((const char *)data, size);
-	for (p = 0; p < 2; p++) {
+	for (p = 0; p < 3; p++) {
 		for (id = 1; id <= 4; id++) {
 			memset(&info, 0, sizeof(info));
 			info.shadow_id = id;
