@@ -164,7 +164,7 @@ int main(int argc, char **argv)
 		snprintf(d_provider, sizeof(d_provider), "dm-vss-cow, dm-snapshot or dm-vss-clone "
 			 "(add; default %s (vss.conf))", vss_config_get(cfg, "storage.provider"));
 	else
-		snprintf(d_provider, sizeof(d_provider), "dm-vss-cow (default when loaded), "
+		snprintf(d_provider, sizeof(d_provider), "dm-vss-cow (default), "
 			 "dm-snapshot or dm-vss-clone (add)");
 	snprintf(cfg_chunk, sizeof(cfg_chunk), "%s", vss_config_get(cfg, "storage.chunk_size") ?: "");
 	snprintf(cfg_region, sizeof(cfg_region), "%s",

@@ -15,7 +15,6 @@
  * status whether it is valid.
  */
 #define _GNU_SOURCE
-#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fs.h>
@@ -137,11 +136,7 @@ static bool same_tables(const struct vss_dm_target *x, size_t nx,
 	return true;
 }
 
-/*
- * Put one volume back under its origin.  Returns 0 when the origin is (or,
- * in a dry run, would be) in place; *loaded_now tells whether it was
- * loaded by this call (the volume was not live under it before).
- */
+
 /*
  * Whether the volume's live table is already what activation makes: the
  * origin target, or for a split clone a linear table over <name>-real
@@ -163,166 +158,197 @@ static bool origin_in_place(const struct vss_dm_target *vt, size_t nv, const cha
 	return !strncmp(vt[0].params, dev, strlen(dev));
 }
 
-static int activate_origin(struct act *a, json_object *root, json_object *st,
-			   bool *loaded_now)
+/* One volume on its way back under its origin. */
+struct origin {
+	const char *name, *real, *store;
+	struct vss_dm_target ot;	/* the origin's table, from the provider */
+	char params[600];
+	struct vss_dm_target *vt, *rt;	/* the volume's and <name>-real's tables */
+	size_t nv, nr;
+	bool vol_exists, real_exists;
+	const struct vss_dm_target *base; /* what goes under the origin */
+	size_t nb;
+	struct vss_dm_target wrap;
+	char wparams[300];
+};
+
+/* Its store is there, and the kernel target its origin needs is loaded. */
+static int origin_can_load(struct vss_ctx *ctx, const struct vss_provider *p,
+			   const struct origin *o)
+{
+	const char *otype = o->ot.type;
+	uint64_t len = 0;
+	unsigned v[3];
+
+	/* a detached loop device, or a disk gone while its node stays: no size */
+	if (!is_blockdev(o->store) || vss_blkdev_size(o->store, &len) || len < 512) {
+		vss_err(ctx, "/dev/mapper/%s: cannot bring back its %s: its store %s is missing "
+			"(no such device, or empty)", o->name, otype, o->store);
+		return -ENODEV;
+	}
+	if (p->kernel_target && !strcmp(otype, p->kernel_target) &&
+	    vss_dm_target_version(otype, v)) {
+		vss_err(ctx, "/dev/mapper/%s: cannot bring back its %s: the kernel target "
+			"is not loaded (modprobe dm-vss)", o->name, otype);
+		return -ENOPKG;
+	}
+	return 0;
+}
+
+/*
+ * The table that goes under the origin as <name>-real: that of <name>-real
+ * left by an earlier run, else the volume's own, else the partition that
+ * vss-storage add --wrap wrapped.
+ */
+static int origin_base(struct vss_ctx *ctx, json_object *st, struct origin *o)
+{
+	const char *wrapped_dev = vss_json_str(st, "wrapped_dev");
+	uint64_t sectors = 0;
+	int r;
+
+	if (o->real_exists) {
+		/* an earlier run stopped between the two steps */
+		r = vss_dm_table(o->real, false, &o->rt, &o->nr);
+		if (r || !o->nr) {
+			vss_err(ctx, "/dev/mapper/%s: cannot read the table of %s: %s", o->name,
+				o->real, r ? strerror(-r) : "no table");
+			return r ? r : -ENODEV;
+		}
+		if (o->vol_exists && o->nv && !same_tables(o->vt, o->nv, o->rt, o->nr)) {
+			vss_err(ctx, "/dev/mapper/%s: cannot bring back its %s: both it and %s exist "
+				"with different tables (%s %s / %s %s): remove the wrong one", o->name,
+				o->ot.type, o->real, o->vt[0].type, o->vt[0].params, o->rt[0].type,
+				o->rt[0].params);
+			return -EEXIST;
+		}
+		o->base = o->rt;
+		o->nb = o->nr;
+		return 0;
+	}
+	if (o->vol_exists && o->nv) {
+		o->base = o->vt;
+		o->nb = o->nv;
+		return 0;
+	}
+	if (!vss_json_bool(st, "wrapped")) {
+		vss_err(ctx, "/dev/mapper/%s: cannot bring back: the volume is not active "
+			"(activate its logical volume, or create its table, then run "
+			"vss-activate again)", o->name);
+		return -ENODEV;
+	}
+	if (!is_blockdev(wrapped_dev)) {
+		vss_err(ctx, "/dev/mapper/%s: cannot bring back: the partition it wraps, %s, "
+			"is missing", o->name, wrapped_dev);
+		return -ENODEV;
+	}
+	r = vss_blkdev_size(wrapped_dev, &sectors);
+	if (r) {
+		vss_err(ctx, "%s: cannot read the size: %s", wrapped_dev, strerror(-r));
+		return r;
+	}
+	snprintf(o->wparams, sizeof(o->wparams), "%s 0", wrapped_dev);
+	o->wrap = (struct vss_dm_target){ 0, sectors >> 9, "linear", o->wparams };
+	o->base = &o->wrap;
+	o->nb = 1;
+	return 0;
+}
+
+/* <name>-real with the base table, then the volume with the origin's. */
+static int origin_load(struct vss_ctx *ctx, struct origin *o)
+{
+	bool made_real = false;
+	int r;
+
+	if (!o->real_exists) {
+		r = vss_dm_create(ctx, o->real, NULL, o->base, o->nb, false, true);
+		if (r)
+			return r;
+		made_real = true;
+	}
+	if (o->vol_exists) {
+		/* load first: a refused table leaves the volume as it was */
+		r = vss_dm_load(ctx, o->name, &o->ot, 1, false);
+		if (!r) {
+			r = vss_dm_suspend(ctx, o->name, false);
+			if (!r)
+				r = vss_dm_resume(ctx, o->name);
+			else
+				vss_dm_resume(ctx, o->name);
+		}
+	} else {
+		r = vss_dm_create(ctx, o->name, NULL, &o->ot, 1, false, true);
+	}
+	if (r) {
+		vss_err(ctx, "/dev/mapper/%s: cannot bring back its %s: %s", o->name, o->ot.type,
+			strerror(-r));
+		if (made_real)
+			vss_dm_remove(ctx, o->real);
+	}
+	return r;
+}
+
+/*
+ * Put one volume back under its origin: the provider's origin table; left
+ * alone when already live; its store and kernel target there; the table
+ * that goes under it; load.  Returns 0 when the origin is (or, in a dry
+ * run, would be) in place; *loaded_now tells whether it was loaded by this
+ * call (the volume was not live under it before).
+ */
+static int activate_origin(struct act *a, const struct vss_provider *p, json_object *root,
+			   json_object *st, bool *loaded_now)
 {
 	struct vss_ctx *ctx = a->ctx;
-	const char *name = vss_json_str(st, "name"), *real = vss_json_str(st, "real");
-	const char *store = vss_json_str(st, "store"), *provider = vss_json_str(st, "provider");
-	const char *wrapped_dev = vss_json_str(st, "wrapped_dev");
-	bool clone = !strcmp(provider, "dm-vss-clone");
-	/* a clone whose shadow copy holds dest: the volume stays off it */
-	bool split = clone && vss_clone_copy_exists(root, name, NULL);
-	const char *otype = !strcmp(provider, "dm-snapshot") ? "snapshot-origin" :
-			    split ? "linear" : clone ? "vss-clone" : "vss-origin";
-	uint32_t chunk = (uint32_t)vss_json_int(st, "chunk_sectors");
-	struct vss_dm_target *vt = NULL, *rt = NULL, *base = NULL, wrap, ot;
-	char params[600], wparams[300];
-	size_t nv = 0, nr = 0, nb = 0, i;
-	bool vol_exists, real_exists, made_real = false;
-	unsigned v[3];
-	uint64_t len = 0;
+	struct origin o = {
+		.name = vss_json_str(st, "name"), .real = vss_json_str(st, "real"),
+		.store = vss_json_str(st, "store"),
+	};
+	size_t i;
 	int r;
 
 	*loaded_now = false;
-	vol_exists = vss_dm_exists(name) == 1;
-	real_exists = vss_dm_exists(real) == 1;
-	if (vol_exists && vss_dm_table(name, false, &vt, &nv) == 0 &&
-	    origin_in_place(vt, nv, otype, real, real_exists)) {
-		vss_dbg(ctx, "/dev/mapper/%s: already under its %s: left alone", name, otype);
+	r = p->origin_table(root, st, &o.ot, o.params, sizeof(o.params));
+	if (r) {
+		vss_err(ctx, "/dev/mapper/%s: cannot make its origin's table: %s", o.name,
+			strerror(-r));
+		goto fail;
+	}
+	o.vol_exists = vss_dm_exists(o.name) == 1;
+	o.real_exists = vss_dm_exists(o.real) == 1;
+	if (o.vol_exists && vss_dm_table(o.name, false, &o.vt, &o.nv) == 0 &&
+	    origin_in_place(o.vt, o.nv, o.ot.type, o.real, o.real_exists)) {
+		vss_dbg(ctx, "/dev/mapper/%s: already under its %s: left alone", o.name, o.ot.type);
 		a->res->origins_present++;
-		vss_dm_targets_free(vt, nv);
-		return 0;
-	}
-	/* a detached loop device, or a disk gone while its node stays: no size */
-	if (!is_blockdev(store) || vss_blkdev_size(store, &len) || len < 512) {
-		vss_err(ctx, "/dev/mapper/%s: cannot bring back its %s: its store %s is missing "
-			"(no such device, or empty)", name, otype, store);
-		r = -ENODEV;
-		goto fail;
-	}
-	if ((!strcmp(otype, "vss-origin") || !strcmp(otype, "vss-clone")) &&
-	    vss_dm_target_version(otype, v)) {
-		vss_err(ctx, "/dev/mapper/%s: cannot bring back its %s: the kernel target "
-			"is not loaded (modprobe dm-vss)", name, otype);
-		r = -ENOPKG;
-		goto fail;
-	}
-	if (real_exists) {
-		/* an earlier run stopped between the two steps */
-		r = vss_dm_table(real, false, &rt, &nr);
-		if (r || !nr) {
-			vss_err(ctx, "/dev/mapper/%s: cannot read the table of %s: %s", name, real,
-				r ? strerror(-r) : "no table");
-			r = r ? r : -ENODEV;
-			goto fail;
-		}
-		if (vol_exists && nv && !same_tables(vt, nv, rt, nr)) {
-			vss_err(ctx, "/dev/mapper/%s: cannot bring back its %s: both it and %s exist "
-				"with different tables (%s %s / %s %s): remove the wrong one", name,
-				otype, real, vt[0].type, vt[0].params, rt[0].type, rt[0].params);
-			r = -EEXIST;
-			goto fail;
-		}
-		base = rt;
-		nb = nr;
-	} else if (vol_exists && nv) {
-		base = vt;
-		nb = nv;
-	} else if (vss_json_bool(st, "wrapped") && is_blockdev(wrapped_dev)) {
-		uint64_t sectors = 0;
-
-		r = vss_blkdev_size(wrapped_dev, &sectors);
-		if (r) {
-			vss_err(ctx, "%s: cannot read the size: %s", wrapped_dev, strerror(-r));
-			goto fail;
-		}
-		snprintf(wparams, sizeof(wparams), "%s 0", wrapped_dev);
-		wrap = (struct vss_dm_target){ 0, sectors >> 9, "linear", wparams };
-		base = &wrap;
-		nb = 1;
-	} else if (vss_json_bool(st, "wrapped")) {
-		vss_err(ctx, "/dev/mapper/%s: cannot bring back: the partition it wraps, %s, "
-			"is missing", name, wrapped_dev);
-		r = -ENODEV;
-		goto fail;
-	} else {
-		vss_err(ctx, "/dev/mapper/%s: cannot bring back: the volume is not active "
-			"(activate its logical volume, or create its table, then run "
-			"vss-activate again)", name);
-		r = -ENODEV;
-		goto fail;
-	}
-	len = 0;
-	for (i = 0; i < nb; i++)
-		len = base[i].start + base[i].length > len ? base[i].start + base[i].length : len;
-	if (clone) {
-		r = vss_clone_table(st, len, split, &ot, params, sizeof(params));
-		if (r) {
-			vss_err(ctx, "/dev/mapper/%s: cannot make the %s table: %s", name, otype,
-				strerror(-r));
-			goto fail;
-		}
-	} else if (!strcmp(otype, "vss-origin")) {
-		if (chunk)
-			snprintf(params, sizeof(params), "/dev/mapper/%s %s 2 chunk_sectors %u",
-				 real, store, chunk);
-		else
-			snprintf(params, sizeof(params), "/dev/mapper/%s %s", real, store);
-	} else {
-		snprintf(params, sizeof(params), "/dev/mapper/%s", real);
-	}
-	if (!clone) {
-		ot = (struct vss_dm_target){ 0, len, "", params };
-		vss_strlcpy(ot.type, otype, sizeof(ot.type));
-	}
-	if (a->dry) {
-		if (!real_exists)
-			vss_info(ctx, "/dev/mapper/%s: would create %s (%s %s)", name, real,
-				 base[0].type, base[0].params);
-		vss_info(ctx, "/dev/mapper/%s: would %s %s %s", name,
-			 vol_exists ? "reload with" : "create with", otype, params);
-		a->res->origins_loaded++;
-		*loaded_now = true;
-		r = 0;
 		goto out;
 	}
-	if (!real_exists) {
-		r = vss_dm_create(ctx, real, NULL, base, nb, false, true);
+	r = origin_can_load(ctx, p, &o);
+	if (!r)
+		r = origin_base(ctx, st, &o);
+	if (r)
+		goto fail;
+	for (i = 0; i < o.nb; i++)
+		if (o.base[i].start + o.base[i].length > o.ot.length)
+			o.ot.length = o.base[i].start + o.base[i].length;
+	if (a->dry) {
+		if (!o.real_exists)
+			vss_info(ctx, "/dev/mapper/%s: would create %s (%s %s)", o.name, o.real,
+				 o.base[0].type, o.base[0].params);
+		vss_info(ctx, "/dev/mapper/%s: would %s %s %s", o.name,
+			 o.vol_exists ? "reload with" : "create with", o.ot.type, o.params);
+	} else {
+		r = origin_load(ctx, &o);
 		if (r)
 			goto fail;
-		made_real = true;
+		vss_info(ctx, "/dev/mapper/%s: %s loaded over /dev/mapper/%s (store %s)", o.name,
+			 o.ot.type, o.real, o.store);
 	}
-	if (vol_exists) {
-		/* load first: a refused table leaves the volume as it was */
-		r = vss_dm_load(ctx, name, &ot, 1, false);
-		if (!r) {
-			r = vss_dm_suspend(ctx, name, false);
-			if (!r)
-				r = vss_dm_resume(ctx, name);
-			else
-				vss_dm_resume(ctx, name);
-		}
-	} else {
-		r = vss_dm_create(ctx, name, NULL, &ot, 1, false, true);
-	}
-	if (r) {
-		vss_err(ctx, "/dev/mapper/%s: cannot bring back its %s: %s", name, otype,
-			strerror(-r));
-		if (made_real)
-			vss_dm_remove(ctx, real);
-		goto fail;
-	}
-	vss_info(ctx, "/dev/mapper/%s: %s loaded over /dev/mapper/%s (store %s)", name, otype,
-		 real, store);
 	a->res->origins_loaded++;
 	*loaded_now = true;
 	goto out;
 fail:
 	failed(a, r);
 out:
-	vss_dm_targets_free(vt, nv);
-	vss_dm_targets_free(rt, nr);
+	vss_dm_targets_free(o.vt, o.nv);
+	vss_dm_targets_free(o.rt, o.nr);
 	return r;
 }
 
@@ -344,200 +370,49 @@ static void invalid(struct act *a, json_object *sh, const char *why)
 	a->res->shadows_invalid++;
 }
 
-/* Whether a vss-snap or snapshot device reports its snapshot valid. */
-static bool device_valid(const char *name)
-{
-	struct vss_dm_target *t;
-	size_t n;
-	bool ok = false;
-
-	if (vss_dm_table(name, true, &t, &n) || !n)
-		return false;
-	if (!strcmp(t[0].type, "vss-snap"))
-		ok = strstr(t[0].params, " valid") != NULL;
-	else if (!strcmp(t[0].type, "snapshot"))
-		ok = strncmp(t[0].params, "Invalid", 7) && strncmp(t[0].params, "Overflow", 8);
-	vss_dm_targets_free(t, n);
-	return ok;
-}
-
-static void activate_cow_shadow(struct act *a, json_object *st, json_object *sh,
-				const struct store_table *table)
-{
-	struct vss_ctx *ctx = a->ctx;
-	const char *name = vss_json_str(st, "name"), *real = vss_json_str(st, "real");
-	const char *store = vss_json_str(st, "store"), *snap_dev = vss_json_str(sh, "snap_dev");
-	long long id = (long long)vss_json_int(sh, "shadow_id");
-	uint32_t snap_id = (uint32_t)vss_json_int(sh, "snap_id");
-	char params[600];
-	struct vss_dm_target t = { 0, 0, "vss-snap", params };
-	int r;
-
-	if (table->known) {
-		const struct vss_store_snap *ss = table->unformatted ? NULL : store_snap(table, snap_id);
-		if (!ss) {
-			invalid(a, sh, table->unformatted ? "its store is empty (not formatted)"
-				: "gone from its store");
-			return;
-		}
-		if (ss->state != VSS_SNAP_VALID) {
-			char why[96];
-
-			snprintf(why, sizeof(why), "%s in its store",
-				 vss_store_snap_state_name(ss->state));
-			invalid(a, sh, why);
-			return;
-		}
-	}
-	snprintf(params, sizeof(params), "/dev/mapper/%s %s %u", real, store, snap_id);
-	if (a->dry) {
-		vss_info(ctx, "shadow copy %lld: would create /dev/mapper/%s (vss-snap %s)", id,
-			 snap_dev, params);
-		a->res->shadows_loaded++;
-		return;
-	}
-	t.length = vss_dm_size(name);
-	r = t.length ? vss_dm_create(ctx, snap_dev, NULL, &t, 1, true, true) : -ENODEV;
-	if (r == -ENOENT) {
-		invalid(a, sh, "the kernel finds it in no store");
-		return;
-	}
-	if (r) {
-		vss_err(ctx, "shadow copy %lld: cannot bring back /dev/mapper/%s: %s", id, snap_dev,
-			strerror(-r));
-		failed(a, r);
-		return;
-	}
-	if (!device_valid(snap_dev)) {
-		vss_dm_remove(ctx, snap_dev);
-		invalid(a, sh, "the kernel reports it invalid");
-		return;
-	}
-	vss_info(ctx, "shadow copy %lld: /dev/mapper/%s activated", id, snap_dev);
-	mark(a, sh, "created");
-	a->res->shadows_loaded++;
-}
-
 /*
- * dm-snapshot: a persistent cow area whose header is gone would be
- * initialised afresh by the kernel, and the snapshot would silently read
- * today's origin: check the header first ("SnAp", valid).
+ * What the store's snapshot table, read before the origin loaded it, says
+ * of the copy: NULL when it holds it valid (or was not read), else why not.
  */
-static bool cow_header_valid(const char *store, uint64_t offset)
+static const char *store_table_says(const struct store_table *table, json_object *sh,
+				    char *why, size_t wsize)
 {
-	uint32_t hdr[2] = { 0, 0 };
-	int fd = open(store, O_RDONLY | O_CLOEXEC);
-	bool ok;
+	const struct vss_store_snap *ss;
 
-	if (fd < 0)
-		return false;
-	ioctl(fd, BLKFLSBUF, 0);
-	ok = pread(fd, hdr, sizeof(hdr), (off_t)offset) == sizeof(hdr) &&
-	     le32toh(hdr[0]) == 0x70416e53 && le32toh(hdr[1]) == 1;
-	close(fd);
-	return ok;
+	if (!table->known)
+		return NULL;
+	if (table->unformatted)
+		return "its store is empty (not formatted)";
+	ss = store_snap(table, (uint32_t)vss_json_int(sh, "snap_id"));
+	if (!ss)
+		return "gone from its store";
+	if (ss->state == VSS_SNAP_VALID)
+		return NULL;
+	snprintf(why, wsize, "%s in its store", vss_store_snap_state_name(ss->state));
+	return why;
 }
 
-static void activate_snapshot_shadow(struct act *a, json_object *st, json_object *sh)
+/* One shadow copy's device again, through its provider. */
+static void activate_shadow(struct act *a, const struct vss_provider *p, json_object *st,
+			    json_object *sh, const struct store_table *table)
 {
-	struct vss_ctx *ctx = a->ctx;
-	const char *name = vss_json_str(st, "name"), *real = vss_json_str(st, "real");
-	const char *store = vss_json_str(st, "store"), *snap_dev = vss_json_str(sh, "snap_dev");
-	const char *cow_dev = vss_json_str(sh, "cow_dev");
-	long long id = (long long)vss_json_int(sh, "shadow_id");
-	uint64_t off = vss_json_int(sh, "cow_offset"), clen = vss_json_int(sh, "cow_len");
-	char cparams[300], sparams[400];
-	struct vss_dm_target ct = { 0, clen >> 9, "linear", cparams };
-	struct vss_dm_target tt = { 0, 0, "snapshot", sparams };
-	bool made_cow = false;
+	char why[128] = "";
+	const char *gone = store_table_says(table, sh, why, sizeof(why));
 	int r;
 
-	if (!cow_dev || !clen) {
-		invalid(a, sh, "no cow area recorded");
+	if (gone) {
+		invalid(a, sh, gone);
 		return;
 	}
-	if (!cow_header_valid(store, off)) {
-		invalid(a, sh, "its cow area in the store has no valid snapshot header");
-		return;
-	}
-	snprintf(cparams, sizeof(cparams), "%s %llu", store, (unsigned long long)(off >> 9));
-	snprintf(sparams, sizeof(sparams), "/dev/mapper/%s /dev/mapper/%s P 8", real, cow_dev);
-	if (a->dry) {
-		vss_info(ctx, "shadow copy %lld: would create /dev/mapper/%s (linear %s) and "
-			 "/dev/mapper/%s (snapshot %s)", id, cow_dev, cparams, snap_dev, sparams);
-		a->res->shadows_loaded++;
-		return;
-	}
-	tt.length = vss_dm_size(name);
-	if (vss_dm_exists(cow_dev) != 1) {
-		r = vss_dm_create(ctx, cow_dev, NULL, &ct, 1, false, true);
-		if (r)
-			goto fail;
-		made_cow = true;
-	}
-	/*
-	 * A write to the origin between the snapshot's load and its
-	 * registration would not be copied: hold the origin suspended.
-	 */
-	r = vss_dm_suspend(ctx, name, false);
-	if (r)
-		goto fail;
-	r = vss_dm_create(ctx, snap_dev, NULL, &tt, 1, true, true);
-	vss_dm_resume(ctx, name);
-	if (r)
-		goto fail;
-	if (!device_valid(snap_dev)) {
-		vss_dm_remove(ctx, snap_dev);
-		vss_dm_remove(ctx, cow_dev);
-		invalid(a, sh, "the kernel reports it invalid");
-		return;
-	}
-	vss_info(ctx, "shadow copy %lld: /dev/mapper/%s activated", id, snap_dev);
-	mark(a, sh, "created");
-	a->res->shadows_loaded++;
-	return;
-fail:
-	vss_err(ctx, "shadow copy %lld: cannot bring back /dev/mapper/%s: %s", id, snap_dev,
-		strerror(-r));
-	if (made_cow)
-		vss_dm_remove(ctx, cow_dev);
-	failed(a, r);
-}
-
-/*
- * dm-vss-clone: the split image is dest itself, which nothing wrote to
- * since (the volume came back as linear over <name>-real): a read-only
- * linear device over it.  The kernel keeps no state to check it against.
- */
-static void activate_clone_shadow(struct act *a, json_object *st, json_object *sh)
-{
-	struct vss_ctx *ctx = a->ctx;
-	const char *name = vss_json_str(st, "name"), *dest = vss_json_str(st, "store");
-	const char *snap_dev = vss_json_str(sh, "snap_dev");
-	long long id = (long long)vss_json_int(sh, "shadow_id");
-	char params[300];
-	struct vss_dm_target t = { 0, 0, "linear", params };
-	int r;
-
-	snprintf(params, sizeof(params), "%s 0", dest);
-	if (a->dry) {
-		vss_info(ctx, "shadow copy %lld: would create /dev/mapper/%s (linear %s, read-only)",
-			 id, snap_dev, params);
-		a->res->shadows_loaded++;
-		return;
-	}
-	t.length = vss_dm_size(name);
-	r = t.length ? vss_dm_create(ctx, snap_dev, NULL, &t, 1, true, true) : -ENODEV;
-	if (r) {
-		vss_err(ctx, "shadow copy %lld: cannot bring back /dev/mapper/%s: %s", id, snap_dev,
-			strerror(-r));
+	r = p->reactivate(a->ctx, st, sh, a->dry, why, sizeof(why));
+	if (r == VSS_REACTIVATE_INVALID) {
+		invalid(a, sh, why);
+	} else if (r) {
 		failed(a, r);
-		return;
+	} else {
+		mark(a, sh, "created");
+		a->res->shadows_loaded++;
 	}
-	vss_info(ctx, "shadow copy %lld: /dev/mapper/%s activated (the split image on %s)", id,
-		 snap_dev, dest);
-	mark(a, sh, "created");
-	a->res->shadows_loaded++;
 }
 
 /* The exposure of a copy does not survive its mount: clear stale records. */
@@ -568,7 +443,8 @@ static void activate_volume(struct act *a, json_object *root, json_object *st)
 	const char *store = vss_json_str(st, "store");
 	json_object *sets = vss_json_array(root, "sets");
 	struct store_table table = { 0 };
-	bool cow, loaded_now = false;
+	const struct vss_provider *p;
+	bool loaded_now = false;
 	size_t i, j;
 	unsigned int k;
 	int r;
@@ -578,16 +454,15 @@ static void activate_volume(struct act *a, json_object *root, json_object *st)
 			 "skipped");
 		return;
 	}
-	if (strcmp(provider, "dm-vss-cow") && strcmp(provider, "dm-snapshot") &&
-	    strcmp(provider, "dm-vss-clone")) {
+	p = vss_provider_by_name(provider);
+	if (!p->reactivate || !p->origin_table) {
 		vss_warn(ctx, "/dev/mapper/%s: provider %s: vss-activate does not bring it back: "
 			 "left alone", name, provider);
 		return;
 	}
-	cow = !strcmp(provider, "dm-vss-cow");
-	if (cow && is_blockdev(store))
+	if ((p->caps & VSS_PROVIDER_STORE_TABLE) && is_blockdev(store))
 		read_store_table(a, store, &table);
-	r = activate_origin(a, root, st, &loaded_now);
+	r = activate_origin(a, p, root, st, &loaded_now);
 
 	for (i = 0; sets && i < json_object_array_length(sets); i++) {
 		json_object *set = json_object_array_get_idx(sets, i);
@@ -601,10 +476,10 @@ static void activate_volume(struct act *a, json_object *root, json_object *st)
 			const char *sname = vss_json_str(sh, "name");
 			const char *state = vss_json_str(sh, "state");
 			const char *snap_dev = vss_json_str(sh, "snap_dev");
-			const char *p = vss_json_str(sh, "provider");
+			const char *sp = vss_json_str(sh, "provider");
 			long long id = (long long)vss_json_int(sh, "shadow_id");
 
-			if (!sname || strcmp(sname, name) || !p || strcmp(p, provider))
+			if (!sname || strcmp(sname, name) || !sp || strcmp(sp, provider))
 				continue;
 			clear_stale_exposure(a, sh);
 			if (state && !strcmp(state, "invalid")) {
@@ -628,12 +503,7 @@ static void activate_volume(struct act *a, json_object *root, json_object *st)
 				failed(a, -ENODEV);
 				continue;
 			}
-			if (cow)
-				activate_cow_shadow(a, st, sh, &table);
-			else if (!strcmp(provider, "dm-vss-clone"))
-				activate_clone_shadow(a, st, sh);
-			else
-				activate_snapshot_shadow(a, st, sh);
+			activate_shadow(a, p, st, sh, &table);
 		}
 	}
 

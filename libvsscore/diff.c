@@ -39,8 +39,6 @@
 #include "libvsscore-store.h"
 #include "vss-ondisk.h"
 
-#define COW_PROVIDER "dm-vss-cow"
-
 /* The catalog's view of a shadow copy, or -ENOENT (reported). */
 static int shadow_info(struct vss_ctx *ctx, uint64_t id, struct vss_shadow_info *out)
 {
@@ -260,7 +258,7 @@ static int full_image(struct vss_ctx *ctx, const struct vss_shadow_info *to,
 	if (r)
 		return r;
 	d->to_created = to->created;
-	if (!strcmp(to->provider, COW_PROVIDER)) {
+	if (vss_provider_can(to->provider, VSS_PROVIDER_STORE_TABLE)) {
 		struct vss_store *st = NULL;
 		struct vss_store_info info;
 		struct vss_store_snap et;
@@ -321,7 +319,8 @@ VSS_EXPORT int vss_shadow_diff(struct vss_ctx *ctx, uint64_t from_id, uint64_t t
 			"(%s, %s): changes are only known between copies of one volume",
 			from_id, to_id, from.volume, to.volume);
 		r = -EXDEV;
-	} else if (strcmp(to.provider, COW_PROVIDER) || strcmp(from.provider, COW_PROVIDER) ||
+	} else if (!vss_provider_can(to.provider, VSS_PROVIDER_STORE_TABLE) ||
+		   !vss_provider_can(from.provider, VSS_PROVIDER_STORE_TABLE) ||
 		   strcmp(from.store, to.store)) {
 		vss_err(ctx, "shadow copies %" PRIu64 " and %" PRIu64 ": changed extents are known "
 			"only for dm-vss-cow shadow copies of one store (these are %s and %s): "

@@ -70,7 +70,7 @@ static int check_usable(struct vss_ctx *ctx, uint64_t id, const char *state,
 			device[0] ? device : "(none)");
 		return -ENODEV;
 	}
-	if (strcmp(provider, "dm-vss-cow") && strcmp(provider, "dm-snapshot"))
+	if (!vss_provider_can(provider, VSS_PROVIDER_DEVICE_STATUS))
 		return 0;
 	r = vss_dm_table(name, true, &t, &n);
 	if (r || !n) {
@@ -79,9 +79,7 @@ static int check_usable(struct vss_ctx *ctx, uint64_t id, const char *state,
 		vss_dm_targets_free(t, n);
 		return r ? r : -ENODEV;
 	}
-	if ((!strcmp(t[0].type, "vss-snap") && !strstr(t[0].params, " valid")) ||
-	    (!strcmp(t[0].type, "snapshot") && (!strncmp(t[0].params, "Invalid", 7) ||
-						 !strncmp(t[0].params, "Overflow", 8)))) {
+	if (!vss_status_device_valid(t[0].type, t[0].params)) {
 		vss_err(ctx, "shadow copy %llu: cannot expose: the kernel reports it invalid "
 			"(%s %s): dropped or invalidated when its store overflowed",
 			(unsigned long long)id, t[0].type, t[0].params);

@@ -347,7 +347,7 @@ struct vss_storage_opts {
 	const char *volume;	/* the volume (any form vss_volume_resolve() takes) */
 	const char *store;	/* the store device */
 	const char *provider;	/* "dm-vss-cow", "dm-snapshot", "dm-vss-clone",
-				 * or NULL: dm-vss-cow if loaded */
+				 * or NULL: dm-vss-cow, which must be loaded */
 	uint32_t chunk_sectors;	/* 0: the target's default */
 	uint64_t max_bytes;	/* dm-snapshot: bytes per cow area; 0: whole store */
 	bool wrap;		/* a plain partition: wrap it in a dm-linear device */

@@ -367,14 +367,74 @@ out:
 	return r;
 }
 
+/*
+ * Whether the volume can be reverted to the shadow copy sh: a copy whose
+ * provider keeps a store table, its volume a vss-origin over that store,
+ * its device there and valid.  vol_path: the volume's device.
+ */
+static int revert_check(struct vss_ctx *ctx, uint64_t shadow_id, json_object *sh,
+			struct vss_revert_result *res, char *vol_path, size_t vsize)
+{
+	const char *dm_name = vss_json_str(sh, "name"), *snap_dev = vss_json_str(sh, "snap_dev");
+	const char *store = vss_json_str(sh, "store"), *provider = vss_json_str(sh, "provider");
+	char snap_type[32], params[512];
+	struct vss_snap_status ss;
+	int r;
+
+	if (!provider || !vss_provider_can(provider, VSS_PROVIDER_STORE_TABLE)) {
+		vss_err(ctx, "shadow copy %" PRIu64 ": provider %s: revert is supported for "
+			"dm-vss-cow shadow copies only", shadow_id, provider ? provider : "unknown");
+		return -EOPNOTSUPP;
+	}
+	if (!dm_name || !*dm_name || !snap_dev || !*snap_dev || !store || !*store) {
+		vss_err(ctx, "shadow copy %" PRIu64 ": catalog entry is incomplete", shadow_id);
+		return -EUCLEAN;
+	}
+	snprintf(vol_path, vsize, "/dev/mapper/%s", dm_name);
+
+	/* The volume must be a vss-origin over that store. */
+	if (!vss_dm_present()) {
+		vss_err(ctx, "%s: the kernel has no device-mapper (modprobe dm-mod)", vol_path);
+		return -ENOPKG;
+	}
+	r = vss_dm_first(dm_name, false, snap_type, sizeof(snap_type), params, sizeof(params));
+	if (r == -ENOENT || r == -ENXIO || r == -ENODEV) {
+		vss_err(ctx, "%s: volume is not active", vol_path);
+		return -ENODEV;
+	}
+	if (r) {
+		vss_err(ctx, "%s: cannot read the table: %s", vol_path, strerror(-r));
+		return r;
+	}
+	if (strcmp(snap_type, "vss-origin")) {
+		vss_err(ctx, "%s: volume is a %s device, not a vss-origin: cannot revert",
+			vol_path, snap_type);
+		return -ENODEV;
+	}
+	/* The shadow copy's device, and what the kernel says of it. */
+	r = vss_dm_first(snap_dev, true, snap_type, sizeof(snap_type), params, sizeof(params));
+	if (r) {
+		vss_err(ctx, "shadow copy %" PRIu64 ": device %s is not active (vss-activate "
+			"brings it back)", shadow_id, res->device);
+		return -ENODEV;
+	}
+	if (!vss_status_snap_parse(params, &ss) && strcmp(ss.state, "valid")) {
+		vss_err(ctx, "shadow copy %" PRIu64 ": %s: the kernel reports it %s "
+			"(dropped or invalidated): cannot revert to it", shadow_id, res->device,
+			ss.state);
+		return -ESTALE;
+	}
+	return 0;
+}
+
 VSS_EXPORT int vss_shadow_revert(struct vss_ctx *ctx, uint64_t shadow_id,
 				 const struct vss_revert_opts *opts,
 				 struct vss_revert_result *result)
 {
 	static const struct vss_revert_opts defaults;
 	struct vss_revert_result local = { 0 }, *res = result ? result : &local;
-	char vol_path[200], snap_type[32], params[512], state[32] = "";
-	const char *dm_name, *snap_dev, *store, *provider;
+	char vol_path[200];
+	const char *dm_name, *store, *provider;
 	json_object *sh = NULL;
 	uint64_t *chunks = NULL, vol_bytes, i;
 	size_t count = 0;
@@ -391,63 +451,15 @@ VSS_EXPORT int vss_shadow_revert(struct vss_ctx *ctx, uint64_t shadow_id,
 		return r;
 	}
 	dm_name = vss_json_str(sh, "name");
-	snap_dev = vss_json_str(sh, "snap_dev");
 	store = vss_json_str(sh, "store");
 	provider = vss_json_str(sh, "provider");
 	vss_strlcpy(res->volume, vss_json_str(sh, "volume"), sizeof(res->volume));
 	vss_strlcpy(res->device, vss_json_str(sh, "device"), sizeof(res->device));
 	vss_strlcpy(res->provider, provider, sizeof(res->provider));
 
-	if (!provider || strcmp(provider, "dm-vss-cow")) {
-		vss_err(ctx, "shadow copy %" PRIu64 ": provider %s: revert is supported for "
-			"dm-vss-cow shadow copies only", shadow_id, provider ? provider : "unknown");
-		r = -EOPNOTSUPP;
+	r = revert_check(ctx, shadow_id, sh, res, vol_path, sizeof(vol_path));
+	if (r)
 		goto out;
-	}
-	if (!dm_name || !*dm_name || !snap_dev || !*snap_dev || !store || !*store) {
-		vss_err(ctx, "shadow copy %" PRIu64 ": catalog entry is incomplete", shadow_id);
-		r = -EUCLEAN;
-		goto out;
-	}
-	snprintf(vol_path, sizeof(vol_path), "/dev/mapper/%s", dm_name);
-
-	/* The volume must be a vss-origin over that store. */
-	if (!vss_dm_present()) {
-		vss_err(ctx, "%s: the kernel has no device-mapper (modprobe dm-mod)", vol_path);
-		r = -ENOPKG;
-		goto out;
-	}
-	r = vss_dm_first(dm_name, false, snap_type, sizeof(snap_type), params, sizeof(params));
-	if (r == -ENOENT || r == -ENXIO || r == -ENODEV) {
-		vss_err(ctx, "%s: volume is not active", vol_path);
-		r = -ENODEV;
-		goto out;
-	}
-	if (r) {
-		vss_err(ctx, "%s: cannot read the table: %s", vol_path, strerror(-r));
-		goto out;
-	}
-	if (strcmp(snap_type, "vss-origin")) {
-		vss_err(ctx, "%s: volume is a %s device, not a vss-origin: cannot revert",
-			vol_path, snap_type);
-		r = -ENODEV;
-		goto out;
-	}
-	/* The shadow copy's device, and what the kernel says of it. */
-	r = vss_dm_first(snap_dev, true, snap_type, sizeof(snap_type), params, sizeof(params));
-	if (r) {
-		vss_err(ctx, "shadow copy %" PRIu64 ": device %s is not active (vss-activate "
-			"brings it back)", shadow_id, res->device);
-		r = -ENODEV;
-		goto out;
-	}
-	if (sscanf(params, "%*u %31s", state) == 1 && strcmp(state, "valid")) {
-		vss_err(ctx, "shadow copy %" PRIu64 ": %s: the kernel reports it %s "
-			"(dropped or invalidated): cannot revert to it", shadow_id, res->device,
-			state);
-		r = -ESTALE;
-		goto out;
-	}
 
 	vol_fd = open_volume(ctx, dm_name, vol_path, res);
 	if (vol_fd < 0) {

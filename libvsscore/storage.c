@@ -10,9 +10,11 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/fs.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -81,132 +83,97 @@ VSS_EXPORT int vss_storage_clone_status(struct vss_ctx *ctx, const char *volume,
 	return r;
 }
 
-/* A clone's dest: as large as the volume, and used by nothing else. */
-static int clone_check_dest(struct vss_ctx *ctx, const char *dm, const char *dest)
+/*
+ * The provider of a new storage entry: the one named, else the best one.
+ * Either must be usable here: no quiet step down to another.
+ */
+static const struct vss_provider *storage_provider(struct vss_ctx *ctx,
+						   const struct vss_storage_opts *o, int *err)
 {
-	uint64_t need = vss_dm_size(dm) << 9, have = 0;
-	int fd, r;
+	const struct vss_provider *p = o->provider ? vss_provider_builtin(o->provider)
+						   : vss_provider_best();
+	unsigned v[3];
 
-	r = vss_blkdev_size(dest, &have);
-	if (r) {
-		vss_err(ctx, "%s: cannot read the size of the clone's dest: %s", dest,
-			strerror(-r));
-		return r;
+	*err = 0;
+	if (!p) {
+		vss_err(ctx, "%s: unknown storage provider (dm-vss-cow, dm-snapshot or "
+			"dm-vss-clone)", o->provider);
+		*err = -EINVAL;
+		return NULL;
 	}
-	if (have < need) {
-		vss_err(ctx, "%s: too small for a clone of /dev/mapper/%s: %llu bytes, the "
-			"volume has %llu (dest must hold a full copy)", dest, dm,
-			(unsigned long long)have, (unsigned long long)need);
-		return -ENOSPC;
+	if (p->kernel_target && vss_dm_target_version(p->kernel_target, v)) {
+		vss_err(ctx, "%s: the kernel target %s is not loaded (modprobe dm-vss%s)",
+			o->volume, p->kernel_target,
+			o->provider ? "" : ", or name another provider with --provider");
+		*err = -ENOPKG;
+		return NULL;
 	}
-	/* O_EXCL on a block device fails while it is mounted or held by dm. */
-	fd = open(dest, O_RDONLY | O_EXCL | O_CLOEXEC);
-	if (fd < 0) {
-		r = -errno;
-		vss_err(ctx, "%s: cannot be the clone's dest: %s", dest,
-			r == -EBUSY ? "in use (mounted, or under another device)" : strerror(-r));
-		return r;
-	}
-	close(fd);
-	return 0;
+	vss_info(ctx, "%s: provider %s", o->volume, p->name);
+	return p;
 }
 
-/* Zero both superblock copies of a dm-vss store: its snapshots are gone. */
-static int store_wipe(struct vss_ctx *ctx, const char *store)
+/* The catalog's entry for the volume dm over real, with the provider's own fields. */
+static json_object *storage_entry(const struct vss_storage_opts *o, const char *provider,
+				  const char *dm, const char *real, const char *store,
+				  const char *wrapped)
 {
-	static const char zero[8192];
-	int fd, r = 0;
+	json_object *e = json_object_new_object();
+	char vol[160];
 
-	fd = open(store, O_WRONLY | O_EXCL | O_CLOEXEC);
-	if (fd < 0 || pwrite(fd, zero, sizeof(zero), 0) != (ssize_t)sizeof(zero) ||
-	    fsync(fd))
-		r = -errno;
-	if (fd >= 0)
-		close(fd);
-	if (r)
-		vss_err(ctx, "%s: cannot wipe the old store: %s", store, strerror(-r));
-	return r;
+	snprintf(vol, sizeof(vol), "/dev/mapper/%s", dm);
+	json_object_object_add(e, "volume", json_object_new_string(vol));
+	json_object_object_add(e, "name", json_object_new_string(dm));
+	json_object_object_add(e, "real", json_object_new_string(real));
+	json_object_object_add(e, "store", json_object_new_string(store));
+	json_object_object_add(e, "provider", json_object_new_string(provider));
+	json_object_object_add(e, "chunk_sectors", json_object_new_int64(o->chunk_sectors));
+	json_object_object_add(e, "max_bytes", json_object_new_int64(o->max_bytes));
+	json_object_object_add(e, "wrapped", json_object_new_boolean(wrapped[0] != '\0'));
+	json_object_object_add(e, "wrapped_dev", json_object_new_string(wrapped));
+	return e;
 }
 
 /*
- * A new store must be blank: a dm-vss store made for another volume (or
- * for this one before vss-storage remove, since when the volume changed
- * without copies) would serve snapshots that are not copies of this volume;
- * other data would be refused by the target.  wipe: make it blank first.
+ * The volume's table moves to <name>-real, and the volume is switched to
+ * the provider's origin table over it with one suspend/resume.
  */
-static int cow_check_store(struct vss_ctx *ctx, const char *dm, const char *store, bool wipe)
+static int storage_switch(struct vss_ctx *ctx, const struct vss_provider *p, json_object *root,
+			  json_object *e)
 {
-	struct vss_store_info info;
-	struct vss_store *st;
+	const char *dm = vss_json_str(e, "name"), *real = vss_json_str(e, "real");
+	struct vss_dm_target *old = NULL, t;
+	char params[600];
+	size_t n = 0;
 	int r;
 
-	r = vss_store_open(store, VSS_STORE_EXCL, NULL, &st);
-	if (r) {
-		vss_err(ctx, "%s: cannot be the store: %s", store,
-			r == -EBUSY ? "in use (mounted, or under another device)" : strerror(-r));
+	r = vss_dm_table(dm, false, &old, &n);
+	if (r)
 		return r;
+	if (!n) {
+		vss_err(ctx, "/dev/mapper/%s: has no table", dm);
+		return -ENODEV;
 	}
-	r = vss_store_load(st);
+	r = p->origin_table(root, e, &t, params, sizeof(params));
 	if (!r)
-		vss_store_get_info(st, &info);
-	vss_store_close(st);
+		r = vss_dm_create(ctx, real, NULL, old, n, false, true);
+	if (r)
+		goto out;
+	t.length = old[n - 1].start + old[n - 1].length;
+	r = vss_dm_switch_table(ctx, dm, &t, 1);
 	if (r) {
-		vss_err(ctx, "%s: cannot read the store: %s", store, strerror(-r));
-		return r;
+		vss_dm_resume(ctx, dm);
+		vss_dm_remove(ctx, real);
 	}
-	if (info.state == VSS_STORE_UNFORMATTED) {
-		/*
-		 * Zero first 4 KiB are what the target formats, but btrfs, ZFS,
-		 * md RAID 1.2 or iso9660 keep their signatures past them.
-		 */
-		char what[64];
-
-		r = vss_device_signature(store, what, sizeof(what));
-		if (r < 0) {
-			vss_err(ctx, "%s: cannot probe it for signatures: %s", store, strerror(-r));
-			return r;
-		}
-		if (!r)
-			return 0;
-		if (!wipe) {
-			vss_err(ctx, "%s: is not blank: it holds %s (its first 4 KiB are zero, its "
-				"signature is further on): to use it as the store, vss-storage add "
-				"--wipe (what it holds is lost)", store, what);
-			return -EEXIST;
-		}
-	}
-	if (wipe) {
-		vss_info(ctx, "%s: wiping the old content's signatures and superblock area", store);
-		r = vss_device_wipe_signatures(store);
-		if (r) {
-			vss_err(ctx, "%s: cannot wipe its signatures: %s", store, strerror(-r));
-			return r;
-		}
-		return store_wipe(ctx, store);
-	}
-	if (info.state == VSS_STORE_LOADED)
-		vss_err(ctx, "%s: holds a dm-vss store already (%u snapshots, of a volume of "
-			"%llu sectors): they are not copies of /dev/mapper/%s; to use the device "
-			"anyway, vss-storage add --wipe (its snapshots are lost)", store,
-			info.nr_snaps, (unsigned long long)info.origin_sectors, dm);
-	else
-		vss_err(ctx, "%s: is not blank (its first 4 KiB hold data, not a dm-vss "
-			"store): to use it as the store, vss-storage add --wipe (what it holds "
-			"is lost)", store);
-	return -EEXIST;
+out:
+	vss_dm_targets_free(old, n);
+	return r;
 }
 
 VSS_EXPORT int vss_storage_add(struct vss_ctx *ctx, const struct vss_storage_opts *o)
 {
-	char dm[128], real[160], wrapped[256] = "", params[600], store[256];
-	struct vss_dm_target *old = NULL, t = { 0, 0, "", params };
-	const char *provider = o->provider;
-	json_object *root = NULL, *e;
-	uint32_t region = o->region_sectors ? o->region_sectors
-					    : VSS_CLONE_DEFAULT_REGION_SECTORS;
-	bool clone;
-	size_t n = 0;
-	unsigned v[3];
+	char dm[128], real[160], wrapped[256] = "", store[256];
+	const struct vss_provider *p;
+	json_object *root = NULL, *e = NULL;
 	int r;
 
 	if (!o->volume || !o->store)
@@ -221,30 +188,9 @@ VSS_EXPORT int vss_storage_add(struct vss_ctx *ctx, const struct vss_storage_opt
 			"modprobe dm-vss)", o->volume);
 		return -ENOPKG;
 	}
-	if (!provider)
-		provider = vss_dm_target_version("vss-origin", v) ? "dm-snapshot" : "dm-vss-cow";
-	if (strcmp(provider, "dm-vss-cow") && strcmp(provider, "dm-snapshot") &&
-	    strcmp(provider, "dm-vss-clone")) {
-		vss_err(ctx, "%s: unknown storage provider (dm-vss-cow, dm-snapshot or "
-			"dm-vss-clone)", provider);
-		return -EINVAL;
-	}
-	clone = !strcmp(provider, "dm-vss-clone");
-	if (clone && (region < 8 || region > 2097152 || (region & (region - 1)))) {
-		vss_err(ctx, "%u sectors: the clone's region size must be a power of two "
-			"from 4 KiB to 1 GiB", region);
-		return -EINVAL;
-	}
-	if (clone && vss_dm_target_version("vss-clone", v)) {
-		vss_err(ctx, "%s: the vss-clone kernel target is not loaded (modprobe dm-vss)",
-			o->volume);
-		return -ENOPKG;
-	}
-	if (!strcmp(provider, "dm-vss-cow") && vss_dm_target_version("vss-origin", v)) {
-		vss_err(ctx, "%s: the vss-origin kernel target is not loaded (modprobe dm-vss)",
-			o->volume);
-		return -ENOPKG;
-	}
+	p = storage_provider(ctx, o, &r);
+	if (!p)
+		return r;
 	r = vss_volume_resolve(ctx, o->volume, dm, sizeof(dm));
 	if (r == -ENOTBLK && o->wrap)
 		r = wrap_device(ctx, o, dm, sizeof(dm), wrapped, sizeof(wrapped));
@@ -261,74 +207,26 @@ VSS_EXPORT int vss_storage_add(struct vss_ctx *ctx, const struct vss_storage_opt
 		r = -EEXIST;
 		goto fail;
 	}
-	if (clone)
-		r = clone_check_dest(ctx, dm, store);
-	else if (!strcmp(provider, "dm-vss-cow"))
-		r = cow_check_store(ctx, dm, store, o->wipe);
-	if (r)
-		goto fail;
 	snprintf(real, sizeof(real), "%s-real", dm);
-	r = vss_dm_table(dm, false, &old, &n);
+	e = storage_entry(o, p->name, dm, real, store, wrapped);
+	r = p->storage_add ? p->storage_add(ctx, o, dm, store, e) : 0;
+	if (!r)
+		r = storage_switch(ctx, p, root, e);
 	if (r)
 		goto fail;
-	if (!n) {
-		vss_err(ctx, "/dev/mapper/%s: has no table", dm);
-		r = -ENODEV;
-		goto fail;
-	}
-	r = vss_dm_create(ctx, real, NULL, old, n, false, true);
-	if (r)
-		goto fail;
-	t.length = old[n - 1].start + old[n - 1].length;
-	if (!strcmp(provider, "dm-vss-cow")) {
-		vss_strlcpy(t.type, "vss-origin", sizeof(t.type));
-		if (o->chunk_sectors)
-			snprintf(params, sizeof(params), "/dev/mapper/%s %s 2 chunk_sectors %u",
-				 real, store, o->chunk_sectors);
-		else
-			snprintf(params, sizeof(params), "/dev/mapper/%s %s", real, store);
-	} else if (clone) {
-		vss_strlcpy(t.type, "vss-clone", sizeof(t.type));
-		snprintf(params, sizeof(params), "/dev/mapper/%s %s %u", real, store, region);
-	} else {
-		vss_strlcpy(t.type, "snapshot-origin", sizeof(t.type));
-		snprintf(params, sizeof(params), "/dev/mapper/%s", real);
-	}
-	r = vss_dm_switch_table(ctx, dm, &t, 1);
-	if (r) {
-		vss_dm_resume(ctx, dm);
-		vss_dm_remove(ctx, real);
-		goto fail;
-	}
-	e = json_object_new_object();
-	snprintf(params, sizeof(params), "/dev/mapper/%s", dm);
-	json_object_object_add(e, "volume", json_object_new_string(params));
-	json_object_object_add(e, "name", json_object_new_string(dm));
-	json_object_object_add(e, "real", json_object_new_string(real));
-	json_object_object_add(e, "store", json_object_new_string(store));
-	json_object_object_add(e, "provider", json_object_new_string(provider));
-	json_object_object_add(e, "chunk_sectors", json_object_new_int64(o->chunk_sectors));
-	json_object_object_add(e, "max_bytes", json_object_new_int64(o->max_bytes));
-	json_object_object_add(e, "wrapped", json_object_new_boolean(wrapped[0] != '\0'));
-	json_object_object_add(e, "wrapped_dev", json_object_new_string(wrapped));
-	if (clone)
-		json_object_object_add(e, "region_sectors", json_object_new_int64(region));
 	json_object_array_add(vss_json_array(root, "storage"), e);
 	r = vss_catalog_save(ctx, root);
-	if (clone)
-		vss_info(ctx, "/dev/mapper/%s: split-mirror clone enabled (dest %s, %u KiB "
-			 "regions): dest is being copied in the background (vss-storage list)",
-			 dm, store, region / 2);
+	if (p->storage_added)
+		p->storage_added(ctx, e);
 	else
 		vss_info(ctx, "/dev/mapper/%s: shadow copies enabled (%s, store %s)", dm,
-			 provider, store);
-	vss_dm_targets_free(old, n);
+			 p->name, store);
 	json_object_put(root);
 	return r;
 fail:
+	json_object_put(e);
 	if (wrapped[0])
 		vss_dm_remove(ctx, dm);
-	vss_dm_targets_free(old, n);
 	json_object_put(root);
 	return r;
 }
@@ -388,10 +286,8 @@ VSS_EXPORT int vss_storage_remove(struct vss_ctx *ctx, const char *volume, bool 
 		return r;
 	}
 	r = vss_dm_remove(ctx, real);
-	/* no snapshot of it is kept, and the volume now changes without copies */
-	if (!r && !strcmp(vss_json_str(e, "provider") ? vss_json_str(e, "provider") : "",
-			  "dm-vss-cow") && vss_json_str(e, "store"))
-		store_wipe(ctx, vss_json_str(e, "store"));
+	if (!r && vss_provider_by_name(vss_json_str(e, "provider"))->storage_removed)
+		vss_provider_by_name(vss_json_str(e, "provider"))->storage_removed(ctx, e);
 	if (!r && vss_json_bool(e, "wrapped")) {
 		int open_count = 0;
 
@@ -412,85 +308,10 @@ VSS_EXPORT int vss_storage_remove(struct vss_ctx *ctx, const char *volume, bool 
 	return r;
 }
 
-/* The chunk size and data chunks of the vss-origin device's store, from its status. */
-static int cow_geometry(const char *dm, unsigned *chunk, unsigned long long *total)
-{
-	char type[32], params[256];
-	unsigned long long used;
-	int r = vss_dm_single(dm, true, type, sizeof(type), params, sizeof(params));
-
-	if (r)
-		return r;
-	if (strcmp(type, "vss-origin") ||
-	    sscanf(params, "%u %llu/%llu", chunk, &used, total) != 3 || !*chunk)
-		return -EPROTO;
-	return 0;
-}
-
-/*
- * A dm-vss-cow store is its whole device: after the device grew (lvextend),
- * a suspend and resume of the volume's vss-origin device lets the kernel
- * (vss-origin 1.1) grow the store into it.
- */
-static int cow_grow(struct vss_ctx *ctx, const char *dm, const char *store, uint64_t max_bytes)
-{
-	unsigned long long total, now;
-	uint64_t store_bytes = 0, want;
-	unsigned chunk, v[3];
-	int r, r2;
-
-	if (max_bytes) {
-		vss_err(ctx, "/dev/mapper/%s: a dm-vss-cow store is its whole device %s, shared by "
-			"every shadow copy of the volume: to give it more room, extend %s "
-			"(lvextend) and run vss-storage resize --for VOL without --max-size",
-			dm, store, store);
-		return -EOPNOTSUPP;
-	}
-	if (vss_dm_target_version("vss-origin", v) ||
-	    v[0] < 1 || (v[0] == 1 && v[1] < 1)) {
-		vss_err(ctx, "the loaded dm-vss module cannot grow a store (vss-origin 1.1 "
-			"or later is needed): load the module this vss-storage came with");
-		return -ENOPKG;
-	}
-	r = cow_geometry(dm, &chunk, &total);
-	if (r) {
-		vss_err(ctx, "/dev/mapper/%s: cannot read its vss-origin status: %s", dm, strerror(-r));
-		return r;
-	}
-	r = vss_blkdev_size(store, &store_bytes);
-	if (r) {
-		vss_err(ctx, "%s: cannot read the store's size: %s", store, strerror(-r));
-		return r;
-	}
-	want = vss_data_chunks(store_bytes / 512 / chunk, chunk);
-	if (want <= total) {
-		vss_err(ctx, "/dev/mapper/%s: the store %s (%llu bytes) has no room to grow: its "
-			"%llu chunks of %u bytes use it already; extend %s first (lvextend)", dm,
-			store, (unsigned long long)store_bytes, total, chunk * 512, store);
-		return -ENOSPC;
-	}
-	r = vss_dm_suspend(ctx, dm, false);
-	if (r)
-		return r;
-	r = vss_dm_resume(ctx, dm);
-	if (r)
-		return r;
-	r2 = cow_geometry(dm, &chunk, &now);
-	if (r2 || now <= total) {
-		vss_err(ctx, "/dev/mapper/%s: the kernel did not grow the store %s (still %llu "
-			"chunks): see the kernel log (dmesg)", dm, store, r2 ? total : now);
-		return -EIO;
-	}
-	vss_info(ctx, "/dev/mapper/%s: store %s grown from %llu to %llu chunks of %u bytes", dm,
-		 store, total, now, chunk * 512);
-	return 0;
-}
-
 VSS_EXPORT int vss_storage_resize(struct vss_ctx *ctx, const char *volume, uint64_t max_bytes)
 {
+	const struct vss_provider *p;
 	json_object *root, *e;
-	const char *provider, *store;
-	uint64_t store_bytes = 0;
 	char dm[128];
 	int r;
 
@@ -506,47 +327,14 @@ VSS_EXPORT int vss_storage_resize(struct vss_ctx *ctx, const char *volume, uint6
 		r = -ENOENT;
 		goto out;
 	}
-	provider = vss_json_str(e, "provider") ? vss_json_str(e, "provider") : "";
-	store = vss_json_str(e, "store") ? vss_json_str(e, "store") : "";
-	if (!strcmp(provider, "dm-vss-cow")) {
-		r = cow_grow(ctx, dm, store, max_bytes);
-		goto out;
-	}
-	if (strcmp(provider, "dm-snapshot")) {
+	p = vss_provider_by_name(vss_json_str(e, "provider"));
+	if (!p->storage_resize) {
 		vss_err(ctx, "/dev/mapper/%s: provider %s has no shadow copy area to resize "
-			"(--max-size is for dm-snapshot)", dm, provider);
+			"(--max-size is for dm-snapshot)", dm, vss_json_str(e, "provider"));
 		r = -EOPNOTSUPP;
 		goto out;
 	}
-	if (!max_bytes) {
-		vss_err(ctx, "/dev/mapper/%s: resize of a dm-snapshot area needs --max-size SIZE", dm);
-		r = -EINVAL;
-		goto out;
-	}
-	if (max_bytes < (1 << 20)) {
-		vss_err(ctx, "/dev/mapper/%s: %llu bytes: a shadow copy's area needs at least 1 MiB",
-			dm, (unsigned long long)max_bytes);
-		r = -EINVAL;
-		goto out;
-	}
-	r = vss_blkdev_size(store, &store_bytes);
-	if (r) {
-		vss_err(ctx, "%s: cannot read the store's size: %s", store, strerror(-r));
-		goto out;
-	}
-	if (max_bytes > store_bytes) {
-		vss_err(ctx, "/dev/mapper/%s: %llu bytes: larger than the store %s (%llu bytes)",
-			dm, (unsigned long long)max_bytes, store, (unsigned long long)store_bytes);
-		r = -ENOSPC;
-		goto out;
-	}
-	json_object_object_add(e, "max_bytes", json_object_new_int64(max_bytes & ~4095ULL));
-	r = vss_catalog_save(ctx, root);
-	if (!r)
-		vss_info(ctx, "/dev/mapper/%s: shadow copies made from now on get %llu bytes of "
-			 "%s each (%llu at a time); existing ones keep their area", dm,
-			 (unsigned long long)(max_bytes & ~4095ULL), store,
-			 (unsigned long long)(store_bytes / (max_bytes & ~4095ULL)));
+	r = p->storage_resize(ctx, root, e, max_bytes);
 out:
 	json_object_put(root);
 	return r;

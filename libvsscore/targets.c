@@ -46,6 +46,89 @@ int vss_dm_single(const char *name, bool status, char *type, size_t tsize,
 	return r ? r : n == 1 ? 0 : -EPROTO;
 }
 
+/* ---- vss-snap, vss-origin ---- */
+
+int vss_status_snap_parse(const char *params, struct vss_snap_status *ss)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (!params || sscanf(params, "%u %15s %llu", &ss->snap_id, ss->state,
+			      &ss->copied_chunks) != 3)
+		return -EPROTO;
+	return 0;
+}
+
+int vss_status_origin_parse(const char *params, struct vss_origin_status *os)
+{
+	int n;
+
+	memset(os, 0, sizeof(*os));
+	if (!params)
+		return -EPROTO;
+	n = sscanf(params, "%u %llu/%llu %*u/%*u %*u %7s", &os->chunk_sectors, &os->used_chunks,
+		   &os->total_chunks, os->mode);
+	if (n < 3)
+		return -EPROTO;
+	if (n < 4)
+		os->mode[0] = 0;
+	return 0;
+}
+
+/* ---- snapshot (the kernel's dm-snapshot) ---- */
+
+int vss_status_snapshot_parse(const char *params, struct vss_snapshot_status *ss)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (!params)
+		return -EPROTO;
+	if (!strncmp(params, "Invalid", 7) || !strncmp(params, "Merge failed", 12)) {
+		ss->invalid = true;
+		return 0;
+	}
+	if (!strncmp(params, "Overflow", 8)) {
+		ss->overflow = true;
+		return 0;
+	}
+	if (sscanf(params, "%llu/%llu %llu", &ss->alloc_sectors, &ss->total_sectors,
+		   &ss->meta_sectors) != 3)
+		return -EPROTO;
+	return 0;
+}
+
+int vss_status_device_valid(const char *type, const char *params)
+{
+	struct vss_snapshot_status ps;
+	struct vss_snap_status ss;
+
+	if (!strcmp(type, "vss-snap"))
+		return vss_status_snap_parse(params, &ss) ? -EPROTO : !strcmp(ss.state, "valid");
+	if (!strcmp(type, "snapshot"))
+		return vss_status_snapshot_parse(params, &ps) ? -EPROTO :
+		       !ps.invalid && !ps.overflow;
+	return -EPROTO;
+}
+
+bool vss_dm_device_valid(const char *name)
+{
+	struct vss_dm_target *t;
+	size_t n;
+	bool ok;
+
+	if (vss_dm_table(name, true, &t, &n) || !n)
+		return false;
+	ok = vss_status_device_valid(t[0].type, t[0].params) == 1;
+	vss_dm_targets_free(t, n);
+	return ok;
+}
+
+unsigned int vss_table_snapshot_chunk(const char *table)
+{
+	unsigned int chunk = 0;
+
+	if (table)
+		sscanf(table, "%*s %*s %*s %u", &chunk);
+	return chunk;
+}
+
 /* ---- vss-clone ---- */
 
 int vss_clone_parse_status(const char *params, struct vss_clone_status *cs)

@@ -8,6 +8,7 @@
 
 #include <json-c/json.h>
 #include <stdarg.h>
+#include <string.h>
 #include <sys/types.h>
 
 #include "libvsscore.h"
@@ -203,6 +204,9 @@ struct vss_pshadow {			/* one volume's shadow in a set being made */
 };
 struct vss_provider {
 	const char *name;
+	/* the kernel target this provider needs loaded (NULL: none of ours) */
+	const char *kernel_target;
+	unsigned int caps;		/* VSS_PROVIDER_* */
 	/* before the freeze: reserve and load whatever needs no suspension */
 	int (*prepare)(struct vss_ctx *ctx, json_object *root, struct vss_pshadow *s);
 	/* while the volume is suspended: take the point in time */
@@ -211,14 +215,107 @@ struct vss_provider {
 	int (*activate)(struct vss_ctx *ctx, struct vss_pshadow *s);
 	/* undo all of it, whatever stage was reached */
 	int (*remove)(struct vss_ctx *ctx, struct vss_pshadow *s);
+
+	/*
+	 * The volume's live table over <name>-real for its storage entry st
+	 * (into t, over params); root: the catalog.  The caller sets t->length.
+	 */
+	int (*origin_table)(json_object *root, json_object *st, struct vss_dm_target *t,
+			    char *params, size_t psize);
+	/*
+	 * vss-activate: the device of shadow copy sh of the volume of storage
+	 * entry st again.  0: done (dry: said what would be done);
+	 * VSS_REACTIVATE_INVALID: the copy is gone, why says so; else -errno,
+	 * said.  NULL: vss-activate leaves the provider's copies alone.
+	 */
+	int (*reactivate)(struct vss_ctx *ctx, json_object *st, json_object *sh, bool dry,
+			  char *why, size_t wsize);
+#define VSS_REACTIVATE_INVALID 1
+	/* the target of its shadow copy's device, and what that device's status says */
+	const char *shadow_target;
+	void (*state)(const struct vss_shadow_info *info, const char *snap_dev,
+		      const char *params, struct vss_shadow_state *st);
+	/* vss-storage add: check the store for volume dm, record own fields in e */
+	int (*storage_add)(struct vss_ctx *ctx, const struct vss_storage_opts *o,
+			   const char *dm, const char *store, json_object *e);
+	/* after vss-storage add: say what was enabled (NULL: a plain line) */
+	void (*storage_added)(struct vss_ctx *ctx, json_object *e);
+	/* vss-storage resize (NULL: nothing to resize) */
+	int (*storage_resize)(struct vss_ctx *ctx, json_object *root, json_object *e,
+			      uint64_t max_bytes);
+	/* after vss-storage remove: the store serves the volume no more */
+	void (*storage_removed)(struct vss_ctx *ctx, json_object *e);
 };
+/* Its store keeps a table of the snapshots and the chunks each holds. */
+#define VSS_PROVIDER_STORE_TABLE	0x1
+/* Its shadow copy's device says in its status whether it is still valid. */
+#define VSS_PROVIDER_DEVICE_STATUS	0x2
+/* Whether the provider name (builtin or external) has all of caps. */
+bool vss_provider_can(const char *name, unsigned int caps);
 int vss_provider_select(struct vss_ctx *ctx, json_object *root, const char *dm_name,
 			const char *forced, struct vss_pshadow *s);
 const struct vss_provider *vss_provider_by_name(const char *name);
+/* A builtin provider by name, or NULL. */
+const struct vss_provider *vss_provider_builtin(const char *name);
+/* The best builtin provider: the one a volume gets when none is named. */
+const struct vss_provider *vss_provider_best(void);
 void vss_pshadow_from_json(json_object *sh, struct vss_pshadow *s);
 int vss_shadow_remove_json(struct vss_ctx *ctx, json_object *sh);
 
+/* vss_shadow_get_state() and the providers' state ops */
+static inline void vss_shadow_state_set(struct vss_shadow_state *st, const char *state,
+					const char *detail)
+{
+	vss_strlcpy(st->state, state, sizeof(st->state));
+	vss_strlcpy(st->detail, detail, sizeof(st->detail));
+}
+
+static inline const char *vss_base_name(const char *path)
+{
+	const char *s = path ? strrchr(path, '/') : NULL;
+
+	return s ? s + 1 : path;
+}
+
+/* provider-cow.c, provider-snapshot.c, provider-clone.c, provider-ext.c */
+extern const struct vss_provider vss_provider_cow;
+extern const struct vss_provider vss_provider_snapshot;
+extern const struct vss_provider vss_provider_clone;
+extern const struct vss_provider vss_provider_ext;
+/* provider-ext.c: one request to the executable path, one answer within timeout_ms */
+int vss_ext_call(struct vss_ctx *ctx, const char *path, json_object *req,
+		 unsigned int timeout_ms, json_object **ans);
+json_object *vss_ext_request(const char *op, const struct vss_pshadow *s);
+
 /* targets.c: status lines */
+struct vss_snap_status {	/* vss-snap: "<snap_id> <valid|invalid> <copied_chunks>" */
+	unsigned int snap_id;
+	char state[16];
+	unsigned long long copied_chunks;
+};
+int vss_status_snap_parse(const char *params, struct vss_snap_status *ss);
+/* vss-origin: "<chunk> <used>/<total> <m>/<mt> <snaps> <mode>"; mode "" if cut short. */
+struct vss_origin_status {
+	unsigned int chunk_sectors;
+	unsigned long long used_chunks, total_chunks;
+	char mode[8];
+};
+int vss_status_origin_parse(const char *params, struct vss_origin_status *os);
+/* snapshot: "<alloc>/<total> <meta>" in sectors, or "Invalid", "Merge failed", "Overflow". */
+struct vss_snapshot_status {
+	bool invalid, overflow;
+	unsigned long long alloc_sectors, total_sectors, meta_sectors;
+};
+int vss_status_snapshot_parse(const char *params, struct vss_snapshot_status *ss);
+/*
+ * A shadow copy device's status (vss-snap or snapshot): 1 valid, 0 invalid
+ * or dropped, -EPROTO for another target or a status not understood.
+ */
+int vss_status_device_valid(const char *type, const char *params);
+/* Whether the device name reports a valid snapshot (vss-snap or snapshot). */
+bool vss_dm_device_valid(const char *name);
+/* snapshot table: "<origin> <cow> <P|N> <chunk_sectors>"; the chunk size, 0 if not there. */
+unsigned int vss_table_snapshot_chunk(const char *table);
 /* Parse "<region_sectors> <synced>/<total> <state>"; -EPROTO if malformed. */
 int vss_clone_parse_status(const char *params, struct vss_clone_status *cs);
 /* The status of the volume dm_name: state "off" when its table is not vss-clone. */

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * libFuzzer target: the parsers of device-mapper status and table lines,
- * through vss_shadow_get_state() (libvsscore/shadow-state.c), which reads
+ * libFuzzer target: the parsers of device-mapper status and table lines
+ * (libvsscore/targets.c), through vss_shadow_get_state()
+ * (libvsscore/shadow-state.c), which reads
  * the status of a shadow copy's device (vss-snap or snapshot), the status
  * of its volume's vss-origin, and a snapshot's table for its chunk size.
  *
@@ -12,9 +13,10 @@
  *   vol status vss-origin 8 3/112 1/1 2 rw
  *
  * and the state is asked for a shadow copy /dev/mapper/shadow of volume
- * /dev/mapper/vol, under both built-in providers, for snapshot ids 1 to 4
+ * /dev/mapper/vol, under each built-in provider, for snapshot ids 1 to 4
  * of a real store (formatted at start: 1 valid, 2 dropped, 3 invalid, 4
- * absent), so that an "invalid" status leads to the store's table.
+ * absent), so that an "invalid" status leads to the store's table.  Each
+ * line also goes to the typed parsers of targets.c directly.
  *
  * fuzz-sources: libvsscore/[a-z]*.c -libvsscore/dm.c test/fuzz/fake-dm.c test/fuzz/scratch.c
  * fuzz-ldflags: -Wl,--wrap=access,--wrap=execl,--wrap=open -ljson-c -lblkid
@@ -109,15 +111,43 @@ static void check_state(const struct vss_shadow_state *st)
 	sink += st->store_used_bytes + st->store_size_bytes + st->device_present;
 }
 
+/* Each line of the input straight to the typed parsers of targets.c too. */
+static void parse_lines(const uint8_t *data, size_t size)
+{
+	struct vss_origin_status os;
+	struct vss_snapshot_status ps;
+	struct vss_snap_status ss;
+	char line[512];
+	size_t i = 0, n;
+
+	while (i < size) {
+		for (n = 0; i + n < size && data[i + n] != '\n' && n < sizeof(line) - 1; n++)
+			line[n] = (char)data[i + n];
+		line[n] = '\0';
+		i += n + 1;
+		if (!vss_status_snap_parse(line, &ss) &&
+		    (!memchr(ss.state, '\0', sizeof(ss.state))))
+			abort();
+		if (!vss_status_origin_parse(line, &os) && !memchr(os.mode, '\0', sizeof(os.mode)))
+			abort();
+		if (!vss_status_snapshot_parse(line, &ps) && ps.invalid && ps.overflow)
+			abort();
+		sink += (unsigned int)(vss_status_device_valid("vss-snap", line) + 1) +
+			(unsigned int)(vss_status_device_valid("snapshot", line) + 1) +
+			vss_table_snapshot_chunk(line);
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const char *const providers[] = { "dm-vss-cow", "dm-snapshot" };
+	static const char *const providers[] = { "dm-vss-cow", "dm-snapshot", "dm-vss-clone" };
 	struct vss_shadow_info info;
 	struct vss_shadow_state st;
 	unsigned int p, id;
 
+	parse_lines(data, size);
 	fake_dm_parse((const char *)data, size);
-	for (p = 0; p < 2; p++) {
+	for (p = 0; p < 3; p++) {
 		for (id = 1; id <= 4; id++) {
 			memset(&info, 0, sizeof(info));
 			info.shadow_id = id;
