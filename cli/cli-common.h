@@ -68,6 +68,12 @@ const char *vss_program_name(void);
 /* "<object>: <what failed>: <strerror(err)>" on stderr; err may be -errno. */
 void vss_error(const char *object, const char *what, int err);
 
+/*
+ * vss_error() for a library call that failed, unless the library already
+ * said why (vss_cli_logged_errors()): each failure one line.
+ */
+void vss_cli_failed(const char *object, const char *what, int err);
+
 /* "<object>: <message>" on stderr. */
 void vss_errorx(const char *object, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
@@ -84,6 +90,32 @@ void vss_cli_log(int level, const char *msg, void *arg);
  * failure reads as one line.
  */
 unsigned int vss_cli_logged_errors(void);
+
+/*
+ * "must be run as root" and VSS_EXIT_PERMISSION for any other user, else
+ * -1: every command that reads the catalog or the kernel's tables asks it
+ * after its options are parsed and before it looks anything up.
+ */
+int vss_cli_need_root(void);
+
+/*
+ * Whether the kernel can serve provider (NULL: device-mapper alone; an
+ * external provider: always): -1 when it can, else VSS_EXIT_KERNEL after
+ * "the kernel has no device-mapper (...)" or "the kernel target vss-origin
+ * is not loaded (modprobe dm-vss)".  Asked before anything is changed, so
+ * that a command that cannot finish starts nothing.
+ */
+int vss_cli_need_kernel(const char *provider);
+
+/*
+ * vss_cli_need_kernel() for the provider of a shadow copy, or of a volume
+ * of the catalog (NULL: of every volume).  -1 as well when the catalog
+ * does not know it: the command then says so itself.  A catalog that
+ * cannot be read is reported and its exit status returned.
+ */
+struct vss_ctx;
+int vss_cli_kernel_for_shadow(struct vss_ctx *ctx, uint64_t shadow_id);
+int vss_cli_kernel_for_volume(struct vss_ctx *ctx, const char *volume);
 
 /* "<program> (dm-vss) <version>" on stdout. */
 void vss_print_version(void);
@@ -140,8 +172,10 @@ int vss_cli_parse_id(const char *arg, const char *kind, uint64_t *id);
  * A library context whose messages go to log (vss_cli_log if NULL) at the
  * level the options ask: debug (also libdevmapper's own messages), else
  * --verbose, else warnings and errors.  0, or the exit status of the
- * failure (reported).
+ * failure (reported): first of all, 2 for a user other than root
+ * (vss_cli_need_root), unless vss_cli_any_user() was called.
  */
+void vss_cli_any_user(void);
 struct vss_ctx;
 int vss_cli_context(struct vss_ctx **ctx, int debug,
 		    void (*log)(int level, const char *msg, void *arg));

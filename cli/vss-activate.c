@@ -45,6 +45,9 @@ int main(int argc, char **argv)
 	rc = vss_cli_context(&ctx, debug, NULL);
 	if (rc)
 		goto out;
+	rc = vss_cli_kernel_for_volume(ctx, NULL);
+	if (rc >= 0)
+		goto out;
 	/* what is done is said by default: this runs at boot, into the journal */
 	vss_ctx_set_log(ctx, vss_cli_log, NULL, debug || vss_opt_verbose ? VSS_LOG_DEBUG :
 			VSS_LOG_INFO);

@@ -159,7 +159,7 @@ int main(int argc, char **argv)
 	 * so that a question on the terminal never holds up other commands. */
 	r = vss_shadow_list(ctx, &sh, &n);
 	if (r) {
-		vss_error("catalog", "cannot read", r);
+		vss_cli_failed("catalog", "cannot read", r);
 		rc = vss_exit_from_errno(r, VSS_EXIT_NO_RESOURCES);
 		goto out;
 	}
@@ -206,7 +206,7 @@ int main(int argc, char **argv)
 		free(sets);
 		if (!found) {
 			if (r)
-				vss_error("catalog", "cannot read", r);
+				vss_cli_failed("catalog", "cannot read", r);
 			else
 				vss_errorx(NULL, "set %" PRIu64 ": no such set (see vss-list --sets)", set_id);
 			rc = r ? vss_exit_from_errno(r, VSS_EXIT_NO_RESOURCES) : VSS_EXIT_NOT_FOUND;
@@ -225,6 +225,14 @@ int main(int argc, char **argv)
 	} else {
 		snprintf(what, sizeof(what), "by id");
 	}
+	for (i = 0; i < nids; i++) {
+		const struct vss_shadow_info *s = find_shadow(sh, n, ids[i]);
+
+		/* nothing is forgotten that the kernel cannot remove */
+		if (s && (rc = vss_cli_need_kernel(s->provider)) >= 0)
+			goto out;
+	}
+	rc = VSS_EXIT_OK;
 	plural = set_arg || all || nids > 1;
 	if (plural && !yes) {
 		if (!isatty(0)) {
@@ -254,7 +262,7 @@ int main(int argc, char **argv)
 	sh = NULL;
 	r = vss_shadow_list(ctx, &sh, &n);
 	if (r) {
-		vss_error("catalog", "cannot read", r);
+		vss_cli_failed("catalog", "cannot read", r);
 		rc = vss_exit_from_errno(r, VSS_EXIT_NO_RESOURCES);
 		goto out;
 	}
@@ -268,7 +276,7 @@ int main(int argc, char **argv)
 		/* The whole set at once: one catalog write. */
 		r = vss_set_delete(ctx, set_id);
 		if (r) {
-			vss_error(what, "cannot delete", r);
+			vss_cli_failed(what, "cannot delete", r);
 			rc = vss_exit_from_errno(r, VSS_EXIT_PROVIDER);
 		}
 		for (i = 0; i < nids; i++) {
@@ -306,7 +314,7 @@ int main(int argc, char **argv)
 		}
 		r = vss_shadow_delete(ctx, ids[i]);
 		if (r) {
-			vss_error(obj, "cannot delete", r);
+			vss_cli_failed(obj, "cannot delete", r);
 			rc = keep_first(rc, vss_exit_from_errno(r, VSS_EXIT_PROVIDER));
 			continue;
 		}

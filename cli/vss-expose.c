@@ -78,6 +78,9 @@ int main(int argc, char **argv)
 	rc = vss_cli_context(&ctx, debug, NULL);
 	if (rc)
 		goto out;
+	rc = vss_cli_kernel_for_shadow(ctx, id);
+	if (rc >= 0)
+		goto out;
 	if (mnt) {
 		r = vss_lock(ctx, LOCK_WAIT_MS);
 		if (r) {
@@ -88,10 +91,7 @@ int main(int argc, char **argv)
 	r = vss_shadow_expose(ctx, id, mnt, &info);
 	if (r) {
 		/* the library said what and why */
-		if (r == -ENOTDIR || r == -ENAMETOOLONG)
-			rc = VSS_EXIT_USAGE;
-		else
-			rc = vss_exit_from_errno(r, VSS_EXIT_PROVIDER);
+		rc = vss_exit_from_errno(r, VSS_EXIT_PROVIDER);
 		goto out;
 	}
 	rc = VSS_EXIT_OK;

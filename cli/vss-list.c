@@ -245,7 +245,7 @@ static int list_shadows(struct vss_ctx *ctx, struct filter *f, const struct vss_
 	if (r) {
 		/* the library named the catalog and what failed, but for memory */
 		if (r == -ENOMEM)
-			vss_error("catalog", "cannot read", r);
+			vss_cli_failed("catalog", "cannot read", r);
 		rc = vss_exit_from_errno(r, VSS_EXIT_NO_RESOURCES);
 		goto out;
 	}
@@ -457,16 +457,9 @@ int main(int argc, char **argv)
 		}
 	f.tag = tag;
 	f.provider = provider;
-	if (debug)
-		setenv("VSS_DM_DEBUG", "1", 1);
-
-	r = vss_ctx_new(&ctx);
-	if (r) {
-		rc = vss_exit_from_errno(r, VSS_EXIT_NO_RESOURCES);
+	rc = vss_cli_context(&ctx, debug, NULL);
+	if (rc)
 		goto out;
-	}
-	vss_ctx_set_log(ctx, vss_cli_log, NULL, debug ? VSS_LOG_DEBUG :
-			vss_opt_verbose ? VSS_LOG_INFO : VSS_LOG_WARN);
 	if (volume) {
 		r = vss_cli_volume_path(ctx, volume, volpath, sizeof(volpath));
 		if (r) {

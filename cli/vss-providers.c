@@ -44,7 +44,7 @@ int main(int argc, char **argv)
 	if (!r)
 		r = vss_storage_list(ctx, &st, &ns);
 	if (r) {
-		vss_error(NULL, "cannot list the providers", r);
+		vss_cli_failed(NULL, "cannot list the providers", r);
 		vss_ctx_free(ctx);
 		return vss_exit_from_errno(r, VSS_EXIT_PROVIDER);
 	}

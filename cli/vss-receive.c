@@ -135,6 +135,8 @@ int main(int argc, char **argv)
 		rc = VSS_EXIT_USAGE;
 		goto out;
 	}
+	/* A stream may go into a file of the user's own. */
+	vss_cli_any_user();
 	rc = vss_cli_context(&ctx, debug, NULL);
 	if (rc)
 		goto out;

@@ -158,6 +158,9 @@ int main(int argc, char **argv)
 	rc = vss_cli_context(&ctx, opt_debug, log_cb);
 	if (rc)
 		goto out_popt;
+	rc = vss_cli_kernel_for_shadow(ctx, id);
+	if (rc >= 0)
+		goto out;
 	r = vss_lock(ctx, wait_ms);
 	if (r) {
 		if (r == -EBUSY)
@@ -174,8 +177,6 @@ int main(int argc, char **argv)
 	 * an I/O error) is the provider's failure: exit 7.
 	 */
 	rc = vss_exit_from_errno(r, VSS_EXIT_PROVIDER);
-	if (r == -ETIMEDOUT)
-		rc = VSS_EXIT_PROVIDER;
 	if (json)
 		print_json(&res, dry_run, r);
 	else if (!r && !vss_opt_quiet)

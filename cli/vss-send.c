@@ -217,6 +217,9 @@ int main(int argc, char **argv)
 	rc = vss_cli_context(&ctx, debug, NULL);
 	if (rc)
 		goto out;
+	rc = vss_cli_kernel_for_shadow(ctx, id);
+	if (rc >= 0)
+		goto out;
 	r = vss_shadow_diff(ctx, from, id, &d);
 	if (r) {
 		rc = vss_exit_from_diff(r);

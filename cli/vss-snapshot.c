@@ -162,6 +162,21 @@ static int run_exec(struct vss_ctx *ctx, struct vss_set *set, const char *cmd)
 	return rc;
 }
 
+/*
+ * Whether the kernel serves the providers that would take the volumes:
+ * -1, or VSS_EXIT_KERNEL (said) before anything is frozen or suspended.
+ */
+static int kernel_for(struct vss_ctx *ctx, const char *provider, const char **vols)
+{
+	int rc = -1;
+
+	if (provider)
+		return vss_cli_need_kernel(provider);
+	for (; rc < 0 && *vols; vols++)
+		rc = vss_cli_kernel_for_volume(ctx, *vols);
+	return rc < 0 ? vss_cli_need_kernel(NULL) : rc;
+}
+
 int main(int argc, char **argv)
 {
 	char *provider = NULL, *tag = NULL, *exec_cmd = NULL, *t_freeze = NULL,
@@ -250,6 +265,9 @@ int main(int argc, char **argv)
 	rc = vss_cli_context(&ctx, debug, NULL);
 	if (rc)
 		return rc;
+	rc = kernel_for(ctx, provider, vols);
+	if (rc >= 0)
+		goto out;
 	r = vss_lock(ctx, (int)wait_ms);
 	if (r) {
 		if (r == -EBUSY)

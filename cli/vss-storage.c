@@ -33,6 +33,33 @@ static int parse_pow2(const char *option, const char *value, uint64_t lo, uint64
 	return rc;
 }
 
+/*
+ * The sizes of add and resize into o, before anything is looked up: 0, or
+ * VSS_EXIT_USAGE (printed).
+ */
+static int parse_sizes(const char *cmd, const char *chunk, const char *maxs,
+		       const char *region, struct vss_storage_opts *o)
+{
+	bool resize = !strcmp(cmd, "resize"), add = !strcmp(cmd, "add");
+	uint64_t b;
+	int rc = 0;
+
+	if (!add)
+		chunk = region = NULL;	/* vss.conf's, for add only */
+	if (chunk && !(rc = parse_pow2("--chunk-size", chunk, 4096, 1 << 20, "4k..1M", &b)))
+		o->chunk_sectors = (uint32_t)(b >> 9);
+	if (!rc && region &&
+	    !(rc = parse_pow2("--region-size", region, 4096, 1ULL << 30, "4k..1G", &b)))
+		o->region_sectors = (uint32_t)(b >> 9);
+	if (!rc && maxs && !(rc = vss_cli_size("--max-size", maxs, &o->max_bytes)) &&
+	    o->max_bytes < (resize ? 1 << 20 : 1)) {
+		vss_errorx(NULL, "--max-size: %s: %s", maxs, resize ? "at least 1M" :
+			   "must be more than 0");
+		rc = VSS_EXIT_USAGE;
+	}
+	return rc;
+}
+
 /* A clone's state as the kernel says it; false when it cannot be read. */
 static bool clone_state(struct vss_ctx *ctx, const struct vss_storage_info *st,
 			struct vss_clone_status *cs)
@@ -146,6 +173,7 @@ int main(int argc, char **argv)
 		VSS_POPT_HELP
 		POPT_TABLEEND
 	};
+	struct vss_storage_opts o = { 0 };
 	struct vss_config *cfg = NULL;
 	struct vss_ctx *ctx = NULL;
 	const char *cmd;
@@ -238,6 +266,9 @@ int main(int argc, char **argv)
 		chunk = cfg_chunk;
 	if (!region && cfg_region[0] && provider && !strcmp(provider, "dm-vss-clone"))
 		region = cfg_region;
+	rc = parse_sizes(cmd, chunk, maxs, region, &o);
+	if (rc)
+		return rc;
 	rc = vss_cli_context(&ctx, debug, NULL);
 	if (rc)
 		return rc;
@@ -246,54 +277,24 @@ int main(int argc, char **argv)
 		rc = vss_exit_from_errno(r, VSS_EXIT_NOT_FOUND);
 		goto out;
 	}
+	rc = strcmp(cmd, "add") ? vss_cli_kernel_for_volume(ctx, vol) : vss_cli_need_kernel(provider);
+	if (rc >= 0)
+		goto out;
 	r = vss_lock(ctx, 10000);
 	if (r) {
 		rc = vss_exit_from_errno(r, VSS_EXIT_BUSY);
 		goto out;
 	}
 	if (!strcmp(cmd, "add")) {
-		struct vss_storage_opts o = {
-			.volume = vol, .store = dev, .provider = provider,
-			.wrap = wrap, .wrap_name = name, .wipe = wipe,
-		};
-
-		uint64_t b;
-
-		if (chunk) {
-			rc = parse_pow2("--chunk-size", chunk, 4096, 1 << 20, "4k..1M", &b);
-			if (rc)
-				goto out;
-			o.chunk_sectors = (uint32_t)(b >> 9);
-		}
-		if (maxs) {
-			rc = vss_cli_size("--max-size", maxs, &o.max_bytes);
-			if (!rc && !o.max_bytes) {
-				vss_errorx(NULL, "--max-size: %s: must be more than 0", maxs);
-				rc = VSS_EXIT_USAGE;
-			}
-			if (rc)
-				goto out;
-		}
-		if (region) {
-			rc = parse_pow2("--region-size", region, 4096, 1ULL << 30, "4k..1G", &b);
-			if (rc)
-				goto out;
-			o.region_sectors = (uint32_t)(b >> 9);
-		}
+		o.volume = vol;
+		o.store = dev;
+		o.provider = provider;
+		o.wrap = wrap;
+		o.wrap_name = name;
+		o.wipe = wipe;
 		r = vss_storage_add(ctx, &o);
 	} else if (!strcmp(cmd, "resize")) {
-		uint64_t b = 0;
-
-		if (maxs) {
-			rc = vss_cli_size("--max-size", maxs, &b);
-			if (!rc && b < (1 << 20)) {
-				vss_errorx(NULL, "--max-size: %s: at least 1M", maxs);
-				rc = VSS_EXIT_USAGE;
-			}
-			if (rc)
-				goto out;
-		}
-		r = vss_storage_resize(ctx, vol, b);
+		r = vss_storage_resize(ctx, vol, o.max_bytes);
 	} else {
 		r = vss_storage_remove(ctx, vol, force);
 	}

@@ -52,6 +52,9 @@ int main(int argc, char **argv)
 	rc = vss_cli_context(&ctx, debug, NULL);
 	if (rc)
 		goto out;
+	rc = vss_cli_kernel_for_shadow(ctx, id);
+	if (rc >= 0)
+		goto out;
 	r = vss_lock(ctx, LOCK_WAIT_MS);
 	if (r) {
 		rc = vss_exit_from_errno(r, VSS_EXIT_BUSY);

@@ -53,7 +53,7 @@ int main(int argc, char **argv)
 	}
 	r = vss_writers_list(ctx, identify, &w, &n);
 	if (r) {
-		vss_error(NULL, "cannot list the writers", r);
+		vss_cli_failed(NULL, "cannot list the writers", r);
 		vss_ctx_free(ctx);
 		return vss_exit_from_errno(r, VSS_EXIT_WRITER);
 	}
