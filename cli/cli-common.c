@@ -28,12 +28,15 @@ static unsigned int logged_errors;
 int vss_opt_verbose;
 int vss_opt_quiet;
 int vss_opt_version;
+int vss_opt_debug;
 
 struct poptOption vss_common_options[] = {
 	{ "verbose", 'v', POPT_ARG_NONE, &vss_opt_verbose, 0,
 	  "Say more about what is done", NULL },
 	{ "quiet", 'q', POPT_ARG_NONE, &vss_opt_quiet, 0,
 	  "Print nothing but errors; the exit status tells the outcome", NULL },
+	{ "debug", '\0', POPT_ARG_NONE, &vss_opt_debug, 0,
+	  "Print debugging messages, libdevmapper's too", NULL },
 	{ "version", 'V', POPT_ARG_NONE, &vss_opt_version, 0,
 	  "Print the version and exit", NULL },
 	POPT_TABLEEND

@@ -121,16 +121,29 @@ int vss_cli_kernel_for_volume(struct vss_ctx *ctx, const char *volume);
 void vss_print_version(void);
 
 /*
- * Options every command has: --verbose, --quiet, --version.  Include with
+ * Options every command has: --verbose, --quiet, --debug, --version.  Include with
  * VSS_POPT_COMMON in the command's table, next to POPT_AUTOHELP.
  */
 extern int vss_opt_verbose;
 extern int vss_opt_quiet;
 extern int vss_opt_version;
+extern int vss_opt_debug;
 extern struct poptOption vss_common_options[];
 
 #define VSS_POPT_COMMON \
 	{ NULL, '\0', POPT_ARG_INCLUDE_TABLE, vss_common_options, 0, "Common options:", NULL }
+
+/*
+ * The shared options that only some commands have, defined once so that
+ * each means the same wherever it is: --wait DURATION (parse with
+ * vss_cli_duration: 500ms, 30s, 2m; a bare number is seconds; at most
+ * 24h) and -y/--yes (vss_cli_confirm).
+ */
+#define VSS_POPT_WAIT(var, help) \
+	{ "wait", '\0', POPT_ARG_STRING, &(var), 0, help, "DURATION" }
+#define VSS_POPT_YES(var) \
+	{ "yes", 'y', POPT_ARG_NONE, &(var), 0, \
+	  "Do not ask for confirmation (needed when standard input is not a terminal)", NULL }
 
 /*
  * -h/--help and --usage, in every command's table in place of popt's

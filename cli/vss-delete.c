@@ -83,7 +83,7 @@ static void said_deleted(const struct vss_shadow_info *s)
 int main(int argc, char **argv)
 {
 	char *set_arg = NULL, *oldest = NULL, *all = NULL, *wait_arg = NULL;
-	int yes = 0, debug = 0;
+	int yes = 0;
 	struct poptOption options[] = {
 		{ "set", 's', POPT_ARG_STRING, &set_arg, 0,
 		  "Delete every shadow copy of this set", "ID" },
@@ -93,11 +93,8 @@ int main(int argc, char **argv)
 		  "Delete every shadow copy of this volume", "VOL" },
 		{ "yes", 'y', POPT_ARG_NONE, &yes, 0,
 		  "Do not ask before deleting several (needed when not on a terminal)", NULL },
-		{ "wait", '\0', POPT_ARG_STRING, &wait_arg, 0,
-		  "Wait up to SECONDS for another command holding the lock (default: fail "
-		  "at once)", "SECONDS" },
-		{ "debug", '\0', POPT_ARG_NONE, &debug, 0,
-		  "Print debugging messages, libdevmapper's too", NULL },
+		VSS_POPT_WAIT(wait_arg, "Wait up to DURATION for another command holding the "
+			      "lock (default: fail at once)"),
 		VSS_POPT_COMMON,
 		VSS_POPT_HELP
 		POPT_TABLEEND
@@ -110,7 +107,8 @@ int main(int argc, char **argv)
 	char volpath[300], what[340], mnt[256];
 	bool plural, any_exposed = false;
 	poptContext pc;
-	int rc = VSS_EXIT_OK, r, wait_ms = 0;
+	unsigned int wait_ms = 0;
+	int rc = VSS_EXIT_OK, r;
 
 	vss_cli_init(argv[0]);
 	pc = poptGetContext(NULL, argc, (const char **)argv, options, 0);
@@ -132,17 +130,8 @@ int main(int argc, char **argv)
 	}
 	if (set_arg && (rc = vss_cli_parse_id(set_arg, "set", &set_id)))
 		goto out;
-	if (wait_arg) {
-		char *end;
-		double s = strtod(wait_arg, &end);
-
-		if (end == wait_arg || *end || s < 0 || s > 86400) {
-			vss_errorx(NULL, "--wait: %s: not a number of seconds", wait_arg);
-			rc = VSS_EXIT_USAGE;
-			goto out;
-		}
-		wait_ms = (int)(s * 1000);
-	}
+	if (wait_arg && (rc = vss_cli_duration("--wait", wait_arg, &wait_ms)))
+		goto out;
 	ids = calloc(nids + 1, sizeof(*ids));
 	if (!ids) {
 		rc = VSS_EXIT_NO_RESOURCES;
@@ -151,7 +140,7 @@ int main(int argc, char **argv)
 	for (i = 0; i < nids; i++)
 		if ((rc = vss_cli_parse_id(args[i], "shadow copy", &ids[i])))
 			goto out;
-	rc = vss_cli_context(&ctx, debug, NULL);
+	rc = vss_cli_context(&ctx, vss_opt_debug, NULL);
 	if (rc)
 		goto out;
 
@@ -249,7 +238,7 @@ int main(int argc, char **argv)
 		}
 	}
 
-	r = vss_lock(ctx, wait_ms);
+	r = vss_lock(ctx, (int)wait_ms);
 	if (r) {
 		if (r == -EBUSY)
 			vss_errorx(NULL, "nothing deleted: another command holds the lock "

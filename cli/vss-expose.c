@@ -41,12 +41,10 @@ static void print_json(const struct vss_shadow_info *s)
 
 int main(int argc, char **argv)
 {
-	int json = 0, debug = 0;
+	int json = 0;
 	struct poptOption options[] = {
 		{ "json", 'j', POPT_ARG_NONE, &json, 0,
 		  "Print the shadow copy and its mount point as JSON", NULL },
-		{ "debug", '\0', POPT_ARG_NONE, &debug, 0,
-		  "Print debugging messages, libdevmapper's too", NULL },
 		VSS_POPT_COMMON,
 		VSS_POPT_HELP
 		POPT_TABLEEND
@@ -75,7 +73,7 @@ int main(int argc, char **argv)
 	rc = vss_cli_parse_id(id_arg, "shadow copy", &id);
 	if (rc)
 		goto out;
-	rc = vss_cli_context(&ctx, debug, NULL);
+	rc = vss_cli_context(&ctx, vss_opt_debug, NULL);
 	if (rc)
 		goto out;
 	rc = vss_cli_kernel_for_shadow(ctx, id);

@@ -366,7 +366,7 @@ int main(int argc, char **argv)
 {
 	char *fields = NULL, *sort = NULL, *separator = NULL, *units = NULL, *volume = NULL,
 	     *set_arg = NULL, *tag = NULL, *provider = NULL;
-	int sets = 0, json = 0, noheadings = 0, aligned = 0, nosuffix = 0, debug = 0;
+	int sets = 0, json = 0, noheadings = 0, aligned = 0, nosuffix = 0;
 	struct poptOption options[] = {
 		{ "sets", 'S', POPT_ARG_NONE, &sets, 0,
 		  "List sets rather than shadow copies", NULL },
@@ -393,8 +393,6 @@ int main(int argc, char **argv)
 		{ "tag", 't', POPT_ARG_STRING, &tag, 0, "Only sets with this tag", "TAG" },
 		{ "provider", 'p', POPT_ARG_STRING, &provider, 0,
 		  "Only shadow copies made by this provider", "NAME" },
-		{ "debug", '\0', POPT_ARG_NONE, &debug, 0,
-		  "Print debugging messages, libdevmapper's too", NULL },
 		VSS_POPT_COMMON,
 		VSS_POPT_HELP
 		POPT_TABLEEND
@@ -457,7 +455,7 @@ int main(int argc, char **argv)
 		}
 	f.tag = tag;
 	f.provider = provider;
-	rc = vss_cli_context(&ctx, debug, NULL);
+	rc = vss_cli_context(&ctx, vss_opt_debug, NULL);
 	if (rc)
 		goto out;
 	if (volume) {

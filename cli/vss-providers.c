@@ -14,11 +14,9 @@
 
 int main(int argc, char **argv)
 {
-	int json = 0, debug = 0;
+	int json = 0;
 	struct poptOption options[] = {
 		{ "json", 'j', POPT_ARG_NONE, &json, 0, "JSON output", NULL },
-		{ "debug", '\0', POPT_ARG_NONE, &debug, 0,
-		  "Print debugging messages, libdevmapper's too", NULL },
 		VSS_POPT_COMMON,
 		VSS_POPT_HELP
 		POPT_TABLEEND
@@ -37,7 +35,7 @@ int main(int argc, char **argv)
 		rc = vss_cli_no_args(pc);
 	if (rc >= 0)
 		return rc;
-	rc = vss_cli_context(&ctx, debug, NULL);
+	rc = vss_cli_context(&ctx, vss_opt_debug, NULL);
 	if (rc)
 		return rc;
 	r = vss_providers_list(ctx, &p, &n);

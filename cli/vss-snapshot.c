@@ -182,7 +182,7 @@ int main(int argc, char **argv)
 	char *provider = NULL, *tag = NULL, *exec_cmd = NULL, *t_freeze = NULL,
 	     *t_commit = NULL, *wait_s = NULL, *context = NULL;
 	const char **writers = NULL, **excludes = NULL;
-	int no_writers = 0, retry = 0, keep = 0, json = 0, debug = 0;
+	int no_writers = 0, retry = 0, keep = 0, json = 0;
 	struct snapshot_defaults d = { 0 };
 	struct poptOption options[] = {
 		{ "provider", 'p', POPT_ARG_STRING, &provider, 0, d.provider, "NAME" },
@@ -201,11 +201,9 @@ int main(int argc, char **argv)
 		{ "exec", 'e', POPT_ARG_STRING, &exec_cmd, 0,
 		  "Mount the set read-only, run CMD (VSS_SHADOW_MOUNTS in its environment), "
 		  "then release the set", "CMD" },
-		{ "wait", '\0', POPT_ARG_STRING, &wait_s, 0, d.wait, "TIME" },
+		VSS_POPT_WAIT(wait_s, d.wait),
 		{ "context", '\0', POPT_ARG_STRING, &context, 0,
 		  "persistent (default) or backup (deleted after backup-complete)", "KIND" },
-		{ "debug", '\0', POPT_ARG_NONE, &debug, 0,
-		  "Print debugging messages, libdevmapper's too", NULL },
 		VSS_POPT_COMMON,
 		VSS_POPT_HELP
 		POPT_TABLEEND
@@ -262,7 +260,7 @@ int main(int argc, char **argv)
 	/* --exec releases its set, unless --context persistent keeps it */
 	if (exec_cmd && !context)
 		sopts.context = VSS_CONTEXT_BACKUP;
-	rc = vss_cli_context(&ctx, debug, NULL);
+	rc = vss_cli_context(&ctx, vss_opt_debug, NULL);
 	if (rc)
 		return rc;
 	rc = kernel_for(ctx, provider, vols);

@@ -144,13 +144,13 @@ int main(int argc, char **argv)
 {
 	char *vol = NULL, *dev = NULL, *chunk = NULL, *maxs = NULL, *provider = NULL,
 	     *name = NULL, *region = NULL;
-	int wrap = 0, force = 0, json = 0, clone = 0, debug = 0, wipe = 0;
+	int wrap = 0, force = 0, json = 0, clone = 0, wipe = 0;
 	/* help texts with vss.conf's defaults, and those defaults */
 	char d_chunk[128], d_region[128], d_provider[160], b[64];
 	char cfg_chunk[64], cfg_region[64], cfg_provider[64];
 	struct poptOption options[] = {
-		{ "for", 'f', POPT_ARG_STRING, &vol, 0, "The volume", "VOL" },
-		{ "on", 'o', POPT_ARG_STRING, &dev, 0, "The store device (add)", "DEV" },
+		{ "for", '\0', POPT_ARG_STRING, &vol, 0, "The volume", "VOL" },
+		{ "on", '\0', POPT_ARG_STRING, &dev, 0, "The store device (add)", "DEV" },
 		{ "chunk-size", 'c', POPT_ARG_STRING, &chunk, 0, d_chunk, "SIZE" },
 		{ "max-size", 'm', POPT_ARG_STRING, &maxs, 0,
 		  "Size of one shadow copy's area (add, resize; dm-snapshot)", "SIZE" },
@@ -167,8 +167,6 @@ int main(int argc, char **argv)
 		{ "force", '\0', POPT_ARG_NONE, &force, 0,
 		  "Also delete the volume's shadow copies (remove)", NULL },
 		{ "json", 'j', POPT_ARG_NONE, &json, 0, "JSON output (list)", NULL },
-		{ "debug", '\0', POPT_ARG_NONE, &debug, 0,
-		  "Print debugging messages, libdevmapper's too", NULL },
 		VSS_POPT_COMMON,
 		VSS_POPT_HELP
 		POPT_TABLEEND
@@ -269,7 +267,7 @@ int main(int argc, char **argv)
 	rc = parse_sizes(cmd, chunk, maxs, region, &o);
 	if (rc)
 		return rc;
-	rc = vss_cli_context(&ctx, debug, NULL);
+	rc = vss_cli_context(&ctx, vss_opt_debug, NULL);
 	if (rc)
 		return rc;
 	if (!strcmp(cmd, "list")) {

@@ -20,13 +20,11 @@ static void log_cb(int level, const char *msg, void *arg)
 
 int main(int argc, char **argv)
 {
-	int identify = 0, json = 0, debug = 0;
+	int identify = 0, json = 0;
 	struct poptOption options[] = {
 		{ "identify", 'i', POPT_ARG_NONE, &identify, 0,
 		  "Start each writer and ask for its metadata now", NULL },
 		{ "json", 'j', POPT_ARG_NONE, &json, 0, "JSON output", NULL },
-		{ "debug", '\0', POPT_ARG_NONE, &debug, 0,
-		  "Print debugging messages, libdevmapper's too", NULL },
 		VSS_POPT_COMMON,
 		VSS_POPT_HELP
 		POPT_TABLEEND
@@ -44,7 +42,7 @@ int main(int argc, char **argv)
 		rc = vss_cli_no_args(pc);
 	if (rc >= 0)
 		return rc;
-	rc = vss_cli_context(&ctx, debug, log_cb);
+	rc = vss_cli_context(&ctx, vss_opt_debug, log_cb);
 	if (rc)
 		return rc;
 	if (identify && (r = vss_lock(ctx, 10000))) {

@@ -77,7 +77,7 @@ catalog() {
 	run --separate-stderr del --help
 	[ "$status" -eq 0 ]
 	[[ "$output" == *"Usage: vss-delete [OPTION...] ID... | --set ID | --oldest VOL | --all VOL"* ]]
-	[[ "$output" == *"--yes"* && "$output" == *"--wait=SECONDS"* ]]
+	[[ "$output" == *"--yes"* && "$output" == *"--wait=DURATION"* ]]
 	[ -z "$stderr" ]
 }
 
@@ -109,7 +109,7 @@ catalog() {
 	[ "$status" -eq 1 ]
 	run del --wait soon 1
 	[ "$status" -eq 1 ]
-	[[ "$output" == *"--wait: soon: not a number of seconds"* ]]
+	[[ "$output" == *"--wait: soon: not a duration (500ms, 30s, 2m, 1h)"* ]]
 	[ "$(left)" = "1 2 3 4" ]
 }
 
