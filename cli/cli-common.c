@@ -371,6 +371,32 @@ int vss_cli_duration(const char *option, const char *value, unsigned int *ms)
 	return VSS_EXIT_USAGE;
 }
 
+int vss_cli_count(const char *option, const char *value, unsigned int max, int *count)
+{
+	unsigned long v;
+	char *end;
+
+	errno = 0;
+	v = strtoul(value, &end, 10);
+	if (*value < '0' || *value > '9' || *end || errno || v > max) {
+		vss_errorx(NULL, "%s: %s: not a count (0 to %u)", option, value, max);
+		return VSS_EXIT_USAGE;
+	}
+	*count = (int)v;
+	return 0;
+}
+
+int vss_cli_text(const char *option, const char *value, size_t max)
+{
+	if (strlen(value) <= max && !strpbrk(value, "\n\r\t"))
+		return 0;
+	if (strlen(value) > max)
+		vss_errorx(NULL, "%s: %.*s...: too long (at most %zu bytes)", option, 32, value, max);
+	else
+		vss_errorx(NULL, "%s: a control character: not allowed", option);
+	return VSS_EXIT_USAGE;
+}
+
 int vss_cli_size(const char *option, const char *value, uint64_t *bytes)
 {
 	int r = vss_parse_size(value, bytes);

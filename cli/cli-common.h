@@ -55,6 +55,14 @@ int vss_cli_duration(const char *option, const char *value, unsigned int *ms);
 int vss_cli_size(const char *option, const char *value, uint64_t *bytes);
 
 /*
+ * A count from 0 to max (decimal digits only), or a label of at most max
+ * bytes without control characters: 0, or VSS_EXIT_USAGE after printing
+ * "<option>: <value>: not a count (0 to <max>)" or "...: too long".
+ */
+int vss_cli_count(const char *option, const char *value, unsigned int max, int *count);
+int vss_cli_text(const char *option, const char *value, size_t max);
+
+/*
  * The exit status of a failed vss_shadow_diff() (vss-diff, vss-send):
  * copies that cannot be compared as given are bad usage (1), a FROM or TO
  * that is gone from its store is not found (4).

@@ -177,10 +177,15 @@ static int kernel_for(struct vss_ctx *ctx, const char *provider, const char **vo
 	return rc < 0 ? vss_cli_need_kernel(NULL) : rc;
 }
 
+/* What the catalog can hold: a tag of 63 bytes; retries bounded by reason. */
+#define VSS_TAG_MAX	63
+#define VSS_RETRY_MAX	100
+#define VSS_KEEP_MAX	100000
+
 int main(int argc, char **argv)
 {
 	char *provider = NULL, *tag = NULL, *exec_cmd = NULL, *t_freeze = NULL,
-	     *t_commit = NULL, *wait_s = NULL, *context = NULL;
+	     *t_commit = NULL, *wait_s = NULL, *context = NULL, *retry_s = NULL, *keep_s = NULL;
 	const char **writers = NULL, **excludes = NULL;
 	int no_writers = 0, retry = 0, keep = 0, json = 0;
 	struct snapshot_defaults d = { 0 };
@@ -194,9 +199,9 @@ int main(int argc, char **argv)
 		  "Involve neither writers nor hooks (crash-consistent set)", NULL },
 		{ "timeout-freeze", '\0', POPT_ARG_STRING, &t_freeze, 0, d.freeze, "TIME" },
 		{ "timeout-commit", '\0', POPT_ARG_STRING, &t_commit, 0, d.commit, "TIME" },
-		{ "retry", 'r', POPT_ARG_INT, &retry, 0, d.retry, "N" },
+		{ "retry", 'r', POPT_ARG_STRING, &retry_s, 0, d.retry, "N" },
 		{ "tag", 't', POPT_ARG_STRING, &tag, 0, "Label the set", "TAG" },
-		{ "keep", 'k', POPT_ARG_INT, &keep, 0, d.keep, "N" },
+		{ "keep", 'k', POPT_ARG_STRING, &keep_s, 0, d.keep, "N" },
 		{ "json", 'j', POPT_ARG_NONE, &json, 0, "Print the set as JSON", NULL },
 		{ "exec", 'e', POPT_ARG_STRING, &exec_cmd, 0,
 		  "Mount the set read-only, run CMD (VSS_SHADOW_MOUNTS in its environment), "
@@ -244,11 +249,10 @@ int main(int argc, char **argv)
 	    (t_commit && parse_limit("--timeout-commit", t_commit, &sopts.commit_timeout_ms)) ||
 	    (wait_s && vss_cli_duration("--wait", wait_s, &wait_ms)))
 		return VSS_EXIT_USAGE;
-	if (retry < 0 || keep < 0) {
-		vss_errorx(NULL, "%s: %d: not a count (0 or more)", retry < 0 ? "--retry" : "--keep",
-			   retry < 0 ? retry : keep);
+	if ((retry_s && vss_cli_count("--retry", retry_s, VSS_RETRY_MAX, &retry)) ||
+	    (keep_s && vss_cli_count("--keep", keep_s, VSS_KEEP_MAX, &keep)) ||
+	    (tag && vss_cli_text("--tag", tag, VSS_TAG_MAX)))
 		return VSS_EXIT_USAGE;
-	}
 	if (context) {
 		if (!strcmp(context, "backup"))
 			sopts.context = VSS_CONTEXT_BACKUP;
