@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "cli-common.h"
@@ -154,6 +155,28 @@ void vss_cli_log(int level, const char *msg, void *arg)
 	if (vss_opt_quiet && level < VSS_LOG_ERROR)
 		return;
 	fprintf(stderr, "%s: %s%.*s\n", program, level == VSS_LOG_WARN ? "warning: " : "", len, msg);
+}
+
+int vss_cli_confirm(int yes, const char *object, const char *question, const char *undone)
+{
+	char answer[32];
+
+	if (yes)
+		return -1;
+	if (!isatty(STDIN_FILENO)) {
+		vss_errorx(object, "%s: needs confirmation and standard input is not a terminal "
+			   "(add --yes)", undone);
+		return VSS_EXIT_USAGE;
+	}
+	fprintf(stderr, "Really %s? [y/n]: ", question);
+	fflush(stderr);
+	if (fgets(answer, sizeof(answer), stdin)) {
+		answer[strcspn(answer, "\r\n")] = '\0';
+		if (!strcasecmp(answer, "y") || !strcasecmp(answer, "yes"))
+			return -1;
+	}
+	vss_errorx(object, "%s: not confirmed", undone);
+	return VSS_EXIT_USAGE;
 }
 
 int vss_cli_need_root(void)

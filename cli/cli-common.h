@@ -100,6 +100,16 @@ void vss_cli_log(int level, const char *msg, void *arg);
 unsigned int vss_cli_logged_errors(void);
 
 /*
+ * Before a change that cannot be undone, as lvremove asks: -1 to go on
+ * when yes (-y/--yes) or the user answers y or yes to "Really QUESTION?
+ * [y/n]: " on the terminal; else VSS_EXIT_USAGE after "OBJECT: UNDONE:
+ * not confirmed", or, when standard input is not a terminal, "OBJECT:
+ * UNDONE: needs confirmation and standard input is not a terminal (add
+ * --yes)".
+ */
+int vss_cli_confirm(int yes, const char *object, const char *question, const char *undone);
+
+/*
  * "must be run as root" and VSS_EXIT_PERMISSION for any other user, else
  * -1: every command that reads the catalog or the kernel's tables asks it
  * after its options are parsed and before it looks anything up.

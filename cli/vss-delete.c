@@ -36,21 +36,30 @@ static int keep_first(int rc, int r)
 	return rc ? rc : r;
 }
 
-/* Ask on the terminal; true for y or yes. */
-static bool confirm(const uint64_t *ids, size_t n, const char *what)
+/* Confirmed (-1), or the exit status: the ids and what they are, asked once. */
+static int confirm(int yes, const struct vss_shadow_info *sh, size_t n, const uint64_t *ids,
+		   size_t nids, const char *what)
 {
-	char answer[32];
-	size_t i;
+	char question[512], object[360];
+	const struct vss_shadow_info *s = find_shadow(sh, n, ids[0]);
+	size_t i, len;
 
-	fprintf(stderr, "Delete %zu shadow cop%s (%s):", n, n == 1 ? "y" : "ies", what);
-	for (i = 0; i < n; i++)
-		fprintf(stderr, " %" PRIu64, ids[i]);
-	fprintf(stderr, "? [y/N] ");
-	fflush(stderr);
-	if (!fgets(answer, sizeof(answer), stdin))
-		return false;
-	answer[strcspn(answer, "\r\n")] = '\0';
-	return !strcasecmp(answer, "y") || !strcasecmp(answer, "yes");
+	if (nids == 1 && s) {
+		snprintf(object, sizeof(object), "shadow copy %" PRIu64, ids[0]);
+		snprintf(question, sizeof(question), "delete shadow copy %" PRIu64 " of %s",
+			 ids[0], s->volume);
+	} else {
+		bool by_id = !strcmp(what, "by id");
+
+		snprintf(object, sizeof(object), "%s", by_id ? "shadow copies" : what);
+		len = (size_t)snprintf(question, sizeof(question), "delete %zu shadow cop%s%s%s%s:",
+				       nids, nids == 1 ? "y" : "ies", by_id ? "" : " (",
+				       by_id ? "" : what, by_id ? "" : ")");
+		for (i = 0; i < nids && len < sizeof(question) - 24; i++)
+			len += (size_t)snprintf(question + len, sizeof(question) - len, " %" PRIu64,
+						ids[i]);
+	}
+	return vss_cli_confirm(yes, object, question, "nothing deleted");
 }
 
 /*
@@ -91,8 +100,7 @@ int main(int argc, char **argv)
 		  "Delete the oldest shadow copy of this volume", "VOL" },
 		{ "all", '\0', POPT_ARG_STRING, &all, 0,
 		  "Delete every shadow copy of this volume", "VOL" },
-		{ "yes", 'y', POPT_ARG_NONE, &yes, 0,
-		  "Do not ask before deleting several (needed when not on a terminal)", NULL },
+		VSS_POPT_YES(yes),
 		VSS_POPT_WAIT(wait_arg, "Wait up to DURATION for another command holding the "
 			      "lock (default: fail at once)"),
 		VSS_POPT_COMMON,
@@ -105,7 +113,7 @@ int main(int argc, char **argv)
 	size_t n = 0, nids = 0, i, nforms;
 	const char **args;
 	char volpath[300], what[340], mnt[256];
-	bool plural, any_exposed = false;
+	bool any_exposed = false;
 	poptContext pc;
 	unsigned int wait_ms = 0;
 	int rc = VSS_EXIT_OK, r;
@@ -212,7 +220,7 @@ int main(int argc, char **argv)
 				ids[nids++] = sh[i].shadow_id;
 		snprintf(what, sizeof(what), "set %" PRIu64, set_id);
 	} else {
-		snprintf(what, sizeof(what), "by id");
+		snprintf(what, sizeof(what), "%s", nids == 1 ? args[0] : "by id");
 	}
 	for (i = 0; i < nids; i++) {
 		const struct vss_shadow_info *s = find_shadow(sh, n, ids[i]);
@@ -222,21 +230,13 @@ int main(int argc, char **argv)
 			goto out;
 	}
 	rc = VSS_EXIT_OK;
-	plural = set_arg || all || nids > 1;
-	if (plural && !yes) {
-		if (!isatty(0)) {
-			vss_errorx(NULL, "deleting %s needs confirmation: standard input is not a "
-				   "terminal, use --yes", set_arg || all ? what :
-				   "several shadow copies");
-			rc = VSS_EXIT_USAGE;
-			goto out;
-		}
-		if (!confirm(ids, nids, what)) {
-			vss_errorx(NULL, "not confirmed: nothing deleted");
-			rc = VSS_EXIT_USAGE;
-			goto out;
-		}
-	}
+	/* ids none of which exist are named below without a question */
+	for (i = 0; i < nids && !find_shadow(sh, n, ids[i]); i++)
+		;
+	rc = i < nids ? confirm(yes, sh, n, ids, nids, what) : -1;
+	if (rc >= 0)
+		goto out;
+	rc = VSS_EXIT_OK;
 
 	r = vss_lock(ctx, (int)wait_ms);
 	if (r) {

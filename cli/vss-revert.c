@@ -26,6 +26,33 @@ static void log_cb(int level, const char *msg, void *arg)
 	vss_cli_log(level, msg, arg);
 }
 
+/*
+ * Asked before the lock is taken, so that a question on the terminal holds
+ * up no other command; an id the catalog does not know is named by the
+ * library, without a question.
+ */
+static int confirm(struct vss_ctx *ctx, uint64_t id, int yes)
+{
+	struct vss_shadow_info *sh = NULL;
+	char question[400], object[48];
+	size_t n = 0, i;
+	int rc = -1;
+
+	if (vss_shadow_list(ctx, &sh, &n))
+		return -1;
+	for (i = 0; i < n; i++)
+		if (sh[i].shadow_id == id)
+			break;
+	if (i < n) {
+		snprintf(object, sizeof(object), "shadow copy %" PRIu64, id);
+		snprintf(question, sizeof(question), "revert %s to shadow copy %" PRIu64
+			 " (everything written to it since is lost)", sh[i].volume, id);
+		rc = vss_cli_confirm(yes, object, question, "nothing reverted");
+	}
+	free(sh);
+	return rc;
+}
+
 static void print_json(const struct vss_revert_result *res, bool dry_run, int err)
 {
 	json_object *o = json_object_new_object();
@@ -85,7 +112,7 @@ static void print_text(const struct vss_revert_result *res, bool dry_run)
 
 int main(int argc, char **argv)
 {
-	int dry_run = 0, delete_after = 0, json = 0;
+	int dry_run = 0, delete_after = 0, json = 0, yes = 0;
 	unsigned int wait_ms = 0;
 	char *wait_s = NULL;
 	struct poptOption options[] = {
@@ -94,6 +121,7 @@ int main(int argc, char **argv)
 		{ "delete", '\0', POPT_ARG_NONE, &delete_after, 0,
 		  "Delete the shadow copy once the volume is reverted", NULL },
 		{ "json", 'j', POPT_ARG_NONE, &json, 0, "Print the outcome as JSON", NULL },
+		VSS_POPT_YES(yes),
 		VSS_POPT_WAIT(wait_s, "Wait up to DURATION for another command holding the "
 			      "lock (default: fail at once)"),
 		VSS_POPT_COMMON,
@@ -139,6 +167,8 @@ int main(int argc, char **argv)
 	if (rc)
 		goto out_popt;
 	rc = vss_cli_kernel_for_shadow(ctx, id);
+	if (rc < 0 && !dry_run)
+		rc = confirm(ctx, id, yes);
 	if (rc >= 0)
 		goto out;
 	r = vss_lock(ctx, (int)wait_ms);

@@ -144,7 +144,7 @@ int main(int argc, char **argv)
 {
 	char *vol = NULL, *dev = NULL, *chunk = NULL, *maxs = NULL, *provider = NULL,
 	     *name = NULL, *region = NULL;
-	int wrap = 0, force = 0, json = 0, clone = 0, wipe = 0;
+	int wrap = 0, force = 0, json = 0, clone = 0, wipe = 0, yes = 0;
 	/* help texts with vss.conf's defaults, and those defaults */
 	char d_chunk[128], d_region[128], d_provider[160], b[64];
 	char cfg_chunk[64], cfg_region[64], cfg_provider[64];
@@ -166,6 +166,7 @@ int main(int argc, char **argv)
 		  "Use a store that is not blank: wipe an old store or other data (add)", NULL },
 		{ "force", '\0', POPT_ARG_NONE, &force, 0,
 		  "Also delete the volume's shadow copies (remove)", NULL },
+		VSS_POPT_YES(yes),
 		{ "json", 'j', POPT_ARG_NONE, &json, 0, "JSON output (list)", NULL },
 		VSS_POPT_COMMON,
 		VSS_POPT_HELP
@@ -276,6 +277,13 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	rc = strcmp(cmd, "add") ? vss_cli_kernel_for_volume(ctx, vol) : vss_cli_need_kernel(provider);
+	if (rc < 0 && !strcmp(cmd, "remove") && force) {
+		char question[400];
+
+		snprintf(question, sizeof(question), "remove the storage of %s and delete all its "
+			 "shadow copies", vol);
+		rc = vss_cli_confirm(yes, vol, question, "nothing removed");
+	}
 	if (rc >= 0)
 		goto out;
 	r = vss_lock(ctx, 10000);

@@ -22,7 +22,8 @@ setup() {
 	export VSS_STATE_DIR=$W/state VSS_RUN_DIR=$W/run VSS_CONF_DIR=$W/conf
 }
 
-revert() { "$REVERT" "$@"; }
+# a revert asks, as lvremove does: --yes where no one can answer
+revert() { "$REVERT" --yes "$@"; }
 
 # A kernel with device-mapper and dm-vss, as the commands see it
 # (VSS_SYSFS stands in for /sys): what the library does next still finds

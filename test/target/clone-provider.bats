@@ -249,7 +249,7 @@ nothing_left() {
 	fsfreeze -f "$W/c"
 	total=$(field c total_regions)
 	unwritten=$(field c synced_regions)
-	run "$B/vss-delete" "$id_c"
+	run "$B/vss-delete" --yes "$id_c"
 	synced=$(field c synced_regions)
 	state=$(field c clone_state)
 	fsfreeze -u "$W/c"
@@ -327,7 +327,7 @@ nothing_left() {
 	[ "$status" = 5 ]
 	[[ "$output" == *"has 1 shadow copies"* ]]
 	dmsetup info "vss-$id" >/dev/null
-	run "$B/vss-storage" remove --for "$W/c" --force
+	run "$B/vss-storage" remove --for "$W/c" --force --yes
 	echo "$output"
 	[ "$status" = 0 ]
 	! dmsetup info "vss-$id" >/dev/null 2>&1 || false
