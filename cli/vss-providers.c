@@ -63,9 +63,12 @@ int main(int argc, char **argv)
 			json_object_object_add(o, "volumes", v);
 			json_object_array_add(arr, o);
 		}
-		printf("%s\n", json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY |
+		json_object *top = json_object_new_object();
+
+		json_object_object_add(top, "providers", arr);
+		printf("%s\n", json_object_to_json_string_ext(top, JSON_C_TO_STRING_PRETTY |
 							      JSON_C_TO_STRING_NOSLASHESCAPE));
-		json_object_put(arr);
+		json_object_put(top);
 	} else {
 		printf("%-16s %-9s %-10s %s\n", "Provider", "Kind", "Available", "Detail / volumes");
 		for (i = 0; i < n; i++) {

@@ -111,9 +111,12 @@ static int do_list(struct vss_ctx *ctx, int json)
 			}
 			json_object_array_add(arr, o);
 		}
-		printf("%s\n", json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY |
+		json_object *top = json_object_new_object();
+
+		json_object_object_add(top, "storage", arr);
+		printf("%s\n", json_object_to_json_string_ext(top, JSON_C_TO_STRING_PRETTY |
 							      JSON_C_TO_STRING_NOSLASHESCAPE));
-		json_object_put(arr);
+		json_object_put(top);
 	} else {
 		printf("%-28s %-12s %-28s %-32s %s\n", "Volume", "Provider", "Store", "Real",
 		       "State");

@@ -64,7 +64,7 @@ majmin() { printf '%d:%d' $(stat -L -c '0x%t 0x%T' "$1"); }
 # A field of volume cp-NAME in vss-storage list --json.
 field() {
 	"$B/vss-storage" list --json | jq -r --arg v "/dev/mapper/cp-$1" \
-		'.[] | select(.volume == $v) | .'"$2"
+		'.storage[] | select(.volume == $v) | .'"$2"
 }
 
 # wait_mirrored NAME SECONDS
