@@ -2,11 +2,15 @@
 /*
  * Helpers shared by the vss-* commands.
  */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <unistd.h>
 
 #include "cli-common.h"
 #include "libvsscore.h"
@@ -20,16 +24,20 @@
 #endif
 
 static const char *program = "vss";
+static unsigned int logged_errors;
 
 int vss_opt_verbose;
 int vss_opt_quiet;
 int vss_opt_version;
+int vss_opt_debug;
 
 struct poptOption vss_common_options[] = {
 	{ "verbose", 'v', POPT_ARG_NONE, &vss_opt_verbose, 0,
 	  "Say more about what is done", NULL },
 	{ "quiet", 'q', POPT_ARG_NONE, &vss_opt_quiet, 0,
 	  "Print nothing but errors; the exit status tells the outcome", NULL },
+	{ "debug", '\0', POPT_ARG_NONE, &vss_opt_debug, 0,
+	  "Print debugging messages, libdevmapper's too", NULL },
 	{ "version", 'V', POPT_ARG_NONE, &vss_opt_version, 0,
 	  "Print the version and exit", NULL },
 	POPT_TABLEEND
@@ -58,6 +66,8 @@ int vss_exit_from_errno(int err, int fallback)
 	case EDQUOT:
 		return VSS_EXIT_NO_RESOURCES;
 	case ENOTBLK:		/* libvsscore: not a (device-mapper) block device */
+	case ENOTDIR:
+	case ENAMETOOLONG:
 		return VSS_EXIT_USAGE;
 	case ENOENT:
 	case ENODEV:
@@ -71,6 +81,8 @@ int vss_exit_from_errno(int err, int fallback)
 		return VSS_EXIT_WRITER;
 	case ENOPKG:		/* libvsscore: the kernel target is missing */
 		return VSS_EXIT_KERNEL;
+	case EUCLEAN:		/* metadata (the catalog, a store) is corrupt */
+		return VSS_EXIT_PROVIDER;
 	}
 	return fallback;
 }
@@ -95,6 +107,12 @@ void vss_error(const char *object, const char *what, int err)
 			strerror(err < 0 ? -err : err));
 	else
 		fprintf(stderr, "%s: %s: %s\n", program, what, strerror(err < 0 ? -err : err));
+}
+
+void vss_cli_failed(const char *object, const char *what, int err)
+{
+	if (!logged_errors)
+		vss_error(object, what, err);
 }
 
 void vss_errorx(const char *object, const char *fmt, ...)
@@ -122,8 +140,6 @@ int vss_popt_error(poptContext ctx, int rc)
 	return VSS_EXIT_USAGE;
 }
 
-static unsigned int logged_errors;
-
 unsigned int vss_cli_logged_errors(void)
 {
 	return logged_errors;
@@ -131,12 +147,75 @@ unsigned int vss_cli_logged_errors(void)
 
 void vss_cli_log(int level, const char *msg, void *arg)
 {
+	int len = (int)strcspn(msg, "\n");
+
 	(void)arg;
 	if (level >= VSS_LOG_ERROR)
 		logged_errors++;
 	if (vss_opt_quiet && level < VSS_LOG_ERROR)
 		return;
-	fprintf(stderr, "%s: %s%s\n", program, level == VSS_LOG_WARN ? "warning: " : "", msg);
+	fprintf(stderr, "%s: %s%.*s\n", program, level == VSS_LOG_WARN ? "warning: " : "", len, msg);
+}
+
+int vss_cli_confirm(int yes, const char *object, const char *question, const char *undone)
+{
+	char answer[32];
+
+	if (yes)
+		return -1;
+	if (!isatty(STDIN_FILENO)) {
+		vss_errorx(object, "%s: needs confirmation and standard input is not a terminal "
+			   "(add --yes)", undone);
+		return VSS_EXIT_USAGE;
+	}
+	fprintf(stderr, "Really %s? [y/n]: ", question);
+	fflush(stderr);
+	if (fgets(answer, sizeof(answer), stdin)) {
+		answer[strcspn(answer, "\r\n")] = '\0';
+		if (!strcasecmp(answer, "y") || !strcasecmp(answer, "yes"))
+			return -1;
+	}
+	vss_errorx(object, "%s: not confirmed", undone);
+	return VSS_EXIT_USAGE;
+}
+
+int vss_cli_need_root(void)
+{
+	if (geteuid() == 0)
+		return -1;
+	vss_errorx(NULL, "must be run as root");
+	return VSS_EXIT_PERMISSION;
+}
+
+/*
+ * The same facts the library goes by: device-mapper registers its misc
+ * device, and the dm-vss targets come with the dm_vss module.
+ */
+int vss_cli_need_kernel(const char *provider)
+{
+	const char *target = NULL;
+	/* VSS_SYSFS: the tests' stand-in for /sys, a kernel that has what they need */
+	const char *sys = getenv("VSS_SYSFS") ?: "/sys";
+	char path[4096];
+
+	if (provider && strncmp(provider, "dm-", 3))
+		return -1;	/* an external provider: the kernel is its business */
+	snprintf(path, sizeof(path), "%s/class/misc/device-mapper", sys);
+	if (access(path, F_OK)) {
+		vss_errorx(NULL, "the kernel has no device-mapper (modprobe dm-mod, then "
+			   "modprobe dm-vss)");
+		return VSS_EXIT_KERNEL;
+	}
+	if (provider && !strcmp(provider, "dm-vss-cow"))
+		target = "vss-origin";
+	else if (provider && !strcmp(provider, "dm-vss-clone"))
+		target = "vss-clone";
+	snprintf(path, sizeof(path), "%s/module/dm_vss", sys);
+	if (target && access(path, F_OK)) {
+		vss_errorx(NULL, "the kernel target %s is not loaded (modprobe dm-vss)", target);
+		return VSS_EXIT_KERNEL;
+	}
+	return -1;
 }
 
 int vss_cli_parse(poptContext pc)
@@ -186,11 +265,57 @@ int vss_cli_parse_id(const char *arg, const char *kind, uint64_t *id)
 	return 0;
 }
 
+int vss_cli_kernel_for_shadow(struct vss_ctx *ctx, uint64_t shadow_id)
+{
+	struct vss_shadow_info *sh = NULL;
+	size_t n = 0, i;
+	int rc = -1, r;
+
+	r = vss_shadow_list(ctx, &sh, &n);
+	if (r) {
+		vss_cli_failed("catalog", "cannot read", r);
+		return vss_exit_from_errno(r, VSS_EXIT_PROVIDER);
+	}
+	for (i = 0; i < n && rc < 0; i++)
+		if (sh[i].shadow_id == shadow_id)
+			rc = vss_cli_need_kernel(sh[i].provider);
+	free(sh);
+	return rc;
+}
+
+int vss_cli_kernel_for_volume(struct vss_ctx *ctx, const char *volume)
+{
+	struct vss_storage_info *st = NULL;
+	size_t n = 0, i;
+	int rc = -1, r;
+
+	r = vss_storage_list(ctx, &st, &n);
+	if (r) {
+		vss_cli_failed("catalog", "cannot read", r);
+		return vss_exit_from_errno(r, VSS_EXIT_PROVIDER);
+	}
+	for (i = 0; i < n && rc < 0; i++)
+		if (!volume || !strcmp(st[i].volume, volume) || !strcmp(st[i].name, volume) ||
+		    (!strncmp(volume, "/dev/mapper/", 12) && !strcmp(st[i].name, volume + 12)))
+			rc = vss_cli_need_kernel(st[i].provider);
+	free(st);
+	return rc;
+}
+
+static bool any_user;
+
+void vss_cli_any_user(void)
+{
+	any_user = true;
+}
+
 int vss_cli_context(struct vss_ctx **ctx, int debug,
 		    void (*log)(int level, const char *msg, void *arg))
 {
 	int r;
 
+	if (!any_user && (r = vss_cli_need_root()) >= 0)
+		return r;
 	if (debug)
 		setenv("VSS_DM_DEBUG", "1", 1);
 	r = vss_ctx_new(ctx);
@@ -266,6 +391,32 @@ int vss_cli_duration(const char *option, const char *value, unsigned int *ms)
 		return 0;
 	vss_errorx(NULL, "%s: %s: %s", option, value, r == -ERANGE ?
 		   "too long (at most 24h)" : "not a duration (500ms, 30s, 2m, 1h)");
+	return VSS_EXIT_USAGE;
+}
+
+int vss_cli_count(const char *option, const char *value, unsigned int max, int *count)
+{
+	unsigned long v;
+	char *end;
+
+	errno = 0;
+	v = strtoul(value, &end, 10);
+	if (*value < '0' || *value > '9' || *end || errno || v > max) {
+		vss_errorx(NULL, "%s: %s: not a count (0 to %u)", option, value, max);
+		return VSS_EXIT_USAGE;
+	}
+	*count = (int)v;
+	return 0;
+}
+
+int vss_cli_text(const char *option, const char *value, size_t max)
+{
+	if (strlen(value) <= max && !strpbrk(value, "\n\r\t"))
+		return 0;
+	if (strlen(value) > max)
+		vss_errorx(NULL, "%s: %.*s...: too long (at most %zu bytes)", option, 32, value, max);
+	else
+		vss_errorx(NULL, "%s: a control character: not allowed", option);
 	return VSS_EXIT_USAGE;
 }
 

@@ -55,6 +55,14 @@ int vss_cli_duration(const char *option, const char *value, unsigned int *ms);
 int vss_cli_size(const char *option, const char *value, uint64_t *bytes);
 
 /*
+ * A count from 0 to max (decimal digits only), or a label of at most max
+ * bytes without control characters: 0, or VSS_EXIT_USAGE after printing
+ * "<option>: <value>: not a count (0 to <max>)" or "...: too long".
+ */
+int vss_cli_count(const char *option, const char *value, unsigned int max, int *count);
+int vss_cli_text(const char *option, const char *value, size_t max);
+
+/*
  * The exit status of a failed vss_shadow_diff() (vss-diff, vss-send):
  * copies that cannot be compared as given are bad usage (1), a FROM or TO
  * that is gone from its store is not found (4).
@@ -67,6 +75,12 @@ const char *vss_program_name(void);
 
 /* "<object>: <what failed>: <strerror(err)>" on stderr; err may be -errno. */
 void vss_error(const char *object, const char *what, int err);
+
+/*
+ * vss_error() for a library call that failed, unless the library already
+ * said why (vss_cli_logged_errors()): each failure one line.
+ */
+void vss_cli_failed(const char *object, const char *what, int err);
 
 /* "<object>: <message>" on stderr. */
 void vss_errorx(const char *object, const char *fmt, ...)
@@ -85,20 +99,69 @@ void vss_cli_log(int level, const char *msg, void *arg);
  */
 unsigned int vss_cli_logged_errors(void);
 
+/*
+ * Before a change that cannot be undone, as lvremove asks: -1 to go on
+ * when yes (-y/--yes) or the user answers y or yes to "Really QUESTION?
+ * [y/n]: " on the terminal; else VSS_EXIT_USAGE after "OBJECT: UNDONE:
+ * not confirmed", or, when standard input is not a terminal, "OBJECT:
+ * UNDONE: needs confirmation and standard input is not a terminal (add
+ * --yes)".
+ */
+int vss_cli_confirm(int yes, const char *object, const char *question, const char *undone);
+
+/*
+ * "must be run as root" and VSS_EXIT_PERMISSION for any other user, else
+ * -1: every command that reads the catalog or the kernel's tables asks it
+ * after its options are parsed and before it looks anything up.
+ */
+int vss_cli_need_root(void);
+
+/*
+ * Whether the kernel can serve provider (NULL: device-mapper alone; an
+ * external provider: always): -1 when it can, else VSS_EXIT_KERNEL after
+ * "the kernel has no device-mapper (...)" or "the kernel target vss-origin
+ * is not loaded (modprobe dm-vss)".  Asked before anything is changed, so
+ * that a command that cannot finish starts nothing.
+ */
+int vss_cli_need_kernel(const char *provider);
+
+/*
+ * vss_cli_need_kernel() for the provider of a shadow copy, or of a volume
+ * of the catalog (NULL: of every volume).  -1 as well when the catalog
+ * does not know it: the command then says so itself.  A catalog that
+ * cannot be read is reported and its exit status returned.
+ */
+struct vss_ctx;
+int vss_cli_kernel_for_shadow(struct vss_ctx *ctx, uint64_t shadow_id);
+int vss_cli_kernel_for_volume(struct vss_ctx *ctx, const char *volume);
+
 /* "<program> (dm-vss) <version>" on stdout. */
 void vss_print_version(void);
 
 /*
- * Options every command has: --verbose, --quiet, --version.  Include with
+ * Options every command has: --verbose, --quiet, --debug, --version.  Include with
  * VSS_POPT_COMMON in the command's table, next to POPT_AUTOHELP.
  */
 extern int vss_opt_verbose;
 extern int vss_opt_quiet;
 extern int vss_opt_version;
+extern int vss_opt_debug;
 extern struct poptOption vss_common_options[];
 
 #define VSS_POPT_COMMON \
 	{ NULL, '\0', POPT_ARG_INCLUDE_TABLE, vss_common_options, 0, "Common options:", NULL }
+
+/*
+ * The shared options that only some commands have, defined once so that
+ * each means the same wherever it is: --wait DURATION (parse with
+ * vss_cli_duration: 500ms, 30s, 2m; a bare number is seconds; at most
+ * 24h) and -y/--yes (vss_cli_confirm).
+ */
+#define VSS_POPT_WAIT(var, help) \
+	{ "wait", '\0', POPT_ARG_STRING, &(var), 0, help, "DURATION" }
+#define VSS_POPT_YES(var) \
+	{ "yes", 'y', POPT_ARG_NONE, &(var), 0, \
+	  "Do not ask for confirmation (needed when standard input is not a terminal)", NULL }
 
 /*
  * -h/--help and --usage, in every command's table in place of popt's
@@ -140,8 +203,10 @@ int vss_cli_parse_id(const char *arg, const char *kind, uint64_t *id);
  * A library context whose messages go to log (vss_cli_log if NULL) at the
  * level the options ask: debug (also libdevmapper's own messages), else
  * --verbose, else warnings and errors.  0, or the exit status of the
- * failure (reported).
+ * failure (reported): first of all, 2 for a user other than root
+ * (vss_cli_need_root), unless vss_cli_any_user() was called.
  */
+void vss_cli_any_user(void);
 struct vss_ctx;
 int vss_cli_context(struct vss_ctx **ctx, int debug,
 		    void (*log)(int level, const char *msg, void *arg));

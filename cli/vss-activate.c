@@ -18,12 +18,10 @@
 
 int main(int argc, char **argv)
 {
-	int dry_run = 0, debug = 0;
+	int dry_run = 0;
 	struct poptOption options[] = {
 		{ "dry-run", 'n', POPT_ARG_NONE, &dry_run, 0,
 		  "Say what would be done; change nothing", NULL },
-		{ "debug", '\0', POPT_ARG_NONE, &debug, 0,
-		  "Print debugging messages, libdevmapper's too", NULL },
 		VSS_POPT_COMMON,
 		VSS_POPT_HELP
 		POPT_TABLEEND
@@ -42,11 +40,14 @@ int main(int argc, char **argv)
 		rc = vss_cli_no_args(pc);
 	if (rc >= 0)
 		goto out;
-	rc = vss_cli_context(&ctx, debug, NULL);
+	rc = vss_cli_context(&ctx, vss_opt_debug, NULL);
 	if (rc)
 		goto out;
+	rc = vss_cli_kernel_for_volume(ctx, NULL);
+	if (rc >= 0)
+		goto out;
 	/* what is done is said by default: this runs at boot, into the journal */
-	vss_ctx_set_log(ctx, vss_cli_log, NULL, debug || vss_opt_verbose ? VSS_LOG_DEBUG :
+	vss_ctx_set_log(ctx, vss_cli_log, NULL, vss_opt_debug || vss_opt_verbose ? VSS_LOG_DEBUG :
 			VSS_LOG_INFO);
 	opts.dry_run = dry_run;
 	/* a dry run reads only: no lock, so no reconciling write either */

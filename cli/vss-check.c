@@ -25,7 +25,6 @@
 static int opt_dump;
 static int opt_json;
 static int opt_ignore_nonfatal;
-static int opt_debug;
 static const char *opt_origin;
 
 struct kind_count {
@@ -89,7 +88,7 @@ static void on_log(int level, const char *message, void *arg)
 {
 	const struct check_ctx *ctx = arg;
 
-	if (level >= VSS_STORE_LOG_ERROR || opt_debug ||
+	if (level >= VSS_STORE_LOG_ERROR || vss_opt_debug ||
 	    (vss_opt_verbose && level >= VSS_STORE_LOG_INFO))
 		fprintf(stderr, "%s: %s\n", ctx->dev, message);
 }
@@ -316,16 +315,14 @@ static void dump_human(struct vss_store *store, const struct vss_store_info *in,
 /* ---- main ---- */
 
 static struct poptOption options[] = {
-	{ "dump", 'd', POPT_ARG_NONE, &opt_dump, 0,
+	{ "dump", '\0', POPT_ARG_NONE, &opt_dump, 0,
 	  "Print the superblock, snapshot table and per-snapshot chunk counts", NULL },
 	{ "json", 'j', POPT_ARG_NONE, &opt_json, 0,
 	  "With --dump: print JSON (implies --dump)", NULL },
-	{ "origin", 'o', POPT_ARG_STRING, &opt_origin, 0,
+	{ "origin", '\0', POPT_ARG_STRING, &opt_origin, 0,
 	  "Check that the store belongs to an origin of this device's size", "ORIGIN" },
 	{ "ignore-non-fatal", '\0', POPT_ARG_NONE, &opt_ignore_nonfatal, 0,
 	  "Exit 0 when all findings are non-fatal", NULL },
-	{ "debug", '\0', POPT_ARG_NONE, &opt_debug, 0,
-	  "Print the store reader's debugging messages too", NULL },
 	VSS_POPT_COMMON,
 	VSS_POPT_HELP
 	POPT_TABLEEND

@@ -36,21 +36,30 @@ static int keep_first(int rc, int r)
 	return rc ? rc : r;
 }
 
-/* Ask on the terminal; true for y or yes. */
-static bool confirm(const uint64_t *ids, size_t n, const char *what)
+/* Confirmed (-1), or the exit status: the ids and what they are, asked once. */
+static int confirm(int yes, const struct vss_shadow_info *sh, size_t n, const uint64_t *ids,
+		   size_t nids, const char *what)
 {
-	char answer[32];
-	size_t i;
+	char question[512], object[360];
+	const struct vss_shadow_info *s = find_shadow(sh, n, ids[0]);
+	size_t i, len;
 
-	fprintf(stderr, "Delete %zu shadow cop%s (%s):", n, n == 1 ? "y" : "ies", what);
-	for (i = 0; i < n; i++)
-		fprintf(stderr, " %" PRIu64, ids[i]);
-	fprintf(stderr, "? [y/N] ");
-	fflush(stderr);
-	if (!fgets(answer, sizeof(answer), stdin))
-		return false;
-	answer[strcspn(answer, "\r\n")] = '\0';
-	return !strcasecmp(answer, "y") || !strcasecmp(answer, "yes");
+	if (nids == 1 && s) {
+		snprintf(object, sizeof(object), "shadow copy %" PRIu64, ids[0]);
+		snprintf(question, sizeof(question), "delete shadow copy %" PRIu64 " of %s",
+			 ids[0], s->volume);
+	} else {
+		bool by_id = !strcmp(what, "by id");
+
+		snprintf(object, sizeof(object), "%s", by_id ? "shadow copies" : what);
+		len = (size_t)snprintf(question, sizeof(question), "delete %zu shadow cop%s%s%s%s:",
+				       nids, nids == 1 ? "y" : "ies", by_id ? "" : " (",
+				       by_id ? "" : what, by_id ? "" : ")");
+		for (i = 0; i < nids && len < sizeof(question) - 24; i++)
+			len += (size_t)snprintf(question + len, sizeof(question) - len, " %" PRIu64,
+						ids[i]);
+	}
+	return vss_cli_confirm(yes, object, question, "nothing deleted");
 }
 
 /*
@@ -83,7 +92,7 @@ static void said_deleted(const struct vss_shadow_info *s)
 int main(int argc, char **argv)
 {
 	char *set_arg = NULL, *oldest = NULL, *all = NULL, *wait_arg = NULL;
-	int yes = 0, debug = 0;
+	int yes = 0;
 	struct poptOption options[] = {
 		{ "set", 's', POPT_ARG_STRING, &set_arg, 0,
 		  "Delete every shadow copy of this set", "ID" },
@@ -91,13 +100,9 @@ int main(int argc, char **argv)
 		  "Delete the oldest shadow copy of this volume", "VOL" },
 		{ "all", '\0', POPT_ARG_STRING, &all, 0,
 		  "Delete every shadow copy of this volume", "VOL" },
-		{ "yes", 'y', POPT_ARG_NONE, &yes, 0,
-		  "Do not ask before deleting several (needed when not on a terminal)", NULL },
-		{ "wait", '\0', POPT_ARG_STRING, &wait_arg, 0,
-		  "Wait up to SECONDS for another command holding the lock (default: fail "
-		  "at once)", "SECONDS" },
-		{ "debug", '\0', POPT_ARG_NONE, &debug, 0,
-		  "Print debugging messages, libdevmapper's too", NULL },
+		VSS_POPT_YES(yes),
+		VSS_POPT_WAIT(wait_arg, "Wait up to DURATION for another command holding the "
+			      "lock (default: fail at once)"),
 		VSS_POPT_COMMON,
 		VSS_POPT_HELP
 		POPT_TABLEEND
@@ -108,9 +113,10 @@ int main(int argc, char **argv)
 	size_t n = 0, nids = 0, i, nforms;
 	const char **args;
 	char volpath[300], what[340], mnt[256];
-	bool plural, any_exposed = false;
+	bool any_exposed = false;
 	poptContext pc;
-	int rc = VSS_EXIT_OK, r, wait_ms = 0;
+	unsigned int wait_ms = 0;
+	int rc = VSS_EXIT_OK, r;
 
 	vss_cli_init(argv[0]);
 	pc = poptGetContext(NULL, argc, (const char **)argv, options, 0);
@@ -132,17 +138,8 @@ int main(int argc, char **argv)
 	}
 	if (set_arg && (rc = vss_cli_parse_id(set_arg, "set", &set_id)))
 		goto out;
-	if (wait_arg) {
-		char *end;
-		double s = strtod(wait_arg, &end);
-
-		if (end == wait_arg || *end || s < 0 || s > 86400) {
-			vss_errorx(NULL, "--wait: %s: not a number of seconds", wait_arg);
-			rc = VSS_EXIT_USAGE;
-			goto out;
-		}
-		wait_ms = (int)(s * 1000);
-	}
+	if (wait_arg && (rc = vss_cli_duration("--wait", wait_arg, &wait_ms)))
+		goto out;
 	ids = calloc(nids + 1, sizeof(*ids));
 	if (!ids) {
 		rc = VSS_EXIT_NO_RESOURCES;
@@ -151,7 +148,7 @@ int main(int argc, char **argv)
 	for (i = 0; i < nids; i++)
 		if ((rc = vss_cli_parse_id(args[i], "shadow copy", &ids[i])))
 			goto out;
-	rc = vss_cli_context(&ctx, debug, NULL);
+	rc = vss_cli_context(&ctx, vss_opt_debug, NULL);
 	if (rc)
 		goto out;
 
@@ -159,7 +156,7 @@ int main(int argc, char **argv)
 	 * so that a question on the terminal never holds up other commands. */
 	r = vss_shadow_list(ctx, &sh, &n);
 	if (r) {
-		vss_error("catalog", "cannot read", r);
+		vss_cli_failed("catalog", "cannot read", r);
 		rc = vss_exit_from_errno(r, VSS_EXIT_NO_RESOURCES);
 		goto out;
 	}
@@ -206,7 +203,7 @@ int main(int argc, char **argv)
 		free(sets);
 		if (!found) {
 			if (r)
-				vss_error("catalog", "cannot read", r);
+				vss_cli_failed("catalog", "cannot read", r);
 			else
 				vss_errorx(NULL, "set %" PRIu64 ": no such set (see vss-list --sets)", set_id);
 			rc = r ? vss_exit_from_errno(r, VSS_EXIT_NO_RESOURCES) : VSS_EXIT_NOT_FOUND;
@@ -223,25 +220,25 @@ int main(int argc, char **argv)
 				ids[nids++] = sh[i].shadow_id;
 		snprintf(what, sizeof(what), "set %" PRIu64, set_id);
 	} else {
-		snprintf(what, sizeof(what), "by id");
+		snprintf(what, sizeof(what), "%s", nids == 1 ? args[0] : "by id");
 	}
-	plural = set_arg || all || nids > 1;
-	if (plural && !yes) {
-		if (!isatty(0)) {
-			vss_errorx(NULL, "deleting %s needs confirmation: standard input is not a "
-				   "terminal, use --yes", set_arg || all ? what :
-				   "several shadow copies");
-			rc = VSS_EXIT_USAGE;
-			goto out;
-		}
-		if (!confirm(ids, nids, what)) {
-			vss_errorx(NULL, "not confirmed: nothing deleted");
-			rc = VSS_EXIT_USAGE;
-			goto out;
-		}
-	}
+	for (i = 0; i < nids; i++) {
+		const struct vss_shadow_info *s = find_shadow(sh, n, ids[i]);
 
-	r = vss_lock(ctx, wait_ms);
+		/* nothing is forgotten that the kernel cannot remove */
+		if (s && (rc = vss_cli_need_kernel(s->provider)) >= 0)
+			goto out;
+	}
+	rc = VSS_EXIT_OK;
+	/* ids none of which exist are named below without a question */
+	for (i = 0; i < nids && !find_shadow(sh, n, ids[i]); i++)
+		;
+	rc = i < nids ? confirm(yes, sh, n, ids, nids, what) : -1;
+	if (rc >= 0)
+		goto out;
+	rc = VSS_EXIT_OK;
+
+	r = vss_lock(ctx, (int)wait_ms);
 	if (r) {
 		if (r == -EBUSY)
 			vss_errorx(NULL, "nothing deleted: another command holds the lock "
@@ -254,7 +251,7 @@ int main(int argc, char **argv)
 	sh = NULL;
 	r = vss_shadow_list(ctx, &sh, &n);
 	if (r) {
-		vss_error("catalog", "cannot read", r);
+		vss_cli_failed("catalog", "cannot read", r);
 		rc = vss_exit_from_errno(r, VSS_EXIT_NO_RESOURCES);
 		goto out;
 	}
@@ -268,7 +265,7 @@ int main(int argc, char **argv)
 		/* The whole set at once: one catalog write. */
 		r = vss_set_delete(ctx, set_id);
 		if (r) {
-			vss_error(what, "cannot delete", r);
+			vss_cli_failed(what, "cannot delete", r);
 			rc = vss_exit_from_errno(r, VSS_EXIT_PROVIDER);
 		}
 		for (i = 0; i < nids; i++) {
@@ -306,7 +303,7 @@ int main(int argc, char **argv)
 		}
 		r = vss_shadow_delete(ctx, ids[i]);
 		if (r) {
-			vss_error(obj, "cannot delete", r);
+			vss_cli_failed(obj, "cannot delete", r);
 			rc = keep_first(rc, vss_exit_from_errno(r, VSS_EXIT_PROVIDER));
 			continue;
 		}

@@ -112,7 +112,7 @@ static int print_columns(const struct vss_shadow_diff *d, const struct vss_repor
 int main(int argc, char **argv)
 {
 	const char *fields = NULL, *separator = NULL;
-	int json = 0, noheadings = 0, summary = 0, debug = 0;
+	int json = 0, noheadings = 0, summary = 0;
 	struct poptOption options[] = {
 		{ "json", 'j', POPT_ARG_NONE, &json, 0,
 		  "Print JSON: {\"from\", \"to\", ..., \"extents\": [{\"offset\", \"length\"}]}", NULL },
@@ -124,8 +124,6 @@ int main(int argc, char **argv)
 		  "Separate columns with S rather than aligning them", "S" },
 		{ "summary", 's', POPT_ARG_NONE, &summary, 0,
 		  "Print only the counts: extents and changed bytes", NULL },
-		{ "debug", '\0', POPT_ARG_NONE, &debug, 0,
-		  "Print debugging messages, libdevmapper's too", NULL },
 		VSS_POPT_COMMON,
 		VSS_POPT_HELP
 		POPT_TABLEEND
@@ -168,7 +166,7 @@ int main(int argc, char **argv)
 		rc = vss_cli_parse_id(to_arg, "shadow copy", &to);
 	if (rc)
 		goto out;
-	rc = vss_cli_context(&ctx, debug, NULL);
+	rc = vss_cli_context(&ctx, vss_opt_debug, NULL);
 	if (rc)
 		goto out;
 	r = vss_shadow_diff(ctx, from, to, &d);

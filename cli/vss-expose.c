@@ -41,12 +41,10 @@ static void print_json(const struct vss_shadow_info *s)
 
 int main(int argc, char **argv)
 {
-	int json = 0, debug = 0;
+	int json = 0;
 	struct poptOption options[] = {
 		{ "json", 'j', POPT_ARG_NONE, &json, 0,
 		  "Print the shadow copy and its mount point as JSON", NULL },
-		{ "debug", '\0', POPT_ARG_NONE, &debug, 0,
-		  "Print debugging messages, libdevmapper's too", NULL },
 		VSS_POPT_COMMON,
 		VSS_POPT_HELP
 		POPT_TABLEEND
@@ -75,8 +73,11 @@ int main(int argc, char **argv)
 	rc = vss_cli_parse_id(id_arg, "shadow copy", &id);
 	if (rc)
 		goto out;
-	rc = vss_cli_context(&ctx, debug, NULL);
+	rc = vss_cli_context(&ctx, vss_opt_debug, NULL);
 	if (rc)
+		goto out;
+	rc = vss_cli_kernel_for_shadow(ctx, id);
+	if (rc >= 0)
 		goto out;
 	if (mnt) {
 		r = vss_lock(ctx, LOCK_WAIT_MS);
@@ -88,10 +89,7 @@ int main(int argc, char **argv)
 	r = vss_shadow_expose(ctx, id, mnt, &info);
 	if (r) {
 		/* the library said what and why */
-		if (r == -ENOTDIR || r == -ENAMETOOLONG)
-			rc = VSS_EXIT_USAGE;
-		else
-			rc = vss_exit_from_errno(r, VSS_EXIT_PROVIDER);
+		rc = vss_exit_from_errno(r, VSS_EXIT_PROVIDER);
 		goto out;
 	}
 	rc = VSS_EXIT_OK;

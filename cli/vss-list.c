@@ -245,7 +245,7 @@ static int list_shadows(struct vss_ctx *ctx, struct filter *f, const struct vss_
 	if (r) {
 		/* the library named the catalog and what failed, but for memory */
 		if (r == -ENOMEM)
-			vss_error("catalog", "cannot read", r);
+			vss_cli_failed("catalog", "cannot read", r);
 		rc = vss_exit_from_errno(r, VSS_EXIT_NO_RESOURCES);
 		goto out;
 	}
@@ -366,7 +366,7 @@ int main(int argc, char **argv)
 {
 	char *fields = NULL, *sort = NULL, *separator = NULL, *units = NULL, *volume = NULL,
 	     *set_arg = NULL, *tag = NULL, *provider = NULL;
-	int sets = 0, json = 0, noheadings = 0, aligned = 0, nosuffix = 0, debug = 0;
+	int sets = 0, json = 0, noheadings = 0, aligned = 0, nosuffix = 0;
 	struct poptOption options[] = {
 		{ "sets", 'S', POPT_ARG_NONE, &sets, 0,
 		  "List sets rather than shadow copies", NULL },
@@ -393,8 +393,6 @@ int main(int argc, char **argv)
 		{ "tag", 't', POPT_ARG_STRING, &tag, 0, "Only sets with this tag", "TAG" },
 		{ "provider", 'p', POPT_ARG_STRING, &provider, 0,
 		  "Only shadow copies made by this provider", "NAME" },
-		{ "debug", '\0', POPT_ARG_NONE, &debug, 0,
-		  "Print debugging messages, libdevmapper's too", NULL },
 		VSS_POPT_COMMON,
 		VSS_POPT_HELP
 		POPT_TABLEEND
@@ -457,16 +455,9 @@ int main(int argc, char **argv)
 		}
 	f.tag = tag;
 	f.provider = provider;
-	if (debug)
-		setenv("VSS_DM_DEBUG", "1", 1);
-
-	r = vss_ctx_new(&ctx);
-	if (r) {
-		rc = vss_exit_from_errno(r, VSS_EXIT_NO_RESOURCES);
+	rc = vss_cli_context(&ctx, vss_opt_debug, NULL);
+	if (rc)
 		goto out;
-	}
-	vss_ctx_set_log(ctx, vss_cli_log, NULL, debug ? VSS_LOG_DEBUG :
-			vss_opt_verbose ? VSS_LOG_INFO : VSS_LOG_WARN);
 	if (volume) {
 		r = vss_cli_volume_path(ctx, volume, volpath, sizeof(volpath));
 		if (r) {

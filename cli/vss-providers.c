@@ -14,11 +14,9 @@
 
 int main(int argc, char **argv)
 {
-	int json = 0, debug = 0;
+	int json = 0;
 	struct poptOption options[] = {
 		{ "json", 'j', POPT_ARG_NONE, &json, 0, "JSON output", NULL },
-		{ "debug", '\0', POPT_ARG_NONE, &debug, 0,
-		  "Print debugging messages, libdevmapper's too", NULL },
 		VSS_POPT_COMMON,
 		VSS_POPT_HELP
 		POPT_TABLEEND
@@ -37,14 +35,14 @@ int main(int argc, char **argv)
 		rc = vss_cli_no_args(pc);
 	if (rc >= 0)
 		return rc;
-	rc = vss_cli_context(&ctx, debug, NULL);
+	rc = vss_cli_context(&ctx, vss_opt_debug, NULL);
 	if (rc)
 		return rc;
 	r = vss_providers_list(ctx, &p, &n);
 	if (!r)
 		r = vss_storage_list(ctx, &st, &ns);
 	if (r) {
-		vss_error(NULL, "cannot list the providers", r);
+		vss_cli_failed(NULL, "cannot list the providers", r);
 		vss_ctx_free(ctx);
 		return vss_exit_from_errno(r, VSS_EXIT_PROVIDER);
 	}
@@ -65,9 +63,12 @@ int main(int argc, char **argv)
 			json_object_object_add(o, "volumes", v);
 			json_object_array_add(arr, o);
 		}
-		printf("%s\n", json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY |
+		json_object *top = json_object_new_object();
+
+		json_object_object_add(top, "providers", arr);
+		printf("%s\n", json_object_to_json_string_ext(top, JSON_C_TO_STRING_PRETTY |
 							      JSON_C_TO_STRING_NOSLASHESCAPE));
-		json_object_put(arr);
+		json_object_put(top);
 	} else {
 		printf("%-16s %-9s %-10s %s\n", "Provider", "Kind", "Available", "Detail / volumes");
 		for (i = 0; i < n; i++) {

@@ -102,7 +102,7 @@ static void print_held(const char *target, const struct vss_stream_held *held, b
 
 int main(int argc, char **argv)
 {
-	int json = 0, force = 0, status = 0, debug = 0;
+	int json = 0, force = 0, status = 0;
 	struct poptOption options[] = {
 		{ "force", 'f', POPT_ARG_NONE, &force, 0,
 		  "Apply an incremental stream whatever the target holds", NULL },
@@ -110,8 +110,6 @@ int main(int argc, char **argv)
 		  "Print what TARGET holds; read no stream", NULL },
 		{ "json", 'j', POPT_ARG_NONE, &json, 0,
 		  "Print what was received (or, with --status, what TARGET holds) as JSON", NULL },
-		{ "debug", '\0', POPT_ARG_NONE, &debug, 0,
-		  "Print debugging messages", NULL },
 		VSS_POPT_COMMON,
 		VSS_POPT_HELP
 		POPT_TABLEEND
@@ -135,7 +133,9 @@ int main(int argc, char **argv)
 		rc = VSS_EXIT_USAGE;
 		goto out;
 	}
-	rc = vss_cli_context(&ctx, debug, NULL);
+	/* A stream may go into a file of the user's own. */
+	vss_cli_any_user();
+	rc = vss_cli_context(&ctx, vss_opt_debug, NULL);
 	if (rc)
 		goto out;
 	if (status) {

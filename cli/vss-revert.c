@@ -14,7 +14,6 @@
 #include "cli-common.h"
 #include "libvsscore.h"
 
-static int opt_debug;
 
 static void log_cb(int level, const char *msg, void *arg)
 {
@@ -27,19 +26,31 @@ static void log_cb(int level, const char *msg, void *arg)
 	vss_cli_log(level, msg, arg);
 }
 
-/* "500ms", "2s", "2" (seconds) -> milliseconds; 0 on error. */
-static int parse_ms(const char *s)
+/*
+ * Asked before the lock is taken, so that a question on the terminal holds
+ * up no other command; an id the catalog does not know is named by the
+ * library, without a question.
+ */
+static int confirm(struct vss_ctx *ctx, uint64_t id, int yes)
 {
-	char *end;
-	double v = strtod(s, &end);
+	struct vss_shadow_info *sh = NULL;
+	char question[400], object[48];
+	size_t n = 0, i;
+	int rc = -1;
 
-	if (end == s || v <= 0)
-		return 0;
-	if (!strcmp(end, "ms"))
-		return (int)v;
-	if (!*end || !strcmp(end, "s"))
-		return (int)(v * 1000);
-	return 0;
+	if (vss_shadow_list(ctx, &sh, &n))
+		return -1;
+	for (i = 0; i < n; i++)
+		if (sh[i].shadow_id == id)
+			break;
+	if (i < n) {
+		snprintf(object, sizeof(object), "shadow copy %" PRIu64, id);
+		snprintf(question, sizeof(question), "revert %s to shadow copy %" PRIu64
+			 " (everything written to it since is lost)", sh[i].volume, id);
+		rc = vss_cli_confirm(yes, object, question, "nothing reverted");
+	}
+	free(sh);
+	return rc;
 }
 
 static void print_json(const struct vss_revert_result *res, bool dry_run, int err)
@@ -101,19 +112,18 @@ static void print_text(const struct vss_revert_result *res, bool dry_run)
 
 int main(int argc, char **argv)
 {
-	int dry_run = 0, delete_after = 0, json = 0, wait_ms = 0;
+	int dry_run = 0, delete_after = 0, json = 0, yes = 0;
+	unsigned int wait_ms = 0;
 	char *wait_s = NULL;
 	struct poptOption options[] = {
 		{ "dry-run", 'n', POPT_ARG_NONE, &dry_run, 0,
 		  "Print how many chunks and bytes would be copied; change nothing", NULL },
-		{ "delete", 'd', POPT_ARG_NONE, &delete_after, 0,
+		{ "delete", '\0', POPT_ARG_NONE, &delete_after, 0,
 		  "Delete the shadow copy once the volume is reverted", NULL },
 		{ "json", 'j', POPT_ARG_NONE, &json, 0, "Print the outcome as JSON", NULL },
-		{ "wait", '\0', POPT_ARG_STRING, &wait_s, 0,
-		  "Wait up to TIME for another command holding the lock (default: fail at once)",
-		  "TIME" },
-		{ "debug", '\0', POPT_ARG_NONE, &opt_debug, 0,
-		  "Print the library's debug messages", NULL },
+		VSS_POPT_YES(yes),
+		VSS_POPT_WAIT(wait_s, "Wait up to DURATION for another command holding the "
+			      "lock (default: fail at once)"),
 		VSS_POPT_COMMON,
 		VSS_POPT_HELP
 		POPT_TABLEEND
@@ -144,10 +154,8 @@ int main(int argc, char **argv)
 	}
 	if (vss_cli_parse_id(args[0], "shadow copy", &id))
 		goto out_popt;
-	if (wait_s && !(wait_ms = parse_ms(wait_s))) {
-		vss_errorx(NULL, "%s: bad time (e.g. 30s, 500ms, 2)", wait_s);
+	if (wait_s && vss_cli_duration("--wait", wait_s, &wait_ms))
 		goto out_popt;
-	}
 	if (dry_run && delete_after) {
 		vss_errorx(NULL, "--dry-run and --delete exclude each other");
 		goto out_popt;
@@ -155,10 +163,15 @@ int main(int argc, char **argv)
 	ropts.dry_run = dry_run;
 	ropts.delete_after = delete_after;
 
-	rc = vss_cli_context(&ctx, opt_debug, log_cb);
+	rc = vss_cli_context(&ctx, vss_opt_debug, log_cb);
 	if (rc)
 		goto out_popt;
-	r = vss_lock(ctx, wait_ms);
+	rc = vss_cli_kernel_for_shadow(ctx, id);
+	if (rc < 0 && !dry_run)
+		rc = confirm(ctx, id, yes);
+	if (rc >= 0)
+		goto out;
+	r = vss_lock(ctx, (int)wait_ms);
 	if (r) {
 		if (r == -EBUSY)
 			vss_errorx(NULL, "another vss command is in progress (see --wait)");
@@ -174,8 +187,6 @@ int main(int argc, char **argv)
 	 * an I/O error) is the provider's failure: exit 7.
 	 */
 	rc = vss_exit_from_errno(r, VSS_EXIT_PROVIDER);
-	if (r == -ETIMEDOUT)
-		rc = VSS_EXIT_PROVIDER;
 	if (json)
 		print_json(&res, dry_run, r);
 	else if (!r && !vss_opt_quiet)

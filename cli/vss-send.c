@@ -171,12 +171,9 @@ static int send_stream(const struct vss_shadow_diff *d, bool quiet)
 int main(int argc, char **argv)
 {
 	const char *from_arg = NULL;
-	int debug = 0;
 	struct poptOption options[] = {
 		{ "from", 'i', POPT_ARG_STRING, &from_arg, 0,
 		  "Send only what changed since shadow copy FROM (older, same volume)", "FROM" },
-		{ "debug", '\0', POPT_ARG_NONE, &debug, 0,
-		  "Print debugging messages, libdevmapper's too", NULL },
 		VSS_POPT_COMMON,
 		VSS_POPT_HELP
 		POPT_TABLEEND
@@ -214,8 +211,11 @@ int main(int argc, char **argv)
 	}
 	/* A reader that goes away is a write error (EPIPE), reported. */
 	signal(SIGPIPE, SIG_IGN);
-	rc = vss_cli_context(&ctx, debug, NULL);
+	rc = vss_cli_context(&ctx, vss_opt_debug, NULL);
 	if (rc)
+		goto out;
+	rc = vss_cli_kernel_for_shadow(ctx, id);
+	if (rc >= 0)
 		goto out;
 	r = vss_shadow_diff(ctx, from, id, &d);
 	if (r) {

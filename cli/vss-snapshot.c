@@ -162,12 +162,32 @@ static int run_exec(struct vss_ctx *ctx, struct vss_set *set, const char *cmd)
 	return rc;
 }
 
+/*
+ * Whether the kernel serves the providers that would take the volumes:
+ * -1, or VSS_EXIT_KERNEL (said) before anything is frozen or suspended.
+ */
+static int kernel_for(struct vss_ctx *ctx, const char *provider, const char **vols)
+{
+	int rc = -1;
+
+	if (provider)
+		return vss_cli_need_kernel(provider);
+	for (; rc < 0 && *vols; vols++)
+		rc = vss_cli_kernel_for_volume(ctx, *vols);
+	return rc < 0 ? vss_cli_need_kernel(NULL) : rc;
+}
+
+/* What the catalog can hold: a tag of 63 bytes; retries bounded by reason. */
+#define VSS_TAG_MAX	63
+#define VSS_RETRY_MAX	100
+#define VSS_KEEP_MAX	100000
+
 int main(int argc, char **argv)
 {
 	char *provider = NULL, *tag = NULL, *exec_cmd = NULL, *t_freeze = NULL,
-	     *t_commit = NULL, *wait_s = NULL, *context = NULL;
+	     *t_commit = NULL, *wait_s = NULL, *context = NULL, *retry_s = NULL, *keep_s = NULL;
 	const char **writers = NULL, **excludes = NULL;
-	int no_writers = 0, retry = 0, keep = 0, json = 0, debug = 0;
+	int no_writers = 0, retry = 0, keep = 0, json = 0;
 	struct snapshot_defaults d = { 0 };
 	struct poptOption options[] = {
 		{ "provider", 'p', POPT_ARG_STRING, &provider, 0, d.provider, "NAME" },
@@ -179,18 +199,16 @@ int main(int argc, char **argv)
 		  "Involve neither writers nor hooks (crash-consistent set)", NULL },
 		{ "timeout-freeze", '\0', POPT_ARG_STRING, &t_freeze, 0, d.freeze, "TIME" },
 		{ "timeout-commit", '\0', POPT_ARG_STRING, &t_commit, 0, d.commit, "TIME" },
-		{ "retry", 'r', POPT_ARG_INT, &retry, 0, d.retry, "N" },
+		{ "retry", 'r', POPT_ARG_STRING, &retry_s, 0, d.retry, "N" },
 		{ "tag", 't', POPT_ARG_STRING, &tag, 0, "Label the set", "TAG" },
-		{ "keep", 'k', POPT_ARG_INT, &keep, 0, d.keep, "N" },
+		{ "keep", 'k', POPT_ARG_STRING, &keep_s, 0, d.keep, "N" },
 		{ "json", 'j', POPT_ARG_NONE, &json, 0, "Print the set as JSON", NULL },
 		{ "exec", 'e', POPT_ARG_STRING, &exec_cmd, 0,
 		  "Mount the set read-only, run CMD (VSS_SHADOW_MOUNTS in its environment), "
 		  "then release the set", "CMD" },
-		{ "wait", '\0', POPT_ARG_STRING, &wait_s, 0, d.wait, "TIME" },
+		VSS_POPT_WAIT(wait_s, d.wait),
 		{ "context", '\0', POPT_ARG_STRING, &context, 0,
 		  "persistent (default) or backup (deleted after backup-complete)", "KIND" },
-		{ "debug", '\0', POPT_ARG_NONE, &debug, 0,
-		  "Print debugging messages, libdevmapper's too", NULL },
 		VSS_POPT_COMMON,
 		VSS_POPT_HELP
 		POPT_TABLEEND
@@ -231,11 +249,10 @@ int main(int argc, char **argv)
 	    (t_commit && parse_limit("--timeout-commit", t_commit, &sopts.commit_timeout_ms)) ||
 	    (wait_s && vss_cli_duration("--wait", wait_s, &wait_ms)))
 		return VSS_EXIT_USAGE;
-	if (retry < 0 || keep < 0) {
-		vss_errorx(NULL, "%s: %d: not a count (0 or more)", retry < 0 ? "--retry" : "--keep",
-			   retry < 0 ? retry : keep);
+	if ((retry_s && vss_cli_count("--retry", retry_s, VSS_RETRY_MAX, &retry)) ||
+	    (keep_s && vss_cli_count("--keep", keep_s, VSS_KEEP_MAX, &keep)) ||
+	    (tag && vss_cli_text("--tag", tag, VSS_TAG_MAX)))
 		return VSS_EXIT_USAGE;
-	}
 	if (context) {
 		if (!strcmp(context, "backup"))
 			sopts.context = VSS_CONTEXT_BACKUP;
@@ -247,9 +264,12 @@ int main(int argc, char **argv)
 	/* --exec releases its set, unless --context persistent keeps it */
 	if (exec_cmd && !context)
 		sopts.context = VSS_CONTEXT_BACKUP;
-	rc = vss_cli_context(&ctx, debug, NULL);
+	rc = vss_cli_context(&ctx, vss_opt_debug, NULL);
 	if (rc)
 		return rc;
+	rc = kernel_for(ctx, provider, vols);
+	if (rc >= 0)
+		goto out;
 	r = vss_lock(ctx, (int)wait_ms);
 	if (r) {
 		if (r == -EBUSY)

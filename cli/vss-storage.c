@@ -33,6 +33,33 @@ static int parse_pow2(const char *option, const char *value, uint64_t lo, uint64
 	return rc;
 }
 
+/*
+ * The sizes of add and resize into o, before anything is looked up: 0, or
+ * VSS_EXIT_USAGE (printed).
+ */
+static int parse_sizes(const char *cmd, const char *chunk, const char *maxs,
+		       const char *region, struct vss_storage_opts *o)
+{
+	bool resize = !strcmp(cmd, "resize"), add = !strcmp(cmd, "add");
+	uint64_t b;
+	int rc = 0;
+
+	if (!add)
+		chunk = region = NULL;	/* vss.conf's, for add only */
+	if (chunk && !(rc = parse_pow2("--chunk-size", chunk, 4096, 1 << 20, "4k..1M", &b)))
+		o->chunk_sectors = (uint32_t)(b >> 9);
+	if (!rc && region &&
+	    !(rc = parse_pow2("--region-size", region, 4096, 1ULL << 30, "4k..1G", &b)))
+		o->region_sectors = (uint32_t)(b >> 9);
+	if (!rc && maxs && !(rc = vss_cli_size("--max-size", maxs, &o->max_bytes)) &&
+	    o->max_bytes < (resize ? 1 << 20 : 1)) {
+		vss_errorx(NULL, "--max-size: %s: %s", maxs, resize ? "at least 1M" :
+			   "must be more than 0");
+		rc = VSS_EXIT_USAGE;
+	}
+	return rc;
+}
+
 /* A clone's state as the kernel says it; false when it cannot be read. */
 static bool clone_state(struct vss_ctx *ctx, const struct vss_storage_info *st,
 			struct vss_clone_status *cs)
@@ -84,9 +111,12 @@ static int do_list(struct vss_ctx *ctx, int json)
 			}
 			json_object_array_add(arr, o);
 		}
-		printf("%s\n", json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY |
+		json_object *top = json_object_new_object();
+
+		json_object_object_add(top, "storage", arr);
+		printf("%s\n", json_object_to_json_string_ext(top, JSON_C_TO_STRING_PRETTY |
 							      JSON_C_TO_STRING_NOSLASHESCAPE));
-		json_object_put(arr);
+		json_object_put(top);
 	} else {
 		printf("%-28s %-12s %-28s %-32s %s\n", "Volume", "Provider", "Store", "Real",
 		       "State");
@@ -117,13 +147,13 @@ int main(int argc, char **argv)
 {
 	char *vol = NULL, *dev = NULL, *chunk = NULL, *maxs = NULL, *provider = NULL,
 	     *name = NULL, *region = NULL;
-	int wrap = 0, force = 0, json = 0, clone = 0, debug = 0, wipe = 0;
+	int wrap = 0, force = 0, json = 0, clone = 0, wipe = 0, yes = 0;
 	/* help texts with vss.conf's defaults, and those defaults */
 	char d_chunk[128], d_region[128], d_provider[160], b[64];
 	char cfg_chunk[64], cfg_region[64], cfg_provider[64];
 	struct poptOption options[] = {
-		{ "for", 'f', POPT_ARG_STRING, &vol, 0, "The volume", "VOL" },
-		{ "on", 'o', POPT_ARG_STRING, &dev, 0, "The store device (add)", "DEV" },
+		{ "for", '\0', POPT_ARG_STRING, &vol, 0, "The volume", "VOL" },
+		{ "on", '\0', POPT_ARG_STRING, &dev, 0, "The store device (add)", "DEV" },
 		{ "chunk-size", 'c', POPT_ARG_STRING, &chunk, 0, d_chunk, "SIZE" },
 		{ "max-size", 'm', POPT_ARG_STRING, &maxs, 0,
 		  "Size of one shadow copy's area (add, resize; dm-snapshot)", "SIZE" },
@@ -139,13 +169,13 @@ int main(int argc, char **argv)
 		  "Use a store that is not blank: wipe an old store or other data (add)", NULL },
 		{ "force", '\0', POPT_ARG_NONE, &force, 0,
 		  "Also delete the volume's shadow copies (remove)", NULL },
+		VSS_POPT_YES(yes),
 		{ "json", 'j', POPT_ARG_NONE, &json, 0, "JSON output (list)", NULL },
-		{ "debug", '\0', POPT_ARG_NONE, &debug, 0,
-		  "Print debugging messages, libdevmapper's too", NULL },
 		VSS_POPT_COMMON,
 		VSS_POPT_HELP
 		POPT_TABLEEND
 	};
+	struct vss_storage_opts o = { 0 };
 	struct vss_config *cfg = NULL;
 	struct vss_ctx *ctx = NULL;
 	const char *cmd;
@@ -238,7 +268,10 @@ int main(int argc, char **argv)
 		chunk = cfg_chunk;
 	if (!region && cfg_region[0] && provider && !strcmp(provider, "dm-vss-clone"))
 		region = cfg_region;
-	rc = vss_cli_context(&ctx, debug, NULL);
+	rc = parse_sizes(cmd, chunk, maxs, region, &o);
+	if (rc)
+		return rc;
+	rc = vss_cli_context(&ctx, vss_opt_debug, NULL);
 	if (rc)
 		return rc;
 	if (!strcmp(cmd, "list")) {
@@ -246,54 +279,31 @@ int main(int argc, char **argv)
 		rc = vss_exit_from_errno(r, VSS_EXIT_NOT_FOUND);
 		goto out;
 	}
+	rc = strcmp(cmd, "add") ? vss_cli_kernel_for_volume(ctx, vol) : vss_cli_need_kernel(provider);
+	if (rc < 0 && !strcmp(cmd, "remove") && force) {
+		char question[400];
+
+		snprintf(question, sizeof(question), "remove the storage of %s and delete all its "
+			 "shadow copies", vol);
+		rc = vss_cli_confirm(yes, vol, question, "nothing removed");
+	}
+	if (rc >= 0)
+		goto out;
 	r = vss_lock(ctx, 10000);
 	if (r) {
 		rc = vss_exit_from_errno(r, VSS_EXIT_BUSY);
 		goto out;
 	}
 	if (!strcmp(cmd, "add")) {
-		struct vss_storage_opts o = {
-			.volume = vol, .store = dev, .provider = provider,
-			.wrap = wrap, .wrap_name = name, .wipe = wipe,
-		};
-
-		uint64_t b;
-
-		if (chunk) {
-			rc = parse_pow2("--chunk-size", chunk, 4096, 1 << 20, "4k..1M", &b);
-			if (rc)
-				goto out;
-			o.chunk_sectors = (uint32_t)(b >> 9);
-		}
-		if (maxs) {
-			rc = vss_cli_size("--max-size", maxs, &o.max_bytes);
-			if (!rc && !o.max_bytes) {
-				vss_errorx(NULL, "--max-size: %s: must be more than 0", maxs);
-				rc = VSS_EXIT_USAGE;
-			}
-			if (rc)
-				goto out;
-		}
-		if (region) {
-			rc = parse_pow2("--region-size", region, 4096, 1ULL << 30, "4k..1G", &b);
-			if (rc)
-				goto out;
-			o.region_sectors = (uint32_t)(b >> 9);
-		}
+		o.volume = vol;
+		o.store = dev;
+		o.provider = provider;
+		o.wrap = wrap;
+		o.wrap_name = name;
+		o.wipe = wipe;
 		r = vss_storage_add(ctx, &o);
 	} else if (!strcmp(cmd, "resize")) {
-		uint64_t b = 0;
-
-		if (maxs) {
-			rc = vss_cli_size("--max-size", maxs, &b);
-			if (!rc && b < (1 << 20)) {
-				vss_errorx(NULL, "--max-size: %s: at least 1M", maxs);
-				rc = VSS_EXIT_USAGE;
-			}
-			if (rc)
-				goto out;
-		}
-		r = vss_storage_resize(ctx, vol, b);
+		r = vss_storage_resize(ctx, vol, o.max_bytes);
 	} else {
 		r = vss_storage_remove(ctx, vol, force);
 	}

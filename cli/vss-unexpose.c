@@ -17,12 +17,10 @@
 
 int main(int argc, char **argv)
 {
-	int force = 0, debug = 0;
+	int force = 0;
 	struct poptOption options[] = {
 		{ "force", 'f', POPT_ARG_NONE, &force, 0,
 		  "Detach a busy mount (lazy unmount: it goes when the last user leaves)", NULL },
-		{ "debug", '\0', POPT_ARG_NONE, &debug, 0,
-		  "Print debugging messages, libdevmapper's too", NULL },
 		VSS_POPT_COMMON,
 		VSS_POPT_HELP
 		POPT_TABLEEND
@@ -49,8 +47,11 @@ int main(int argc, char **argv)
 	rc = vss_cli_parse_id(id_arg, "shadow copy", &id);
 	if (rc)
 		goto out;
-	rc = vss_cli_context(&ctx, debug, NULL);
+	rc = vss_cli_context(&ctx, vss_opt_debug, NULL);
 	if (rc)
+		goto out;
+	rc = vss_cli_kernel_for_shadow(ctx, id);
+	if (rc >= 0)
 		goto out;
 	r = vss_lock(ctx, LOCK_WAIT_MS);
 	if (r) {

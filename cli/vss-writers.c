@@ -20,13 +20,11 @@ static void log_cb(int level, const char *msg, void *arg)
 
 int main(int argc, char **argv)
 {
-	int identify = 0, json = 0, debug = 0;
+	int identify = 0, json = 0;
 	struct poptOption options[] = {
 		{ "identify", 'i', POPT_ARG_NONE, &identify, 0,
 		  "Start each writer and ask for its metadata now", NULL },
 		{ "json", 'j', POPT_ARG_NONE, &json, 0, "JSON output", NULL },
-		{ "debug", '\0', POPT_ARG_NONE, &debug, 0,
-		  "Print debugging messages, libdevmapper's too", NULL },
 		VSS_POPT_COMMON,
 		VSS_POPT_HELP
 		POPT_TABLEEND
@@ -44,7 +42,7 @@ int main(int argc, char **argv)
 		rc = vss_cli_no_args(pc);
 	if (rc >= 0)
 		return rc;
-	rc = vss_cli_context(&ctx, debug, log_cb);
+	rc = vss_cli_context(&ctx, vss_opt_debug, log_cb);
 	if (rc)
 		return rc;
 	if (identify && (r = vss_lock(ctx, 10000))) {
@@ -53,7 +51,7 @@ int main(int argc, char **argv)
 	}
 	r = vss_writers_list(ctx, identify, &w, &n);
 	if (r) {
-		vss_error(NULL, "cannot list the writers", r);
+		vss_cli_failed(NULL, "cannot list the writers", r);
 		vss_ctx_free(ctx);
 		return vss_exit_from_errno(r, VSS_EXIT_WRITER);
 	}
@@ -76,9 +74,12 @@ int main(int argc, char **argv)
 			json_object_object_add(o, "metadata", md);
 			json_object_array_add(arr, o);
 		}
-		printf("%s\n", json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY |
+		json_object *top = json_object_new_object();
+
+		json_object_object_add(top, "writers", arr);
+		printf("%s\n", json_object_to_json_string_ext(top, JSON_C_TO_STRING_PRETTY |
 							      JSON_C_TO_STRING_NOSLASHESCAPE));
-		json_object_put(arr);
+		json_object_put(top);
 	} else {
 		printf("%-20s %-7s %-30s %s\n", "Writer", "Kind", "State", "Last error");
 		for (i = 0; i < n; i++)

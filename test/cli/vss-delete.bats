@@ -20,7 +20,16 @@ setup() {
 	export VSS_STATE_DIR=$BATS_TEST_TMPDIR/state VSS_RUN_DIR=$BATS_TEST_TMPDIR/run \
 		VSS_CONF_DIR=$BATS_TEST_TMPDIR/conf
 	mkdir -p "$VSS_STATE_DIR" "$VSS_RUN_DIR"
+	fake_kernel
 	catalog
+}
+
+# A kernel with device-mapper and dm-vss, as the commands see it
+# (VSS_SYSFS stands in for /sys): what the library does next still finds
+# no device-mapper here, so nothing is touched.
+fake_kernel() {
+	mkdir -p "$BATS_TEST_TMPDIR/sys/class/misc/device-mapper" "$BATS_TEST_TMPDIR/sys/module/dm_vss"
+	export VSS_SYSFS=$BATS_TEST_TMPDIR/sys
 }
 
 teardown() {
@@ -28,7 +37,8 @@ teardown() {
 	wait 2>/dev/null || true
 }
 
-del() { "$VSS_DELETE" "$@"; }
+# every deletion asks, as lvremove does: --yes where no one can answer
+del() { "$VSS_DELETE" --yes "$@"; }
 
 # The shadow ids left in the catalog, in order.
 left() { jq -r '[.sets[].shadows[].shadow_id] | join(" ")' "$VSS_STATE_DIR/catalog.json"; }
@@ -68,7 +78,7 @@ catalog() {
 	run --separate-stderr del --help
 	[ "$status" -eq 0 ]
 	[[ "$output" == *"Usage: vss-delete [OPTION...] ID... | --set ID | --oldest VOL | --all VOL"* ]]
-	[[ "$output" == *"--yes"* && "$output" == *"--wait=SECONDS"* ]]
+	[[ "$output" == *"--yes"* && "$output" == *"--wait=DURATION"* ]]
 	[ -z "$stderr" ]
 }
 
@@ -100,7 +110,7 @@ catalog() {
 	[ "$status" -eq 1 ]
 	run del --wait soon 1
 	[ "$status" -eq 1 ]
-	[[ "$output" == *"--wait: soon: not a number of seconds"* ]]
+	[[ "$output" == *"--wait: soon: not a duration (500ms, 30s, 2m, 1h)"* ]]
 	[ "$(left)" = "1 2 3 4" ]
 }
 
@@ -130,35 +140,42 @@ catalog() {
 	[ "$(jq -c '[.sets[].set_id]' "$VSS_STATE_DIR/catalog.json")" = "[2,3]" ]
 }
 
-@test "plural forms without a terminal need --yes: exit 1, nothing deleted" {
-	run --separate-stderr del 1 2 < /dev/null
+@test "without a terminal every form needs --yes: exit 1, nothing deleted" {
+	run --separate-stderr "$VSS_DELETE" 1 2 < /dev/null
 	[ "$status" -eq 1 ]
-	[[ "$stderr" == *"needs confirmation"*"use --yes"* ]]
-	run del --set 1 < /dev/null
+	[ "$stderr" = "vss-delete: shadow copies: nothing deleted: needs confirmation and standard input is not a terminal (add --yes)" ]
+	run --separate-stderr "$VSS_DELETE" --set 1 < /dev/null
 	[ "$status" -eq 1 ]
-	[[ "$output" == *"deleting set 1 needs confirmation"* ]]
-	run del --all data < /dev/null
+	[ "$stderr" = "vss-delete: set 1: nothing deleted: needs confirmation and standard input is not a terminal (add --yes)" ]
+	run --separate-stderr "$VSS_DELETE" --all data < /dev/null
 	[ "$status" -eq 1 ]
-	[[ "$output" == *"deleting all of /dev/mapper/data needs confirmation"* ]]
+	[[ "$stderr" == "vss-delete: all of /dev/mapper/data: nothing deleted: needs confirmation"* ]]
+	run --separate-stderr "$VSS_DELETE" --oldest /dev/mapper/data < /dev/null
+	[ "$status" -eq 1 ]
+	run --separate-stderr "$VSS_DELETE" 1 < /dev/null
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "vss-delete: shadow copy 1: nothing deleted: needs confirmation and standard input is not a terminal (add --yes)" ]
 	[ "$(left)" = "1 2 3 4" ]
-	# one id, and --oldest, are not plural
-	run del --oldest /dev/mapper/data < /dev/null
-	[ "$status" -eq 0 ]
-	[ "$output" = "Deleted shadow copy 1 of /dev/mapper/data (/dev/mapper/vss-1)." ]
-	[ "$(left)" = "2 3 4" ]
+	# an unknown id is named before anything is asked
+	run --separate-stderr "$VSS_DELETE" 42 < /dev/null
+	[ "$status" -eq 4 ]
 }
 
-@test "on a terminal the plural forms ask; only y or yes deletes" {
+@test "on a terminal every form asks; only y or yes deletes" {
 	command -v script > /dev/null || skip "no script(1) to make a terminal"
 	run bash -c "echo n | script -qec '$VSS_DELETE --set 1' /dev/null"
 	[ "$status" -eq 1 ]
-	[[ "$output" == *"Delete 2 shadow copies (set 1): 1 2? [y/N]"* ]]
-	[[ "$output" == *"not confirmed: nothing deleted"* ]]
+	[[ "$output" == *"Really delete 2 shadow copies (set 1): 1 2? [y/n]: "* ]]
+	[[ "$output" == *"set 1: nothing deleted: not confirmed"* ]]
 	[ "$(left)" = "1 2 3 4" ]
 	run bash -c "echo yes | script -qec '$VSS_DELETE --set 1' /dev/null"
 	[ "$status" -eq 0 ]
 	[[ "$output" == *"Deleted shadow copy 2 of /dev/mapper/logs"* ]]
 	[ "$(left)" = "3 4" ]
+	run bash -c "echo y | script -qec '$VSS_DELETE 4' /dev/null"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"Really delete shadow copy 4 of /dev/mapper/data? [y/n]: "* ]]
+	[ "$(left)" = "3" ]
 }
 
 @test "--set --yes deletes the set; --all --yes refuses the exposed one with exit 5" {

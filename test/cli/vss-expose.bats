@@ -23,7 +23,16 @@ setup() {
 	export VSS_STATE_DIR=$BATS_TEST_TMPDIR/state VSS_RUN_DIR=$BATS_TEST_TMPDIR/run \
 		VSS_CONF_DIR=$BATS_TEST_TMPDIR/conf
 	mkdir -p "$VSS_STATE_DIR" "$VSS_RUN_DIR"
+	fake_kernel
 	catalog
+}
+
+# A kernel with device-mapper and dm-vss, as the commands see it
+# (VSS_SYSFS stands in for /sys): what the library does next still finds
+# no device-mapper here, so nothing is touched.
+fake_kernel() {
+	mkdir -p "$BATS_TEST_TMPDIR/sys/class/misc/device-mapper" "$BATS_TEST_TMPDIR/sys/module/dm_vss"
+	export VSS_SYSFS=$BATS_TEST_TMPDIR/sys
 }
 
 # Shadow copy 1 (created, its device absent here), 2 (invalid), 3 (recorded

@@ -22,7 +22,16 @@ setup() {
 	export VSS_STATE_DIR=$W/state VSS_RUN_DIR=$W/run VSS_CONF_DIR=$W/conf
 }
 
-revert() { "$REVERT" "$@"; }
+# a revert asks, as lvremove does: --yes where no one can answer
+revert() { "$REVERT" --yes "$@"; }
+
+# A kernel with device-mapper and dm-vss, as the commands see it
+# (VSS_SYSFS stands in for /sys): what the library does next still finds
+# no device-mapper here, so nothing is touched.
+fake_kernel() {
+	mkdir -p "$BATS_TEST_TMPDIR/sys/class/misc/device-mapper" "$BATS_TEST_TMPDIR/sys/module/dm_vss"
+	export VSS_SYSFS=$BATS_TEST_TMPDIR/sys
+}
 
 # catalog PROVIDER: one set with shadow copy 3 of /dev/mapper/data.
 catalog() {
@@ -88,6 +97,7 @@ catalog() {
 }
 
 @test "a dm-snapshot or external shadow copy is refused with exit 7" {
+	fake_kernel
 	for p in dm-snapshot acme-array; do
 		catalog "$p"
 		run --separate-stderr revert 3
@@ -108,6 +118,7 @@ catalog() {
 @test "the lock held by another command: exit 5, or wait for it" {
 	require_flock() { command -v flock >/dev/null || skip "no flock(1)"; }
 	require_flock
+	fake_kernel
 	catalog dm-snapshot
 	flock "$VSS_RUN_DIR/vss.lock" sleep 3 &
 	sleep 0.5
@@ -126,6 +137,10 @@ catalog() {
 	run --separate-stderr revert 3
 	echo "$stderr"
 	[ "$status" -eq 8 ]
-	[[ "$stderr" == *"/dev/mapper/data: the kernel has no device-mapper (modprobe dm-mod)"* ]]
+	[ "$stderr" = "vss-revert: the kernel has no device-mapper (modprobe dm-mod, then modprobe dm-vss)" ]
+	mkdir -p "$BATS_TEST_TMPDIR/sys/class/misc/device-mapper"
+	VSS_SYSFS=$BATS_TEST_TMPDIR/sys run --separate-stderr revert 3
+	[ "$status" -eq 8 ]
+	[ "$stderr" = "vss-revert: the kernel target vss-origin is not loaded (modprobe dm-vss)" ]
 	[ "$(jq '.sets[0].shadows | length' "$VSS_STATE_DIR/catalog.json")" = 1 ]
 }

@@ -32,7 +32,7 @@ field() {
 }
 
 clone_state() {
-	vss-storage list --json | jq -r --arg v "/dev/mapper/$VOL" '.[] | select(.volume == $v) | .clone_state'
+	vss-storage list --json | jq -r --arg v "/dev/mapper/$VOL" '.storage[] | select(.volume == $v) | .clone_state'
 }
 
 @test "a clone's shadow copy: valid while split, missing without its device, valid after vss-activate, invalid once dest is written" {

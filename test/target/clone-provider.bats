@@ -64,7 +64,7 @@ majmin() { printf '%d:%d' $(stat -L -c '0x%t 0x%T' "$1"); }
 # A field of volume cp-NAME in vss-storage list --json.
 field() {
 	"$B/vss-storage" list --json | jq -r --arg v "/dev/mapper/cp-$1" \
-		'.[] | select(.volume == $v) | .'"$2"
+		'.storage[] | select(.volume == $v) | .'"$2"
 }
 
 # wait_mirrored NAME SECONDS
@@ -249,7 +249,7 @@ nothing_left() {
 	fsfreeze -f "$W/c"
 	total=$(field c total_regions)
 	unwritten=$(field c synced_regions)
-	run "$B/vss-delete" "$id_c"
+	run "$B/vss-delete" --yes "$id_c"
 	synced=$(field c synced_regions)
 	state=$(field c clone_state)
 	fsfreeze -u "$W/c"
@@ -327,7 +327,7 @@ nothing_left() {
 	[ "$status" = 5 ]
 	[[ "$output" == *"has 1 shadow copies"* ]]
 	dmsetup info "vss-$id" >/dev/null
-	run "$B/vss-storage" remove --for "$W/c" --force
+	run "$B/vss-storage" remove --for "$W/c" --force --yes
 	echo "$output"
 	[ "$status" = 0 ]
 	! dmsetup info "vss-$id" >/dev/null 2>&1 || false

@@ -314,7 +314,7 @@ random_writes() {
 	# a deleted FROM, a deleted TO
 	run -0 diff_extents "$b" "$c"
 	[ "$output" = "8192 4096" ]
-	vss-delete "$b"
+	vss-delete --yes "$b"
 	run vss-diff "$b" "$c"
 	echo "$output"
 	[ "$status" = 4 ]
@@ -610,14 +610,14 @@ is_copy() {
 	wr "$vol" 8192 4096
 	snapshot "$vol"; c=$ID
 	run -0 vss-diff --summary "$a" "$b"
-	vss-delete "$a"
+	vss-delete --yes "$a"
 	run vss-send --from "$a" "$b" > "$T/s"
 	echo "$output"
 	[ "$status" = 4 ]
 	run vss-send -q --from "$b" "$c" > "$T/s"
 	[ "$status" = 0 ]
 	run -0 vss-diff --summary "$b" "$c"
-	vss-delete "$c"
+	vss-delete --yes "$c"
 	run vss-send --from "$b" "$c" > "$T/s"
 	[ "$status" = 4 ]
 	run vss-send "$c" > "$T/s"

@@ -204,7 +204,7 @@ store_used() {
 	grep -q 'err= 0' "$T/fio.out" || { cat "$T/fio.out"; false; }
 	grep -E 'write: IOPS=' "$T/fio.out"
 	umount "$M"
-	run vss-revert "$ID_1"
+	run vss-revert --yes "$ID_1"
 	echo "$output"
 	[ "$status" = 0 ]
 	mount "/dev/mapper/$VOL" "$M"

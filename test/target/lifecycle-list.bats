@@ -123,7 +123,7 @@ listed() { "$B/vss-list" --json | jq -r --argjson id "$2" ".shadows[] | select(.
 	[ "$(echo $output)" = "960.00k" ]
 
 	# the middle one: device and store entry gone, the others intact
-	run --separate-stderr "$B/vss-delete" $s2
+	run --separate-stderr "$B/vss-delete" --yes $s2
 	echo "$output $stderr"
 	[ "$status" = 0 ]
 	[ "$output" = "Deleted shadow copy $s2 of /dev/mapper/ll-a (/dev/mapper/vss-$s2)." ]
@@ -140,7 +140,7 @@ listed() { "$B/vss-list" --json | jq -r --argjson id "$2" ".shadows[] | select(.
 	[ "$(listed copied_chunks $s1)" = "$c1" ]
 
 	# --oldest: copy 1
-	run "$B/vss-delete" --oldest /dev/mapper/ll-a
+	run "$B/vss-delete" --yes --oldest /dev/mapper/ll-a
 	[ "$status" = 0 ]
 	[ "$output" = "Deleted shadow copy $s1 of /dev/mapper/ll-a (/dev/mapper/vss-$s1)." ]
 	[ "$(origin_field 7)" = 1 ]
@@ -170,14 +170,14 @@ listed() { "$B/vss-list" --json | jq -r --argjson id "$2" ".shadows[] | select(.
 	mkdir -p "$W/m"
 	mount -o ro,noload "/dev/mapper/vss-$s1" "$W/m"
 	[ "$(listed exposed $s1)" = "$W/m" ]
-	run --separate-stderr "$B/vss-delete" $s1
+	run --separate-stderr "$B/vss-delete" --yes $s1
 	echo "$stderr"
 	[ "$status" = 5 ]
 	[[ "$stderr" == *"shadow copy $s1: cannot delete: exposed at $W/m (run vss-unexpose $s1 first"* ]]
 	mountpoint -q "$W/m"
 	[ "$(origin_field 7)" = 1 ]
 	umount "$W/m"
-	run "$B/vss-delete" $s1
+	run "$B/vss-delete" --yes $s1
 	[ "$status" = 0 ]
 	[ "$(origin_field 7)" = 0 ]
 }
@@ -205,7 +205,7 @@ listed() { "$B/vss-list" --json | jq -r --argjson id "$2" ".shadows[] | select(.
 	run "$B/vss-list" --sets --json
 	echo "$output" | jq -e '[.sets[].shadow_states[]] | sort == ["dropped", "valid"]'
 	# a dropped copy is deleted like any other
-	run "$B/vss-delete" $s1
+	run "$B/vss-delete" --yes $s1
 	[ "$status" = 0 ]
 	[ "$(origin_field 7)" = 1 ]
 	[ "$(listed state $s2)" = valid ]

@@ -90,12 +90,12 @@ files_sha() {
 
 	# mounted: refused with exit 5, naming the mount point; nothing written
 	before=$(copied "$dev1")
-	run vss-revert "$id1"
+	run vss-revert --yes "$id1"
 	echo "$output"
 	[ "$status" = 5 ]
 	[[ "$output" == *"mounted at $T/mnt/v"* ]]
 	[[ "$output" == *"unmount it first"* ]]
-	run --separate-stderr vss-revert --json "$id1"
+	run --separate-stderr vss-revert --yes --json "$id1"
 	[ "$status" = 5 ]
 	[ "$(echo "$output" | jq -r '.mountpoint')" = "$T/mnt/v" ]
 	[ "$(echo "$output" | jq '.copied_chunks')" = 0 ]
@@ -131,7 +131,7 @@ files_sha() {
 	[[ "$output" == *"$n1 chunks ($((n1 * 4096)) bytes)"*"would be copied"* ]]
 
 	# the revert
-	run --separate-stderr vss-revert --json "$id1"
+	run --separate-stderr vss-revert --yes --json "$id1"
 	echo "$output $stderr"
 	[ "$status" = 0 ]
 	[ "$(echo "$output" | jq '.reverted')" = true ]
@@ -149,7 +149,7 @@ files_sha() {
 	[ "$(state "$dev1")" = valid ] && [ "$(state "$dev2")" = valid ] || false
 	# the volume now equals shadow copy 1: it reads nothing from the store
 	# that differs, and a second run copies nothing
-	run --separate-stderr vss-revert --json "$id1"
+	run --separate-stderr vss-revert --yes --json "$id1"
 	[ "$status" = 0 ]
 	[ "$(echo "$output" | jq '.copied_chunks')" = 0 ]
 
@@ -160,7 +160,7 @@ files_sha() {
 	umount "$T/mnt/v"
 
 	# forward again, to the newer one, with --verbose; then delete it
-	run vss-revert --verbose --delete "$id2"
+	run vss-revert --yes --verbose --delete "$id2"
 	echo "$output"
 	[ "$status" = 0 ]
 	[[ "$output" == *"reverted to shadow copy $id2"* ]]
@@ -174,7 +174,7 @@ files_sha() {
 	umount "$T/mnt/v"
 
 	# unknown id
-	run vss-revert 9999
+	run vss-revert --yes 9999
 	[ "$status" = 4 ]
 	[[ "$output" == *"9999"*"no such shadow copy"* ]]
 	check_dmesg
@@ -194,14 +194,14 @@ files_sha() {
 	n=$(copied "$dev")
 	[ "$n" = 261 ]
 
-	run env VSS_TEST_REVERT_FAIL_AFTER=100 vss-revert "$id"
+	run env VSS_TEST_REVERT_FAIL_AFTER=100 vss-revert --yes "$id"
 	echo "$output"
 	[ "$status" = 7 ]
 	[[ "$output" == *"partly reverted"*"100 of 261 chunks"* ]]
 	[[ "$output" == *"run vss-revert $id again"* ]]
 	[ "$(dev_sha256 "/dev/mapper/$VOL")" != "$sha" ]
 
-	run --separate-stderr vss-revert --json "$id"
+	run --separate-stderr vss-revert --yes --json "$id"
 	echo "$output"
 	[ "$status" = 0 ]
 	[ "$(echo "$output" | jq '.changed_chunks')" = 261 ]
@@ -212,7 +212,7 @@ files_sha() {
 
 	# held open by another program: refused, not mounted
 	exec 7<"/dev/mapper/$VOL"
-	run vss-revert "$id"
+	run vss-revert --yes "$id"
 	exec 7<&-
 	echo "$output"
 	[ "$status" = 5 ]
@@ -237,7 +237,7 @@ files_sha() {
 	[ "$(copied "$deva")" = 200 ] && [ "$(copied "$devb")" = 0 ] || false
 
 	# reverting to a needs 200 copies for b; 53 chunks are free
-	run vss-revert "$ida"
+	run vss-revert --yes "$ida"
 	echo "$output"
 	[ "$status" = 3 ]
 	[[ "$output" == *"needs 200 free chunks"*"has 53"* ]]
@@ -251,13 +251,13 @@ files_sha() {
 	[ "$(echo "$output" | jq '.store_chunks_free')" = 53 ]
 
 	# b is the newest: reverting to it needs no copy (nothing changed)
-	run --separate-stderr vss-revert --json "$idb"
+	run --separate-stderr vss-revert --yes --json "$idb"
 	[ "$status" = 0 ]
 	[ "$(echo "$output" | jq '.changed_chunks')" = 0 ]
 
 	# the shadow copy's device gone: exit 4, the volume untouched
 	dmsetup remove "${deva#/dev/mapper/}"
-	run vss-revert "$ida"
+	run vss-revert --yes "$ida"
 	echo "$output"
 	[ "$status" = 4 ]
 	[[ "$output" == *"not active"* ]]

@@ -337,7 +337,7 @@ no_leftovers() {
 	dd if=/dev/urandom of=/dev/mapper/st-b bs=1M count=4 conv=fsync status=none
 	[ "$(sha256sum < "$d")" = "$sum_b" ]
 	# remove --force: the store is blank again, and add takes it as is
-	"$B/vss-storage" remove --force --for /dev/mapper/st-b
+	"$B/vss-storage" remove --force --yes --for /dev/mapper/st-b
 	[ "$(head -c 8192 "$STORE_a" | tr -d '\0' | wc -c)" = 0 ]
 	"$B/vss-storage" add --for /dev/mapper/st-b --on "$STORE_a"
 	[ "$(dmsetup status st-b | awk '{ print $7 }')" = 0 ]

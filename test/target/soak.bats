@@ -192,7 +192,7 @@ ms() {
 		t3=$EPOCHREALTIME
 		(( MISMATCHES == 0 )) || break
 		while (( ${#ids[@]} > keep )); do
-			tm vss-delete "${ids[0]}" >/dev/null ||
+			tm vss-delete --yes "${ids[0]}" >/dev/null ||
 				{ echo "cycle $cycles: vss-delete ${ids[0]} failed" >&2; false; }
 			! dmsetup info "vss-${ids[0]}" >/dev/null 2>&1 ||
 				{ echo "vss-${ids[0]} is still there after vss-delete" >&2; false; }
@@ -239,7 +239,7 @@ ms() {
 
 	# the rest is deleted cleanly too
 	for id in "${ids[@]}"; do
-		tm vss-delete "$id" >/dev/null
+		tm vss-delete --yes "$id" >/dev/null
 	done
 	[ "$(dmsetup status "$VOL" | awk '{ print $7 }')" = 0 ]
 	[ "$(dmsetup status "$VOL" | awk '{ print $8 }')" = rw ]
