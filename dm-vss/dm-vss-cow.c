@@ -36,7 +36,7 @@
 #include <linux/workqueue.h>
 
 #include "dm-vss.h"
-#include "dm-vss-store.h"
+#include "dm-vss-metadata.h"
 
 #define VSS_PENDING_BITS	10
 #define VSS_TRACK_BITS		10
@@ -163,7 +163,7 @@ struct vss_origin {
 	bool overflow_invalidate;
 };
 
-struct vss_snap_target {
+struct vss_snap_c {
 	struct dm_dev *origin;
 	struct dm_dev *store_dev;
 	struct vss_store *store;
@@ -1675,7 +1675,7 @@ static struct target_type vss_origin_target = {
  */
 static int snap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 {
-	struct vss_snap_target *st;
+	struct vss_snap_c *st;
 	struct vss_snap *sn;
 	struct vss_store *s;
 	int r;
@@ -1760,7 +1760,7 @@ bad_id:
 
 static void snap_dtr(struct dm_target *ti)
 {
-	struct vss_snap_target *st = ti->private;
+	struct vss_snap_c *st = ti->private;
 
 	mutex_lock(&vss_stores_lock);
 	__vss_store_put(st->store);
@@ -1770,7 +1770,7 @@ static void snap_dtr(struct dm_target *ti)
 	kfree(st);
 }
 
-static bool __vss_snap_usable(struct vss_store *s, struct vss_snap_target *st)
+static bool __vss_snap_usable(struct vss_store *s, struct vss_snap_c *st)
 {
 	const struct vss_snap *sn = &s->snaps[st->slot];
 
@@ -1780,7 +1780,7 @@ static bool __vss_snap_usable(struct vss_store *s, struct vss_snap_target *st)
 
 static int snap_map(struct dm_target *ti, struct bio *bio)
 {
-	struct vss_snap_target *st = ti->private;
+	struct vss_snap_c *st = ti->private;
 	struct vss_snap_io *io = dm_per_bio_data(bio, sizeof(*io));
 	struct vss_store *s = st->store;
 	const struct vss_ient *e;
@@ -1842,7 +1842,7 @@ static int snap_map(struct dm_target *ti, struct bio *bio)
 
 static int snap_end_io(struct dm_target *ti, struct bio *bio, blk_status_t *error)
 {
-	struct vss_snap_target *st = ti->private;
+	struct vss_snap_c *st = ti->private;
 	struct vss_snap_io *io = dm_per_bio_data(bio, sizeof(*io));
 	struct vss_store *s = st->store;
 	unsigned long flags;
@@ -1867,7 +1867,7 @@ static int snap_end_io(struct dm_target *ti, struct bio *bio, blk_status_t *erro
 static void snap_status(struct dm_target *ti, status_type_t type,
 			unsigned int status_flags, char *result, unsigned int maxlen)
 {
-	struct vss_snap_target *st = ti->private;
+	struct vss_snap_c *st = ti->private;
 	struct vss_store *s = st->store;
 	unsigned int sz = 0;
 	bool valid;
@@ -1894,7 +1894,7 @@ static void snap_status(struct dm_target *ti, status_type_t type,
 static int snap_iterate_devices(struct dm_target *ti, iterate_devices_callout_fn fn,
 				void *data)
 {
-	struct vss_snap_target *st = ti->private;
+	struct vss_snap_c *st = ti->private;
 
 	return fn(ti, st->origin, 0, ti->len, data);
 }

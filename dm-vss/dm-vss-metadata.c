@@ -18,7 +18,7 @@
 #include <linux/vmalloc.h>
 
 #include "dm-vss.h"
-#include "dm-vss-store.h"
+#include "dm-vss-metadata.h"
 
 #define VSS_BUFIO_RESERVED 16
 #define VSS_MAX_TOUCHED 32
