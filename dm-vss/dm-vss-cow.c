@@ -591,7 +591,7 @@ static void vss_fail(struct vss_store *s, const char *why)
 	for (i = 0; i < VSS_MAX_SNAPS; i++)
 		if (s->snaps[i].state == VSS_SNAP_VALID)
 			s->snaps[i].state = VSS_SNAP_INVALID;
-	/* after mode: origin_map's unlocked test reads them in the other order */
+	/* after mode: vss_origin_map's unlocked test reads them in the other order */
 	smp_store_release(&s->nr_live, 0);
 	s->fail_durable = false;
 	spin_unlock_irq(&s->lock);
@@ -1129,7 +1129,7 @@ static int vss_parse_features(struct dm_target *ti, struct vss_origin *o,
  * Features: chunk_sectors <n> (when formatting a zeroed store),
  *           overflow_invalidate.
  */
-static int origin_ctr(struct dm_target *ti, unsigned int argc, char **argv)
+static int vss_origin_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 {
 	struct vss_origin *o;
 	struct vss_store *s;
@@ -1218,7 +1218,7 @@ static int origin_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	mutex_unlock(&vss_stores_lock);
 	o->store = s;
 
-	/* no max_io_len: origin_map cuts writes at the chunks they copy */
+	/* no max_io_len: vss_origin_map cuts writes at the chunks they copy */
 	ti->num_flush_bios = 2;
 	ti->num_discard_bios = 1;
 	ti->accounts_remapped_io = true;
@@ -1292,7 +1292,7 @@ out:
 	mutex_unlock(&s->meta_lock);
 }
 
-static int origin_preresume(struct dm_target *ti)
+static int vss_origin_preresume(struct dm_target *ti)
 {
 	struct vss_origin *o = ti->private;
 
@@ -1301,7 +1301,7 @@ static int origin_preresume(struct dm_target *ti)
 }
 
 /* Before the table goes (a reload, a remove): a failed store's invalidation. */
-static void origin_postsuspend(struct dm_target *ti)
+static void vss_origin_postsuspend(struct dm_target *ti)
 {
 	struct vss_origin *o = ti->private;
 
@@ -1310,7 +1310,7 @@ static void origin_postsuspend(struct dm_target *ti)
 	mutex_unlock(&o->store->meta_lock);
 }
 
-static void origin_dtr(struct dm_target *ti)
+static void vss_origin_dtr(struct dm_target *ti)
 {
 	struct vss_origin *o = ti->private;
 
@@ -1389,7 +1389,7 @@ static int __vss_origin_discard(struct vss_store *s, struct bio *bio, sector_t s
 	return DM_MAPIO_SUBMITTED;
 }
 
-static int origin_map(struct dm_target *ti, struct bio *bio)
+static int vss_origin_map(struct dm_target *ti, struct bio *bio)
 {
 	struct vss_origin *o = ti->private;
 	struct vss_store *s = o->store;
@@ -1468,7 +1468,7 @@ static int origin_map(struct dm_target *ti, struct bio *bio)
 	return DM_MAPIO_SUBMITTED;
 }
 
-static void origin_resume(struct dm_target *ti)
+static void vss_origin_resume(struct dm_target *ti)
 {
 	struct vss_origin *o = ti->private;
 
@@ -1566,7 +1566,7 @@ static int vss_msg_delete(struct vss_store *s, u32 id)
 	return r;
 }
 
-static int origin_message(struct dm_target *ti, unsigned int argc, char **argv,
+static int vss_origin_message(struct dm_target *ti, unsigned int argc, char **argv,
 			  char *result, unsigned int maxlen)
 {
 	struct vss_origin *o = ti->private;
@@ -1589,7 +1589,7 @@ static int origin_message(struct dm_target *ti, unsigned int argc, char **argv,
  * Status: <chunk_sectors> <used_chunks>/<total_chunks> <used_meta>/<total_meta>
  *         <snap_count> <mode> <index_bytes>
  */
-static void origin_status(struct dm_target *ti, status_type_t type,
+static void vss_origin_status(struct dm_target *ti, status_type_t type,
 			  unsigned int status_flags, char *result, unsigned int maxlen)
 {
 	struct vss_origin *o = ti->private;
@@ -1631,7 +1631,7 @@ static void origin_status(struct dm_target *ti, status_type_t type,
 	}
 }
 
-static int origin_iterate_devices(struct dm_target *ti, iterate_devices_callout_fn fn,
+static int vss_origin_iterate_devices(struct dm_target *ti, iterate_devices_callout_fn fn,
 				  void *data)
 {
 	struct vss_origin *o = ti->private;
@@ -1639,7 +1639,7 @@ static int origin_iterate_devices(struct dm_target *ti, iterate_devices_callout_
 	return fn(ti, o->origin, 0, ti->len, data);
 }
 
-static void origin_io_hints(struct dm_target *ti, struct queue_limits *limits)
+static void vss_origin_io_hints(struct dm_target *ti, struct queue_limits *limits)
 {
 	struct vss_origin *o = ti->private;
 
@@ -1655,16 +1655,16 @@ static struct target_type vss_origin_target = {
 	.name = "vss-origin",
 	.version = {1, 1, 0},
 	.module = THIS_MODULE,
-	.ctr = origin_ctr,
-	.dtr = origin_dtr,
-	.map = origin_map,
-	.postsuspend = origin_postsuspend,
-	.preresume = origin_preresume,
-	.resume = origin_resume,
-	.message = origin_message,
-	.status = origin_status,
-	.iterate_devices = origin_iterate_devices,
-	.io_hints = origin_io_hints,
+	.ctr = vss_origin_ctr,
+	.dtr = vss_origin_dtr,
+	.map = vss_origin_map,
+	.postsuspend = vss_origin_postsuspend,
+	.preresume = vss_origin_preresume,
+	.resume = vss_origin_resume,
+	.message = vss_origin_message,
+	.status = vss_origin_status,
+	.iterate_devices = vss_origin_iterate_devices,
+	.io_hints = vss_origin_io_hints,
 };
 
 /* ---- vss-snap ---- */
@@ -1673,7 +1673,7 @@ static struct target_type vss_origin_target = {
  * Construct a vss-snap (read-only):
  *   vss-snap <origin_dev> <store_dev> <snap_id>
  */
-static int snap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
+static int vss_snap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 {
 	struct vss_snap_c *st;
 	struct vss_snap *sn;
@@ -1742,7 +1742,7 @@ static int snap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	mutex_unlock(&vss_stores_lock);
 	st->store = s;
 
-	/* no max_io_len: snap_map cuts reads where their source changes */
+	/* no max_io_len: vss_snap_map cuts reads where their source changes */
 	ti->num_flush_bios = 1;
 	ti->per_io_data_size = sizeof(struct vss_snap_io);
 	ti->private = st;
@@ -1758,7 +1758,7 @@ bad_id:
 	return r;
 }
 
-static void snap_dtr(struct dm_target *ti)
+static void vss_snap_dtr(struct dm_target *ti)
 {
 	struct vss_snap_c *st = ti->private;
 
@@ -1778,7 +1778,7 @@ static bool __vss_snap_usable(struct vss_store *s, struct vss_snap_c *st)
 	       sn->id == st->id && sn->epoch == st->epoch;
 }
 
-static int snap_map(struct dm_target *ti, struct bio *bio)
+static int vss_snap_map(struct dm_target *ti, struct bio *bio)
 {
 	struct vss_snap_c *st = ti->private;
 	struct vss_snap_io *io = dm_per_bio_data(bio, sizeof(*io));
@@ -1840,7 +1840,7 @@ static int snap_map(struct dm_target *ti, struct bio *bio)
 	return DM_MAPIO_REMAPPED;
 }
 
-static int snap_end_io(struct dm_target *ti, struct bio *bio, blk_status_t *error)
+static int vss_snap_end_io(struct dm_target *ti, struct bio *bio, blk_status_t *error)
 {
 	struct vss_snap_c *st = ti->private;
 	struct vss_snap_io *io = dm_per_bio_data(bio, sizeof(*io));
@@ -1864,7 +1864,7 @@ static int snap_end_io(struct dm_target *ti, struct bio *bio, blk_status_t *erro
 }
 
 /* Status: <snap_id> <state> <copied_chunks> */
-static void snap_status(struct dm_target *ti, status_type_t type,
+static void vss_snap_status(struct dm_target *ti, status_type_t type,
 			unsigned int status_flags, char *result, unsigned int maxlen)
 {
 	struct vss_snap_c *st = ti->private;
@@ -1891,7 +1891,7 @@ static void snap_status(struct dm_target *ti, status_type_t type,
 	}
 }
 
-static int snap_iterate_devices(struct dm_target *ti, iterate_devices_callout_fn fn,
+static int vss_snap_iterate_devices(struct dm_target *ti, iterate_devices_callout_fn fn,
 				void *data)
 {
 	struct vss_snap_c *st = ti->private;
@@ -1903,12 +1903,12 @@ static struct target_type vss_snap_target = {
 	.name = "vss-snap",
 	.version = {1, 0, 0},
 	.module = THIS_MODULE,
-	.ctr = snap_ctr,
-	.dtr = snap_dtr,
-	.map = snap_map,
-	.end_io = snap_end_io,
-	.status = snap_status,
-	.iterate_devices = snap_iterate_devices,
+	.ctr = vss_snap_ctr,
+	.dtr = vss_snap_dtr,
+	.map = vss_snap_map,
+	.end_io = vss_snap_end_io,
+	.status = vss_snap_status,
+	.iterate_devices = vss_snap_iterate_devices,
 };
 
 int vss_cow_init(void)
