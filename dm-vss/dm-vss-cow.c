@@ -37,143 +37,11 @@
 
 #include "dm-vss.h"
 #include "dm-vss-metadata.h"
+#include "dm-vss-cow.h"
 
-#define VSS_PENDING_BITS	10
-#define VSS_TRACK_BITS		10
-#define VSS_MIN_PENDING		256
-#define VSS_MIN_BUFFERS		4
-/* chunk buffers held at once: at most 64 MiB of them, and 2048 copies */
-#define VSS_BUF_BYTES_MAX	(64U << 20)
-#define VSS_MAX_COPIES		2048
-#define VSS_NO_CHUNK		U32_MAX
-#define VSS_DISCARD_CHUNKS	64
-
-enum vss_mode { VSS_MODE_RW, VSS_MODE_FAIL };
-
-struct vss_store;
-
-/* A chunk being copied, with the origin writes waiting for it. */
-struct vss_pending {
-	struct hlist_node node;		/* store->pending */
-	struct list_head list;		/* store->copied, then store->committed */
-	struct vss_store *store;
-	u32 ochunk;
-	u32 data;
-	u32 epoch;
-	int error;
-	void *buf;			/* the chunk as read, until committed */
-	struct bio_list bios;
-};
-
-/* Per-bio data of vss-snap. */
-struct vss_snap_io {
-	struct hlist_node node;		/* store->tracked(_runs), when reading the origin */
-	u32 ochunk;
-	u32 nr_chunks;			/* of the origin read: ochunk.. */
-	u8 kind;
-};
-
-enum { VSS_IO_NONE, VSS_IO_ORIGIN, VSS_IO_STORE };
-
-struct vss_store {
-	struct list_head list;		/* vss_stores; under vss_stores_lock */
-	int refs;			/* under vss_stores_lock */
-	int nr_origins;			/* under vss_stores_lock */
-	struct mapped_device *md;	/* of the origin tables; under vss_stores_lock */
-
-	struct mutex event_lock;
-	struct dm_target *origin_ti;	/* the active origin; under event_lock */
-
-	dev_t store_dev;
-	dev_t origin_dev;
-	struct block_device *store_bdev;
-	struct block_device *origin_bdev;
-	sector_t origin_sectors;
-	u32 chunk_sectors;
-	u32 chunk_shift;
-	u64 data_chunks;
-
-	/* Serialises metadata changes: commits, create, delete, overflow. */
-	struct mutex meta_lock;
-	struct vss_meta *meta;
-	struct vss_snap *snaps;		/* entries change under both locks */
-
-	spinlock_t lock;		/* protects everything below */
-	struct vss_index index;
-	unsigned long *bitmap;		/* data chunks in use or being copied */
-	u64 data_used;
-	u64 alloc_cursor;
-	u32 live[VSS_MAX_SNAPS];	/* epochs of valid snapshots, ascending */
-	u32 nr_live;
-	struct hlist_head pending[1 << VSS_PENDING_BITS];
-	struct hlist_head tracked[1 << VSS_TRACK_BITS];	/* one-chunk reads */
-	struct hlist_head tracked_runs;	/* origin reads of several chunks */
-	struct bio_list deferred;
-	struct list_head copied;
-	u32 nr_copying;			/* copies reading, not finished */
-	u32 nr_copied;			/* on copied */
-	/*
-	 * Chunk buffers held, by copies reading or waiting for their commit:
-	 * at most buf_limit.  A registered copy that cannot have one at once
-	 * waits on buf_wait holding nothing (it is not in nr_copying, so the
-	 * commits that free buffers go on), and starts when one is freed.
-	 */
-	u32 nr_bufs;
-	u32 buf_limit;
-	struct list_head buf_wait;
-	struct list_head committed;
-	enum vss_mode mode;
-	/*
-	 * In fail mode: the superblock saying every snapshot is invalid is
-	 * on disk.  Until it is, origin writes go through the worker, which
-	 * tries again to write it first, so that a store that fails and then
-	 * heals cannot come back with its stale snapshots valid.
-	 */
-	bool fail_durable;
-	bool overflow_invalidate;
-	unsigned int usage_level;
-
-	/*
-	 * Reads of each slot's snapshot in flight, of the store or the
-	 * origin: a retired snapshot's space is freed, and its epoch leaves
-	 * live[], only once its own reads are done.  draining[] counts the
-	 * retirements of a slot waiting for that (the slot is not reused
-	 * meanwhile); it changes under meta_lock and lock.
-	 */
-	atomic_t snap_reads[VSS_MAX_SNAPS];
-	u8 draining[VSS_MAX_SNAPS];
-	wait_queue_head_t reads_wait;
-
-	struct workqueue_struct *wq;
-	struct work_struct work;
-	struct work_struct event_work;
-	struct workqueue_struct *commit_wq;
-	struct work_struct commit_work;
-	struct dm_io_client *io;
-	mempool_t pending_pool;
-	mempool_t buf_pool;		/* chunk buffers */
-};
-
-struct vss_origin {
-	struct dm_target *ti;
-	struct dm_dev *origin;
-	struct dm_dev *store_dev;
-	struct vss_store *store;
-	u32 chunk_sectors_arg;		/* 0 if not given */
-	bool overflow_invalidate;
-};
-
-struct vss_snap_c {
-	struct dm_dev *origin;
-	struct dm_dev *store_dev;
-	struct vss_store *store;
-	u32 id;
-	u32 slot;
-	u32 epoch;
-};
 
 static LIST_HEAD(vss_stores);
-static DEFINE_MUTEX(vss_stores_lock);
+DEFINE_MUTEX(vss_stores_lock);
 static struct kmem_cache *vss_pending_cache;
 
 static const unsigned int vss_usage_thresholds[] = { 50, 75, 90, 100 };
@@ -234,7 +102,7 @@ static void vss_buf_free(void *buf, void *size)
 	kvfree(buf);
 }
 
-static struct vss_store *__vss_store_find(dev_t store_dev)
+struct vss_store *__vss_store_find(dev_t store_dev)
 {
 	struct vss_store *s;
 
@@ -262,7 +130,7 @@ static void vss_event_work(struct work_struct *w)
 static void vss_worker(struct work_struct *w);
 static void vss_commit_work(struct work_struct *w);
 
-static void vss_wake(struct vss_store *s)
+void vss_wake(struct vss_store *s)
 {
 	queue_work(s->wq, &s->work);
 }
@@ -387,7 +255,7 @@ bad_meta:
 }
 
 /* Called with vss_stores_lock held. */
-static void __vss_store_put(struct vss_store *s)
+void __vss_store_put(struct vss_store *s)
 {
 	if (--s->refs)
 		return;
@@ -536,7 +404,7 @@ static void vss_free_dead(struct vss_store *s)
 	vss_fault_note_walk(vss_fault_clock() - t0);
 }
 
-static struct vss_snap *__vss_snap_by_id(struct vss_store *s, u32 id)
+struct vss_snap *__vss_snap_by_id(struct vss_store *s, u32 id)
 {
 	u32 i;
 
@@ -1328,7 +1196,7 @@ static void vss_origin_dtr(struct dm_target *ti)
 }
 
 /* The chunks a bio touches, from its first: at least 1. */
-static u32 vss_bio_chunks(struct vss_store *s, struct bio *bio, sector_t sector)
+u32 vss_bio_chunks(struct vss_store *s, struct bio *bio, sector_t sector)
 {
 	sector_t last = sector + bio_sectors(bio) - 1;
 
@@ -1336,7 +1204,7 @@ static u32 vss_bio_chunks(struct vss_store *s, struct bio *bio, sector_t sector)
 }
 
 /* Sectors of a bio at sector that fall in its first n chunks. */
-static sector_t vss_run_sectors(struct vss_store *s, sector_t sector, u32 n)
+sector_t vss_run_sectors(struct vss_store *s, sector_t sector, u32 n)
 {
 	return (((sector >> s->chunk_shift) + n) << s->chunk_shift) - sector;
 }
@@ -1667,249 +1535,6 @@ static struct target_type vss_origin_target = {
 	.io_hints = vss_origin_io_hints,
 };
 
-/* ---- vss-snap ---- */
-
-/*
- * Construct a vss-snap (read-only):
- *   vss-snap <origin_dev> <store_dev> <snap_id>
- */
-static int vss_snap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
-{
-	struct vss_snap_c *st;
-	struct vss_snap *sn;
-	struct vss_store *s;
-	int r;
-
-	if (argc != 3) {
-		ti->error = "Expected: <origin_dev> <store_dev> <snap_id>";
-		return -EINVAL;
-	}
-	if (dm_table_get_mode(ti->table) & FMODE_WRITE) {
-		ti->error = "vss-snap devices are read-only: load the table read-only";
-		return -EROFS;
-	}
-	st = kzalloc(sizeof(*st), GFP_KERNEL);
-	if (!st) {
-		ti->error = "Cannot allocate snapshot context";
-		return -ENOMEM;
-	}
-	if (kstrtou32(argv[2], 10, &st->id)) {
-		ti->error = "snap_id must be a decimal integer below 2^32";
-		r = -EINVAL;
-		goto bad_id;
-	}
-	r = dm_get_device(ti, argv[0], FMODE_READ, &st->origin);
-	if (r) {
-		ti->error = "Cannot open the origin device";
-		goto bad_id;
-	}
-	r = dm_get_device(ti, argv[1], FMODE_READ, &st->store_dev);
-	if (r) {
-		ti->error = "Cannot open the store device";
-		goto bad_store;
-	}
-
-	mutex_lock(&vss_stores_lock);
-	s = __vss_store_find(st->store_dev->bdev->bd_dev);
-	if (!s || !s->nr_origins) {
-		ti->error = "No vss-origin is loaded over this store: load the origin first";
-		r = -ENODEV;
-		goto bad_unlock;
-	}
-	if (s->origin_dev != st->origin->bdev->bd_dev) {
-		ti->error = "The store belongs to another origin device";
-		r = -EINVAL;
-		goto bad_unlock;
-	}
-	if (ti->begin != 0 || ti->len > s->origin_sectors) {
-		ti->error = "The target must start at sector 0 and fit the origin";
-		r = -EINVAL;
-		goto bad_unlock;
-	}
-	spin_lock_irq(&s->lock);
-	sn = __vss_snap_by_id(s, st->id);
-	if (sn) {
-		st->slot = sn - s->snaps;
-		st->epoch = sn->epoch;
-	}
-	spin_unlock_irq(&s->lock);
-	if (!sn) {
-		ti->error = "No snapshot with this id in the store";
-		r = -ENOENT;
-		goto bad_unlock;
-	}
-	s->refs++;
-	mutex_unlock(&vss_stores_lock);
-	st->store = s;
-
-	/* no max_io_len: vss_snap_map cuts reads where their source changes */
-	ti->num_flush_bios = 1;
-	ti->per_io_data_size = sizeof(struct vss_snap_io);
-	ti->private = st;
-	return 0;
-
-bad_unlock:
-	mutex_unlock(&vss_stores_lock);
-	dm_put_device(ti, st->store_dev);
-bad_store:
-	dm_put_device(ti, st->origin);
-bad_id:
-	kfree(st);
-	return r;
-}
-
-static void vss_snap_dtr(struct dm_target *ti)
-{
-	struct vss_snap_c *st = ti->private;
-
-	mutex_lock(&vss_stores_lock);
-	__vss_store_put(st->store);
-	mutex_unlock(&vss_stores_lock);
-	dm_put_device(ti, st->store_dev);
-	dm_put_device(ti, st->origin);
-	kfree(st);
-}
-
-static bool __vss_snap_usable(struct vss_store *s, struct vss_snap_c *st)
-{
-	const struct vss_snap *sn = &s->snaps[st->slot];
-
-	return s->mode == VSS_MODE_RW && sn->state == VSS_SNAP_VALID &&
-	       sn->id == st->id && sn->epoch == st->epoch;
-}
-
-static int vss_snap_map(struct dm_target *ti, struct bio *bio)
-{
-	struct vss_snap_c *st = ti->private;
-	struct vss_snap_io *io = dm_per_bio_data(bio, sizeof(*io));
-	struct vss_store *s = st->store;
-	const struct vss_ient *e;
-	unsigned long flags;
-	sector_t sector;
-	u32 ochunk, n, run;
-
-	io->kind = VSS_IO_NONE;
-	if (bio->bi_opf & REQ_PREFLUSH) {
-		bio_set_dev(bio, st->origin->bdev);
-		return DM_MAPIO_REMAPPED;
-	}
-	if (bio_data_dir(bio) != READ)
-		return DM_MAPIO_KILL;
-
-	sector = dm_target_offset(ti, bio->bi_iter.bi_sector);
-	ochunk = sector >> s->chunk_shift;
-	spin_lock_irqsave(&s->lock, flags);
-	if (!__vss_snap_usable(s, st)) {
-		spin_unlock_irqrestore(&s->lock, flags);
-		return DM_MAPIO_KILL;
-	}
-	/*
-	 * A read goes whole while its chunks come from one place: the origin,
-	 * or store chunks that follow each other; it is cut where that changes.
-	 */
-	n = vss_bio_chunks(s, bio, sector);
-	e = vss_index_find(&s->index, ochunk, st->epoch);
-	if (e) {
-		u64 first = vss_data_to_chunk(e->data, s->chunk_sectors);
-
-		for (run = 1; run < n; run++) {
-			e = vss_index_find(&s->index, ochunk + run, st->epoch);
-			if (!e || vss_data_to_chunk(e->data, s->chunk_sectors) != first + run)
-				break;
-		}
-		bio_set_dev(bio, st->store_dev->bdev);
-		bio->bi_iter.bi_sector = (first << s->chunk_shift) +
-					 (sector & (s->chunk_sectors - 1));
-		io->kind = VSS_IO_STORE;
-	} else {
-		for (run = 1; run < n; run++)
-			if (vss_index_find(&s->index, ochunk + run, st->epoch))
-				break;
-		bio_set_dev(bio, st->origin->bdev);
-		bio->bi_iter.bi_sector = sector;
-		io->kind = VSS_IO_ORIGIN;
-		io->ochunk = ochunk;
-		io->nr_chunks = run;
-		hlist_add_head(&io->node, run == 1 ?
-			       &s->tracked[hash_32(ochunk, VSS_TRACK_BITS)] : &s->tracked_runs);
-	}
-	atomic_inc(&s->snap_reads[st->slot]);
-	if (run < n)
-		dm_accept_partial_bio(bio, vss_run_sectors(s, sector, run));
-	spin_unlock_irqrestore(&s->lock, flags);
-	return DM_MAPIO_REMAPPED;
-}
-
-static int vss_snap_end_io(struct dm_target *ti, struct bio *bio, blk_status_t *error)
-{
-	struct vss_snap_c *st = ti->private;
-	struct vss_snap_io *io = dm_per_bio_data(bio, sizeof(*io));
-	struct vss_store *s = st->store;
-	unsigned long flags;
-	bool wake;
-
-	if (io->kind == VSS_IO_ORIGIN) {
-		spin_lock_irqsave(&s->lock, flags);
-		hlist_del(&io->node);
-		wake = !list_empty(&s->committed);
-		spin_unlock_irqrestore(&s->lock, flags);
-		if (wake)
-			vss_wake(s);
-	}
-	if (io->kind != VSS_IO_NONE && atomic_dec_and_test(&s->snap_reads[st->slot]) &&
-	    wq_has_sleeper(&s->reads_wait))
-		wake_up(&s->reads_wait);
-	io->kind = VSS_IO_NONE;
-	return DM_ENDIO_DONE;
-}
-
-/* Status: <snap_id> <state> <copied_chunks> */
-static void vss_snap_status(struct dm_target *ti, status_type_t type,
-			unsigned int status_flags, char *result, unsigned int maxlen)
-{
-	struct vss_snap_c *st = ti->private;
-	struct vss_store *s = st->store;
-	unsigned int sz = 0;
-	bool valid;
-	u64 copied;
-
-	switch (type) {
-	case STATUSTYPE_INFO:
-		spin_lock_irq(&s->lock);
-		valid = __vss_snap_usable(s, st);
-		copied = valid ? s->snaps[st->slot].copied : 0;
-		spin_unlock_irq(&s->lock);
-		DMEMIT("%u %s %llu", st->id, valid ? "valid" : "invalid",
-		       (unsigned long long)copied);
-		break;
-	case STATUSTYPE_TABLE:
-		DMEMIT("%s %s %u", st->origin->name, st->store_dev->name, st->id);
-		break;
-	case STATUSTYPE_IMA:
-		*result = '\0';
-		break;
-	}
-}
-
-static int vss_snap_iterate_devices(struct dm_target *ti, iterate_devices_callout_fn fn,
-				void *data)
-{
-	struct vss_snap_c *st = ti->private;
-
-	return fn(ti, st->origin, 0, ti->len, data);
-}
-
-static struct target_type vss_snap_target = {
-	.name = "vss-snap",
-	.version = {1, 0, 0},
-	.module = THIS_MODULE,
-	.ctr = vss_snap_ctr,
-	.dtr = vss_snap_dtr,
-	.map = vss_snap_map,
-	.end_io = vss_snap_end_io,
-	.status = vss_snap_status,
-	.iterate_devices = vss_snap_iterate_devices,
-};
 
 int vss_cow_init(void)
 {
