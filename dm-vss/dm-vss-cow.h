@@ -10,6 +10,7 @@
 #include <linux/blkdev.h>
 #include <linux/device-mapper.h>
 #include <linux/dm-io.h>
+#include <linux/hash.h>
 #include <linux/list.h>
 #include <linux/mempool.h>
 #include <linux/mutex.h>
@@ -153,16 +154,52 @@ struct vss_snap_c {
 	u32 epoch;
 };
 
-/* The registry of stores (dm-vss-cow.c). */
+/*
+ * The registry of stores and the store's life (dm-vss-cow.c): the
+ * functions named __vss_store_* run under vss_stores_lock.
+ */
 extern struct mutex vss_stores_lock;
 struct vss_store *__vss_store_find(dev_t store_dev);
+struct vss_store *__vss_store_create(struct dm_target *ti, struct dm_dev *origin,
+				     struct dm_dev *store_dev, u32 chunk_sectors);
 void __vss_store_put(struct vss_store *s);
+
+/* Under store->lock (dm-vss-cow.c, and inline here for the map paths). */
 struct vss_snap *__vss_snap_by_id(struct vss_store *s, u32 id);
+u32 __vss_alloc_data(struct vss_store *s);
+void __vss_pending_add(struct vss_store *s, struct vss_pending *pe,
+		       u32 ochunk, u32 d, struct bio *bio);
+unsigned int vss_usage_level(struct vss_store *s);
+
+static inline struct vss_pending *__vss_pending_find(struct vss_store *s, u32 ochunk)
+{
+	struct vss_pending *pe;
+
+	hlist_for_each_entry(pe, &s->pending[hash_32(ochunk, VSS_PENDING_BITS)], node)
+		if (pe->ochunk == ochunk)
+			return pe;
+	return NULL;
+}
+
+/* Does a write to ochunk need a copy first? */
+static inline bool __vss_needs_copy(struct vss_store *s, u32 ochunk)
+{
+	if (s->mode != VSS_MODE_RW || !s->nr_live)
+		return false;
+	return vss_index_latest(&s->index, ochunk) < s->live[s->nr_live - 1];
+}
+
+/* The copy engine and the store's failure and retirement (dm-vss-cow.c). */
 void vss_wake(struct vss_store *s);
+void vss_start_copy(struct vss_store *s, struct vss_pending *pe);
+void vss_fail(struct vss_store *s, const char *why);
+void vss_fail_make_durable(struct vss_store *s);
+int vss_retire(struct vss_store *s, struct vss_snap **victims, u32 n, u32 new_state);
 u32 vss_bio_chunks(struct vss_store *s, struct bio *bio, sector_t sector);
 sector_t vss_run_sectors(struct vss_store *s, sector_t sector, u32 n);
 
-/* The vss-snap target (dm-vss-snap.c). */
+/* The targets (dm-vss-origin.c, dm-vss-snap.c). */
+extern struct target_type vss_origin_target;
 extern struct target_type vss_snap_target;
 
 #endif
