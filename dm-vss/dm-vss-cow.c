@@ -219,14 +219,17 @@ struct vss_store *__vss_store_create(struct dm_target *ti, struct dm_dev *origin
 		goto bad_io;
 	}
 	/*
-	 * The worker is per-CPU: it runs on the CPU that queued it instead of
-	 * waking another one.  Commits have a queue of their own, so a worker
-	 * waiting for a buffer never holds up the commit that frees one; it
-	 * is unbound, because a commit blocks on its writes and a flush and
-	 * should not hold the CPU that queued it (the one taking the origin's
-	 * writes) from anything else bound to it.
+	 * Both queues are unbound: their work blocks (the worker in
+	 * mempool_alloc(GFP_NOIO), on the superblock write of a failed or
+	 * full store and on the commits it runs; a commit on its writes and
+	 * a flush), and blocking work on a per-CPU queue holds the CPU that
+	 * queued it, the one taking the origin's writes, from the next work
+	 * bound to it.  Commits have a queue of their own, so a worker
+	 * waiting for a buffer never holds up the commit that frees one.
+	 * With max_active 1 an unbound queue runs its work in order, one at
+	 * a time, as the per-CPU one did.
 	 */
-	s->wq = alloc_workqueue("dm-vss", WQ_MEM_RECLAIM, 1);
+	s->wq = alloc_workqueue("dm-vss", WQ_MEM_RECLAIM | WQ_UNBOUND, 1);
 	s->commit_wq = alloc_workqueue("dm-vss-commit", WQ_MEM_RECLAIM | WQ_UNBOUND, 1);
 	if (!s->wq || !s->commit_wq) {
 		r = -ENOMEM;
