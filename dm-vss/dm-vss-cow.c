@@ -113,6 +113,50 @@ struct vss_store *__vss_store_find(dev_t store_dev)
 	return NULL;
 }
 
+/*
+ * Stores being loaded.  A load reads the store's records, or formats a new
+ * store by writing every exception block: it runs without vss_stores_lock,
+ * so that the tables of other stores load meanwhile, and a table of the
+ * same store waits for it here instead (then finds the store, or loads it
+ * itself if that load failed).
+ */
+struct vss_store_load {
+	struct list_head list;		/* vss_loads */
+	dev_t store_dev;
+};
+
+static LIST_HEAD(vss_loads);		/* under vss_stores_lock */
+static unsigned long vss_loads_ended;	/* under vss_stores_lock; waiters read it */
+static DECLARE_WAIT_QUEUE_HEAD(vss_loads_wait);
+
+static bool __vss_store_loading(dev_t store_dev)
+{
+	struct vss_store_load *load;
+
+	list_for_each_entry(load, &vss_loads, list)
+		if (load->store_dev == store_dev)
+			return true;
+	return false;
+}
+
+/*
+ * The store of store_dev, or NULL if it is not loaded; while another table
+ * loads it, waits with vss_stores_lock dropped.  Called with it held.
+ */
+struct vss_store *__vss_store_find_loaded(dev_t store_dev)
+{
+	struct vss_store *s;
+	unsigned long ended;
+
+	while (!(s = __vss_store_find(store_dev)) && __vss_store_loading(store_dev)) {
+		ended = vss_loads_ended;
+		mutex_unlock(&vss_stores_lock);
+		wait_event(vss_loads_wait, READ_ONCE(vss_loads_ended) != ended);
+		mutex_lock(&vss_stores_lock);
+	}
+	return s;
+}
+
 static void vss_raise_event(struct vss_store *s)
 {
 	queue_work(s->wq, &s->event_work);
@@ -136,9 +180,9 @@ void vss_wake(struct vss_store *s)
 	queue_work(s->wq, &s->work);
 }
 
-/* Called with vss_stores_lock held. */
-struct vss_store *__vss_store_create(struct dm_target *ti, struct dm_dev *origin,
-				     struct dm_dev *store_dev, u32 chunk_sectors)
+/* Reads, or formats, the store: without vss_stores_lock (__vss_store_load). */
+static struct vss_store *vss_store_create(struct dm_target *ti, struct dm_dev *origin,
+					  struct dm_dev *store_dev, u32 chunk_sectors)
 {
 	struct vss_store *s;
 	char *error = NULL;
@@ -236,7 +280,6 @@ struct vss_store *__vss_store_create(struct dm_target *ti, struct dm_dev *origin
 		ti->error = "Cannot create the workqueue";
 		goto bad_wq;
 	}
-	list_add(&s->list, &vss_stores);
 	return s;
 
 bad_wq:
@@ -256,6 +299,30 @@ bad_chunk:
 bad_meta:
 	kfree(s);
 	return ERR_PTR(r);
+}
+
+/*
+ * Loads the store of store_dev, which is neither loaded nor being loaded,
+ * and registers it.  Called with vss_stores_lock held; drops it while the
+ * store is read or formatted, and holds it again on return.  The store, or
+ * an ERR_PTR with ti->error set.
+ */
+struct vss_store *__vss_store_load(struct dm_target *ti, struct dm_dev *origin,
+				   struct dm_dev *store_dev, u32 chunk_sectors)
+{
+	struct vss_store_load load = { .store_dev = store_dev->bdev->bd_dev };
+	struct vss_store *s;
+
+	list_add(&load.list, &vss_loads);
+	mutex_unlock(&vss_stores_lock);
+	s = vss_store_create(ti, origin, store_dev, chunk_sectors);
+	mutex_lock(&vss_stores_lock);
+	list_del(&load.list);
+	WRITE_ONCE(vss_loads_ended, vss_loads_ended + 1);
+	wake_up_all(&vss_loads_wait);
+	if (!IS_ERR(s))
+		list_add(&s->list, &vss_stores);
+	return s;
 }
 
 /* Called with vss_stores_lock held. */

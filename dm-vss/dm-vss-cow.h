@@ -156,12 +156,14 @@ struct vss_snap_c {
 
 /*
  * The registry of stores and the store's life (dm-vss-cow.c): the
- * functions named __vss_store_* run under vss_stores_lock.
+ * functions named __vss_store_* run under vss_stores_lock (a load drops it
+ * while it reads the store, and a lookup while it waits for such a load).
  */
 extern struct mutex vss_stores_lock;
 struct vss_store *__vss_store_find(dev_t store_dev);
-struct vss_store *__vss_store_create(struct dm_target *ti, struct dm_dev *origin,
-				     struct dm_dev *store_dev, u32 chunk_sectors);
+struct vss_store *__vss_store_find_loaded(dev_t store_dev);
+struct vss_store *__vss_store_load(struct dm_target *ti, struct dm_dev *origin,
+				   struct dm_dev *store_dev, u32 chunk_sectors);
 void __vss_store_put(struct vss_store *s);
 
 /* Under store->lock (dm-vss-cow.c, and inline here for the map paths). */

@@ -113,7 +113,7 @@ static int vss_origin_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	}
 
 	mutex_lock(&vss_stores_lock);
-	s = __vss_store_find(o->store_dev->bdev->bd_dev);
+	s = __vss_store_find_loaded(o->store_dev->bdev->bd_dev);
 	if (s) {
 		if (s->origin_dev != o->origin->bdev->bd_dev || s->origin_sectors != ti->len) {
 			ti->error = "The store is in use by another origin";
@@ -136,7 +136,7 @@ static int vss_origin_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 			goto bad_unlock;
 		}
 	} else {
-		s = __vss_store_create(ti, o->origin, o->store_dev, o->chunk_sectors_arg);
+		s = __vss_store_load(ti, o->origin, o->store_dev, o->chunk_sectors_arg);
 		if (IS_ERR(s)) {
 			r = PTR_ERR(s);
 			goto bad_unlock;

@@ -52,7 +52,7 @@ static int vss_snap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	}
 
 	mutex_lock(&vss_stores_lock);
-	s = __vss_store_find(st->store_dev->bdev->bd_dev);
+	s = __vss_store_find_loaded(st->store_dev->bdev->bd_dev);
 	if (!s || !s->nr_origins) {
 		ti->error = "No vss-origin is loaded over this store: load the origin first";
 		r = -ENODEV;
