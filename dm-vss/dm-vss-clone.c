@@ -1006,6 +1006,20 @@ static void clone_presuspend(struct dm_target *ti)
 	spin_unlock_irq(&vc->lock);
 }
 
+/*
+ * The suspend did not happen (a filesystem that would not freeze, a signal
+ * while waiting for in-flight I/O): plan copies again, as resume does.
+ */
+static void clone_presuspend_undo(struct dm_target *ti)
+{
+	struct vss_clone *vc = ti->private;
+
+	spin_lock_irq(&vc->lock);
+	vc->suspending = false;
+	spin_unlock_irq(&vc->lock);
+	clone_kick(vc);
+}
+
 static void clone_postsuspend(struct dm_target *ti)
 {
 	struct vss_clone *vc = ti->private;
@@ -1180,6 +1194,7 @@ static struct target_type clone_target = {
 	.map = clone_map,
 	.end_io = clone_end_io,
 	.presuspend = clone_presuspend,
+	.presuspend_undo = clone_presuspend_undo,
 	.postsuspend = clone_postsuspend,
 	.preresume = clone_preresume,
 	.resume = clone_resume,

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * dm-vss copy-on-write targets: vss-origin and vss-snap.
+ * dm-vss: the copy-on-write store shared by the vss-origin and vss-snap
+ * targets (dm-vss-origin.c, dm-vss-snap.c), the registry of stores and the
+ * copy engine.
  *
  * Every snapshot of an origin shares one store.  Each snapshot gets an epoch
  * (a creation sequence number).  The first write to an origin chunk after
@@ -36,144 +38,11 @@
 #include <linux/workqueue.h>
 
 #include "dm-vss.h"
-#include "dm-vss-store.h"
-
-#define VSS_PENDING_BITS	10
-#define VSS_TRACK_BITS		10
-#define VSS_MIN_PENDING		256
-#define VSS_MIN_BUFFERS		4
-/* chunk buffers held at once: at most 64 MiB of them, and 2048 copies */
-#define VSS_BUF_BYTES_MAX	(64U << 20)
-#define VSS_MAX_COPIES		2048
-#define VSS_NO_CHUNK		U32_MAX
-#define VSS_DISCARD_CHUNKS	64
-
-enum vss_mode { VSS_MODE_RW, VSS_MODE_FAIL };
-
-struct vss_store;
-
-/* A chunk being copied, with the origin writes waiting for it. */
-struct vss_pending {
-	struct hlist_node node;		/* store->pending */
-	struct list_head list;		/* store->copied, then store->committed */
-	struct vss_store *store;
-	u32 ochunk;
-	u32 data;
-	u32 epoch;
-	int error;
-	void *buf;			/* the chunk as read, until committed */
-	struct bio_list bios;
-};
-
-/* Per-bio data of vss-snap. */
-struct vss_snap_io {
-	struct hlist_node node;		/* store->tracked(_runs), when reading the origin */
-	u32 ochunk;
-	u32 nr_chunks;			/* of the origin read: ochunk.. */
-	u8 kind;
-};
-
-enum { VSS_IO_NONE, VSS_IO_ORIGIN, VSS_IO_STORE };
-
-struct vss_store {
-	struct list_head list;		/* vss_stores; under vss_stores_lock */
-	int refs;			/* under vss_stores_lock */
-	int nr_origins;			/* under vss_stores_lock */
-	struct mapped_device *md;	/* of the origin tables; under vss_stores_lock */
-
-	struct mutex event_lock;
-	struct dm_target *origin_ti;	/* the active origin; under event_lock */
-
-	dev_t store_dev;
-	dev_t origin_dev;
-	struct block_device *store_bdev;
-	struct block_device *origin_bdev;
-	sector_t origin_sectors;
-	u32 chunk_sectors;
-	u32 chunk_shift;
-	u64 data_chunks;
-
-	/* Serialises metadata changes: commits, create, delete, overflow. */
-	struct mutex meta_lock;
-	struct vss_meta *meta;
-	struct vss_snap *snaps;		/* entries change under both locks */
-
-	spinlock_t lock;		/* protects everything below */
-	struct vss_index index;
-	unsigned long *bitmap;		/* data chunks in use or being copied */
-	u64 data_used;
-	u64 alloc_cursor;
-	u32 live[VSS_MAX_SNAPS];	/* epochs of valid snapshots, ascending */
-	u32 nr_live;
-	struct hlist_head pending[1 << VSS_PENDING_BITS];
-	struct hlist_head tracked[1 << VSS_TRACK_BITS];	/* one-chunk reads */
-	struct hlist_head tracked_runs;	/* origin reads of several chunks */
-	struct bio_list deferred;
-	struct list_head copied;
-	u32 nr_copying;			/* copies reading, not finished */
-	u32 nr_copied;			/* on copied */
-	/*
-	 * Chunk buffers held, by copies reading or waiting for their commit:
-	 * at most buf_limit.  A registered copy that cannot have one at once
-	 * waits on buf_wait holding nothing (it is not in nr_copying, so the
-	 * commits that free buffers go on), and starts when one is freed.
-	 */
-	u32 nr_bufs;
-	u32 buf_limit;
-	struct list_head buf_wait;
-	struct list_head committed;
-	enum vss_mode mode;
-	/*
-	 * In fail mode: the superblock saying every snapshot is invalid is
-	 * on disk.  Until it is, origin writes go through the worker, which
-	 * tries again to write it first, so that a store that fails and then
-	 * heals cannot come back with its stale snapshots valid.
-	 */
-	bool fail_durable;
-	bool overflow_invalidate;
-	unsigned int usage_level;
-
-	/*
-	 * Reads of each slot's snapshot in flight, of the store or the
-	 * origin: a retired snapshot's space is freed, and its epoch leaves
-	 * live[], only once its own reads are done.  draining[] counts the
-	 * retirements of a slot waiting for that (the slot is not reused
-	 * meanwhile); it changes under meta_lock and lock.
-	 */
-	atomic_t snap_reads[VSS_MAX_SNAPS];
-	u8 draining[VSS_MAX_SNAPS];
-	wait_queue_head_t reads_wait;
-
-	struct workqueue_struct *wq;
-	struct work_struct work;
-	struct work_struct event_work;
-	struct workqueue_struct *commit_wq;
-	struct work_struct commit_work;
-	struct dm_io_client *io;
-	mempool_t pending_pool;
-	mempool_t buf_pool;		/* chunk buffers */
-};
-
-struct vss_origin {
-	struct dm_target *ti;
-	struct dm_dev *origin;
-	struct dm_dev *store_dev;
-	struct vss_store *store;
-	u32 chunk_sectors_arg;		/* 0 if not given */
-	bool overflow_invalidate;
-};
-
-struct vss_snap_target {
-	struct dm_dev *origin;
-	struct dm_dev *store_dev;
-	struct vss_store *store;
-	u32 id;
-	u32 slot;
-	u32 epoch;
-};
+#include "dm-vss-metadata.h"
+#include "dm-vss-cow.h"
 
 static LIST_HEAD(vss_stores);
-static DEFINE_MUTEX(vss_stores_lock);
+DEFINE_MUTEX(vss_stores_lock);
 static struct kmem_cache *vss_pending_cache;
 
 static const unsigned int vss_usage_thresholds[] = { 50, 75, 90, 100 };
@@ -234,7 +103,7 @@ static void vss_buf_free(void *buf, void *size)
 	kvfree(buf);
 }
 
-static struct vss_store *__vss_store_find(dev_t store_dev)
+struct vss_store *__vss_store_find(dev_t store_dev)
 {
 	struct vss_store *s;
 
@@ -242,6 +111,50 @@ static struct vss_store *__vss_store_find(dev_t store_dev)
 		if (s->store_dev == store_dev)
 			return s;
 	return NULL;
+}
+
+/*
+ * Stores being loaded.  A load reads the store's records, or formats a new
+ * store by writing every exception block: it runs without vss_stores_lock,
+ * so that the tables of other stores load meanwhile, and a table of the
+ * same store waits for it here instead (then finds the store, or loads it
+ * itself if that load failed).
+ */
+struct vss_store_load {
+	struct list_head list;		/* vss_loads */
+	dev_t store_dev;
+};
+
+static LIST_HEAD(vss_loads);		/* under vss_stores_lock */
+static unsigned long vss_loads_ended;	/* under vss_stores_lock; waiters read it */
+static DECLARE_WAIT_QUEUE_HEAD(vss_loads_wait);
+
+static bool __vss_store_loading(dev_t store_dev)
+{
+	struct vss_store_load *load;
+
+	list_for_each_entry(load, &vss_loads, list)
+		if (load->store_dev == store_dev)
+			return true;
+	return false;
+}
+
+/*
+ * The store of store_dev, or NULL if it is not loaded; while another table
+ * loads it, waits with vss_stores_lock dropped.  Called with it held.
+ */
+struct vss_store *__vss_store_find_loaded(dev_t store_dev)
+{
+	struct vss_store *s;
+	unsigned long ended;
+
+	while (!(s = __vss_store_find(store_dev)) && __vss_store_loading(store_dev)) {
+		ended = vss_loads_ended;
+		mutex_unlock(&vss_stores_lock);
+		wait_event(vss_loads_wait, READ_ONCE(vss_loads_ended) != ended);
+		mutex_lock(&vss_stores_lock);
+	}
+	return s;
 }
 
 static void vss_raise_event(struct vss_store *s)
@@ -262,14 +175,14 @@ static void vss_event_work(struct work_struct *w)
 static void vss_worker(struct work_struct *w);
 static void vss_commit_work(struct work_struct *w);
 
-static void vss_wake(struct vss_store *s)
+void vss_wake(struct vss_store *s)
 {
 	queue_work(s->wq, &s->work);
 }
 
-/* Called with vss_stores_lock held. */
-static struct vss_store *__vss_store_create(struct dm_target *ti, struct dm_dev *origin,
-					    struct dm_dev *store_dev, u32 chunk_sectors)
+/* Reads, or formats, the store: without vss_stores_lock (__vss_store_load). */
+static struct vss_store *vss_store_create(struct dm_target *ti, struct dm_dev *origin,
+					  struct dm_dev *store_dev, u32 chunk_sectors)
 {
 	struct vss_store *s;
 	char *error = NULL;
@@ -350,21 +263,23 @@ static struct vss_store *__vss_store_create(struct dm_target *ti, struct dm_dev 
 		goto bad_io;
 	}
 	/*
-	 * The worker is per-CPU: it runs on the CPU that queued it instead of
-	 * waking another one.  Commits have a queue of their own, so a worker
-	 * waiting for a buffer never holds up the commit that frees one; it
-	 * is unbound, because a commit blocks on its writes and a flush and
-	 * should not hold the CPU that queued it (the one taking the origin's
-	 * writes) from anything else bound to it.
+	 * Both queues are unbound: their work blocks (the worker in
+	 * mempool_alloc(GFP_NOIO), on the superblock write of a failed or
+	 * full store and on the commits it runs; a commit on its writes and
+	 * a flush), and blocking work on a per-CPU queue holds the CPU that
+	 * queued it, the one taking the origin's writes, from the next work
+	 * bound to it.  Commits have a queue of their own, so a worker
+	 * waiting for a buffer never holds up the commit that frees one.
+	 * With max_active 1 an unbound queue runs its work in order, one at
+	 * a time, as the per-CPU one did.
 	 */
-	s->wq = alloc_workqueue("dm-vss", WQ_MEM_RECLAIM, 1);
+	s->wq = alloc_workqueue("dm-vss", WQ_MEM_RECLAIM | WQ_UNBOUND, 1);
 	s->commit_wq = alloc_workqueue("dm-vss-commit", WQ_MEM_RECLAIM | WQ_UNBOUND, 1);
 	if (!s->wq || !s->commit_wq) {
 		r = -ENOMEM;
 		ti->error = "Cannot create the workqueue";
 		goto bad_wq;
 	}
-	list_add(&s->list, &vss_stores);
 	return s;
 
 bad_wq:
@@ -386,8 +301,32 @@ bad_meta:
 	return ERR_PTR(r);
 }
 
+/*
+ * Loads the store of store_dev, which is neither loaded nor being loaded,
+ * and registers it.  Called with vss_stores_lock held; drops it while the
+ * store is read or formatted, and holds it again on return.  The store, or
+ * an ERR_PTR with ti->error set.
+ */
+struct vss_store *__vss_store_load(struct dm_target *ti, struct dm_dev *origin,
+				   struct dm_dev *store_dev, u32 chunk_sectors)
+{
+	struct vss_store_load load = { .store_dev = store_dev->bdev->bd_dev };
+	struct vss_store *s;
+
+	list_add(&load.list, &vss_loads);
+	mutex_unlock(&vss_stores_lock);
+	s = vss_store_create(ti, origin, store_dev, chunk_sectors);
+	mutex_lock(&vss_stores_lock);
+	list_del(&load.list);
+	WRITE_ONCE(vss_loads_ended, vss_loads_ended + 1);
+	wake_up_all(&vss_loads_wait);
+	if (!IS_ERR(s))
+		list_add(&s->list, &vss_stores);
+	return s;
+}
+
 /* Called with vss_stores_lock held. */
-static void __vss_store_put(struct vss_store *s)
+void __vss_store_put(struct vss_store *s)
 {
 	if (--s->refs)
 		return;
@@ -411,16 +350,6 @@ static void __vss_store_put(struct vss_store *s)
 
 /* ---- helpers under store->lock ---- */
 
-static struct vss_pending *__vss_pending_find(struct vss_store *s, u32 ochunk)
-{
-	struct vss_pending *pe;
-
-	hlist_for_each_entry(pe, &s->pending[hash_32(ochunk, VSS_PENDING_BITS)], node)
-		if (pe->ochunk == ochunk)
-			return pe;
-	return NULL;
-}
-
 static bool __vss_tracked(struct vss_store *s, u32 ochunk)
 {
 	struct vss_snap_io *io;
@@ -434,7 +363,7 @@ static bool __vss_tracked(struct vss_store *s, u32 ochunk)
 	return false;
 }
 
-static u32 __vss_alloc_data(struct vss_store *s)
+u32 __vss_alloc_data(struct vss_store *s)
 {
 	unsigned long d;
 
@@ -457,14 +386,6 @@ static void __vss_free_data(struct vss_store *s, u32 d)
 	s->data_used--;
 }
 
-/* Does a write to ochunk need a copy first? */
-static bool __vss_needs_copy(struct vss_store *s, u32 ochunk)
-{
-	if (s->mode != VSS_MODE_RW || !s->nr_live)
-		return false;
-	return vss_index_latest(&s->index, ochunk) < s->live[s->nr_live - 1];
-}
-
 static void __vss_live_remove(struct vss_store *s, u32 epoch)
 {
 	u32 i;
@@ -479,7 +400,7 @@ static void __vss_live_remove(struct vss_store *s, u32 epoch)
 }
 
 /* Drops every record that no valid snapshot reads any more. */
-static unsigned int vss_usage_level(struct vss_store *s)
+unsigned int vss_usage_level(struct vss_store *s)
 {
 	u64 pct = div64_u64(s->data_used * 100, s->data_chunks);
 	unsigned int level = 0;
@@ -536,7 +457,7 @@ static void vss_free_dead(struct vss_store *s)
 	vss_fault_note_walk(vss_fault_clock() - t0);
 }
 
-static struct vss_snap *__vss_snap_by_id(struct vss_store *s, u32 id)
+struct vss_snap *__vss_snap_by_id(struct vss_store *s, u32 id)
 {
 	u32 i;
 
@@ -554,7 +475,7 @@ static struct vss_snap *__vss_snap_by_id(struct vss_store *s, u32 id)
  * Write the failed store's superblock (every snapshot invalid) if that is
  * not on disk yet.  Called with meta_lock held.
  */
-static void vss_fail_make_durable(struct vss_store *s)
+void vss_fail_make_durable(struct vss_store *s)
 {
 	bool done;
 
@@ -580,7 +501,7 @@ static bool vss_fail_pending(struct vss_store *s)
 	return r;
 }
 
-static void vss_fail(struct vss_store *s, const char *why)
+void vss_fail(struct vss_store *s, const char *why)
 {
 	u32 i;
 
@@ -591,7 +512,7 @@ static void vss_fail(struct vss_store *s, const char *why)
 	for (i = 0; i < VSS_MAX_SNAPS; i++)
 		if (s->snaps[i].state == VSS_SNAP_VALID)
 			s->snaps[i].state = VSS_SNAP_INVALID;
-	/* after mode: origin_map's unlocked test reads them in the other order */
+	/* after mode: vss_origin_map's unlocked test reads them in the other order */
 	smp_store_release(&s->nr_live, 0);
 	s->fail_durable = false;
 	spin_unlock_irq(&s->lock);
@@ -622,7 +543,7 @@ static bool vss_reads_drained(struct vss_store *s, const u32 *slots, u32 n)
  * sees a write that was not copied first.
  * Called with meta_lock held; drops and retakes it.
  */
-static int vss_retire(struct vss_store *s, struct vss_snap **victims, u32 n, u32 new_state)
+int vss_retire(struct vss_store *s, struct vss_snap **victims, u32 n, u32 new_state)
 {
 	u32 i, saved[VSS_MAX_SNAPS], slots[VSS_MAX_SNAPS], epochs[VSS_MAX_SNAPS];
 	int r;
@@ -836,7 +757,7 @@ static void vss_start_waiting(struct vss_store *s)
  * (see vss_buf_get), so the map path can call it: nothing registered ever
  * waits for the commit that waits for it.
  */
-static void vss_start_copy(struct vss_store *s, struct vss_pending *pe)
+void vss_start_copy(struct vss_store *s, struct vss_pending *pe)
 {
 	unsigned long flags;
 
@@ -847,8 +768,8 @@ static void vss_start_copy(struct vss_store *s, struct vss_pending *pe)
 }
 
 /* Registers a new pending copy of ochunk into data chunk d, holding bio. */
-static void __vss_pending_add(struct vss_store *s, struct vss_pending *pe,
-			      u32 ochunk, u32 d, struct bio *bio)
+void __vss_pending_add(struct vss_store *s, struct vss_pending *pe,
+		       u32 ochunk, u32 d, struct bio *bio)
 {
 	pe->store = s;
 	pe->ochunk = ochunk;
@@ -1087,248 +1008,8 @@ static void vss_commit_work(struct work_struct *w)
 	vss_release_committed(s);
 }
 
-/* ---- vss-origin ---- */
-
-static int vss_parse_features(struct dm_target *ti, struct vss_origin *o,
-			      unsigned int argc, char **argv)
-{
-	unsigned int nr, i;
-	char dummy;
-
-	if (!argc)
-		return 0;
-	if (sscanf(argv[0], "%u%c", &nr, &dummy) != 1 || nr != argc - 1) {
-		ti->error = "Feature argument count does not match the arguments given";
-		return -EINVAL;
-	}
-	for (i = 1; i < argc; i++) {
-		if (!strcasecmp(argv[i], "overflow_invalidate")) {
-			o->overflow_invalidate = true;
-		} else if (!strcasecmp(argv[i], "chunk_sectors")) {
-			u32 cs;
-
-			if (i + 1 >= argc || kstrtou32(argv[i + 1], 10, &cs) ||
-			    cs < VSS_MIN_CHUNK_SECTORS || cs > VSS_MAX_CHUNK_SECTORS ||
-			    !is_power_of_2(cs)) {
-				ti->error = "chunk_sectors must be a power of two from 8 to 2048";
-				return -EINVAL;
-			}
-			o->chunk_sectors_arg = cs;
-			i++;
-		} else {
-			ti->error = "Unknown feature argument";
-			return -EINVAL;
-		}
-	}
-	return 0;
-}
-
-/*
- * Construct a vss-origin:
- *   vss-origin <origin_dev> <store_dev> [<#feature_args> <feature_arg>*]
- * Features: chunk_sectors <n> (when formatting a zeroed store),
- *           overflow_invalidate.
- */
-static int origin_ctr(struct dm_target *ti, unsigned int argc, char **argv)
-{
-	struct vss_origin *o;
-	struct vss_store *s;
-	int r;
-
-	if (argc < 2) {
-		ti->error = "Expected: <origin_dev> <store_dev> [<#feature_args> <feature_arg>*]";
-		return -EINVAL;
-	}
-	o = kzalloc(sizeof(*o), GFP_KERNEL);
-	if (!o) {
-		ti->error = "Cannot allocate origin context";
-		return -ENOMEM;
-	}
-	o->ti = ti;
-	r = vss_parse_features(ti, o, argc - 2, argv + 2);
-	if (r)
-		goto bad_features;
-	r = dm_get_device(ti, argv[0], dm_table_get_mode(ti->table), &o->origin);
-	if (r) {
-		ti->error = "Cannot open the origin device";
-		goto bad_features;
-	}
-	r = dm_get_device(ti, argv[1], FMODE_READ | FMODE_WRITE, &o->store_dev);
-	if (r) {
-		ti->error = "Cannot open the store device";
-		goto bad_store;
-	}
-	if (o->origin->bdev->bd_dev == o->store_dev->bdev->bd_dev) {
-		ti->error = "The origin cannot be its own store";
-		r = -EINVAL;
-		goto bad_same;
-	}
-	/*
-	 * A snapshot read of a sector of the origin's size may be mapped to
-	 * the store, and the origin's last chunk may be shorter than a store
-	 * sector: the store's sectors must be no larger than the origin's.
-	 */
-	if (bdev_logical_block_size(o->store_dev->bdev) > bdev_logical_block_size(o->origin->bdev)) {
-		DMWARN("store %s has %u-byte sectors, origin %s %u-byte ones", argv[1],
-		       bdev_logical_block_size(o->store_dev->bdev), argv[0],
-		       bdev_logical_block_size(o->origin->bdev));
-		ti->error = "The store's logical block size is larger than the origin's";
-		r = -EINVAL;
-		goto bad_same;
-	}
-	if (ti->begin != 0 || ti->len > bdev_nr_sectors(o->origin->bdev)) {
-		ti->error = "The target must start at sector 0 and fit the origin device";
-		r = -EINVAL;
-		goto bad_same;
-	}
-
-	mutex_lock(&vss_stores_lock);
-	s = __vss_store_find(o->store_dev->bdev->bd_dev);
-	if (s) {
-		if (s->origin_dev != o->origin->bdev->bd_dev || s->origin_sectors != ti->len) {
-			ti->error = "The store is in use by another origin";
-			r = -EBUSY;
-			goto bad_unlock;
-		}
-		/*
-		 * Only the device being reloaded: a create checks the
-		 * suspension of its own device only, so writes through a
-		 * second one would reach the origin in a snapshot's instant.
-		 */
-		if (s->nr_origins && s->md != dm_table_get_md(ti->table)) {
-			ti->error = "The store is in use by another mapped device";
-			r = -EBUSY;
-			goto bad_unlock;
-		}
-		if (o->chunk_sectors_arg && o->chunk_sectors_arg != s->chunk_sectors) {
-			ti->error = "chunk_sectors differs from the store's chunk size";
-			r = -EINVAL;
-			goto bad_unlock;
-		}
-	} else {
-		s = __vss_store_create(ti, o->origin, o->store_dev, o->chunk_sectors_arg);
-		if (IS_ERR(s)) {
-			r = PTR_ERR(s);
-			goto bad_unlock;
-		}
-	}
-	s->refs++;
-	s->nr_origins++;
-	s->md = dm_table_get_md(ti->table);
-	mutex_unlock(&vss_stores_lock);
-	o->store = s;
-
-	/* no max_io_len: origin_map cuts writes at the chunks they copy */
-	ti->num_flush_bios = 2;
-	ti->num_discard_bios = 1;
-	ti->accounts_remapped_io = true;
-	ti->private = o;
-	return 0;
-
-bad_unlock:
-	mutex_unlock(&vss_stores_lock);
-bad_same:
-	dm_put_device(ti, o->store_dev);
-bad_store:
-	dm_put_device(ti, o->origin);
-bad_features:
-	kfree(o);
-	return r;
-}
-
-/*
- * A store whose device has grown (lvextend, losetup -c) grows into it at
- * resume, when no origin write is in flight, as dm-thin's pool does.  A
- * failure leaves the store as it was and the device resumes.
- */
-static void vss_grow(struct vss_store *s)
-{
-	sector_t sectors = bdev_nr_sectors(s->store_bdev);
-	unsigned long *bitmap, *old;
-	unsigned int noio;
-	u64 data;
-	int r;
-
-	mutex_lock(&s->meta_lock);
-	data = vss_meta_grown_data_chunks(s->meta, sectors);
-	if (!data) {
-		DMWARN("store %d:%d: the device (%llu sectors) is smaller than the store: "
-		       "copies past its end will fail; give it back its size",
-		       MAJOR(s->store_dev), MINOR(s->store_dev), (unsigned long long)sectors);
-		goto out;
-	}
-	if (s->mode != VSS_MODE_RW || data <= s->data_chunks)
-		goto out;
-	if (data >= U32_MAX) {
-		DMWARN("store %d:%d: not grown: %llu data chunks would pass 2^32",
-		       MAJOR(s->store_dev), MINOR(s->store_dev), (unsigned long long)data);
-		goto out;
-	}
-	noio = memalloc_noio_save();	/* the origin is suspended */
-	bitmap = kvcalloc(BITS_TO_LONGS(data), sizeof(long), GFP_KERNEL);
-	memalloc_noio_restore(noio);
-	if (!bitmap) {
-		DMWARN("store %d:%d: not grown: no memory for the allocation bitmap",
-		       MAJOR(s->store_dev), MINOR(s->store_dev));
-		goto out;
-	}
-	r = vss_meta_grow(s->meta, sectors);
-	if (r) {
-		DMWARN("store %d:%d: not grown: %d", MAJOR(s->store_dev), MINOR(s->store_dev), r);
-		kvfree(bitmap);
-		goto out;
-	}
-	DMINFO("store %d:%d grown from %llu to %llu data chunks", MAJOR(s->store_dev),
-	       MINOR(s->store_dev), (unsigned long long)s->data_chunks, (unsigned long long)data);
-	spin_lock_irq(&s->lock);
-	memcpy(bitmap, s->bitmap, BITS_TO_LONGS(s->data_chunks) * sizeof(long));
-	old = s->bitmap;
-	s->bitmap = bitmap;
-	s->data_chunks = data;
-	s->usage_level = vss_usage_level(s);
-	spin_unlock_irq(&s->lock);
-	kvfree(old);
-out:
-	mutex_unlock(&s->meta_lock);
-}
-
-static int origin_preresume(struct dm_target *ti)
-{
-	struct vss_origin *o = ti->private;
-
-	vss_grow(o->store);
-	return 0;
-}
-
-/* Before the table goes (a reload, a remove): a failed store's invalidation. */
-static void origin_postsuspend(struct dm_target *ti)
-{
-	struct vss_origin *o = ti->private;
-
-	mutex_lock(&o->store->meta_lock);
-	vss_fail_make_durable(o->store);
-	mutex_unlock(&o->store->meta_lock);
-}
-
-static void origin_dtr(struct dm_target *ti)
-{
-	struct vss_origin *o = ti->private;
-
-	mutex_lock(&o->store->event_lock);
-	if (o->store->origin_ti == ti)
-		o->store->origin_ti = NULL;
-	mutex_unlock(&o->store->event_lock);
-	mutex_lock(&vss_stores_lock);
-	o->store->nr_origins--;
-	__vss_store_put(o->store);
-	mutex_unlock(&vss_stores_lock);
-	dm_put_device(ti, o->store_dev);
-	dm_put_device(ti, o->origin);
-	kfree(o);
-}
-
 /* The chunks a bio touches, from its first: at least 1. */
-static u32 vss_bio_chunks(struct vss_store *s, struct bio *bio, sector_t sector)
+u32 vss_bio_chunks(struct vss_store *s, struct bio *bio, sector_t sector)
 {
 	sector_t last = sector + bio_sectors(bio) - 1;
 
@@ -1336,580 +1017,10 @@ static u32 vss_bio_chunks(struct vss_store *s, struct bio *bio, sector_t sector)
 }
 
 /* Sectors of a bio at sector that fall in its first n chunks. */
-static sector_t vss_run_sectors(struct vss_store *s, sector_t sector, u32 n)
+sector_t vss_run_sectors(struct vss_store *s, sector_t sector, u32 n)
 {
 	return (((sector >> s->chunk_shift) + n) << s->chunk_shift) - sector;
 }
-
-/*
- * How many of the n chunks from ochunk take an origin write as it is; *pe
- * is the pending copy of the chunk that ends the run, if it has one.
- */
-static u32 __vss_nocopy_run(struct vss_store *s, u32 ochunk, u32 n, struct vss_pending **pe)
-{
-	u32 run;
-
-	*pe = NULL;
-	for (run = 0; run < n; run++) {
-		*pe = __vss_pending_find(s, ochunk + run);
-		if (*pe || __vss_needs_copy(s, ochunk + run))
-			break;
-	}
-	return run;
-}
-
-/*
- * Discards are advisory: the chunks of one that a snapshot still reads from
- * the origin (or that are being copied) keep their data, and that part of
- * the discard is completed here; the chunks no snapshot needs are
- * discarded on the origin.  Copying a chunk only to discard it would fill
- * the store with free space at every fstrim.  Called with s->lock held
- * (taken with flags); releases it.
- */
-static int __vss_origin_discard(struct vss_store *s, struct bio *bio, sector_t sector,
-				unsigned long flags)
-{
-	u32 ochunk = sector >> s->chunk_shift, n = vss_bio_chunks(s, bio, sector), run;
-	struct vss_pending *pe;
-	bool keep;
-
-	run = __vss_nocopy_run(s, ochunk, n, &pe);
-	keep = !run;
-	if (keep)
-		for (run = 1; run < n; run++)
-			if (!__vss_pending_find(s, ochunk + run) &&
-			    !__vss_needs_copy(s, ochunk + run))
-				break;
-	spin_unlock_irqrestore(&s->lock, flags);
-	if (run < n)
-		dm_accept_partial_bio(bio, vss_run_sectors(s, sector, run));
-	if (!keep)
-		return DM_MAPIO_REMAPPED;
-	bio_endio(bio);
-	return DM_MAPIO_SUBMITTED;
-}
-
-static int origin_map(struct dm_target *ti, struct bio *bio)
-{
-	struct vss_origin *o = ti->private;
-	struct vss_store *s = o->store;
-	struct vss_pending *pe, *spare;
-	unsigned long flags;
-	sector_t sector;
-	u32 ochunk, d, n, run;
-
-	if (bio->bi_opf & REQ_PREFLUSH) {
-		bio_set_dev(bio, dm_bio_get_target_bio_nr(bio) ? o->store_dev->bdev :
-			    o->origin->bdev);
-		return DM_MAPIO_REMAPPED;
-	}
-	bio_set_dev(bio, o->origin->bdev);
-	sector = bio->bi_iter.bi_sector = dm_target_offset(ti, bio->bi_iter.bi_sector);
-	if (bio_data_dir(bio) == READ)
-		return DM_MAPIO_REMAPPED;
-	/*
-	 * No valid snapshot: nothing to copy, and no lock or lookup taken.
-	 * nr_live rises only in create, which runs with the origin suspended:
-	 * no map call runs meanwhile, and the resume that follows orders what
-	 * create wrote before the next one.  It falls to 0 by a delete (after
-	 * which no copy is needed) or by vss_fail, which stores the FAIL mode
-	 * first and nr_live with release: a 0 read here with acquire shows
-	 * that mode too, and a failed store's writes take the locked path.
-	 */
-	if (!smp_load_acquire(&s->nr_live) && READ_ONCE(s->mode) == VSS_MODE_RW)
-		return DM_MAPIO_REMAPPED;
-
-	/*
-	 * A write of chunks that need no copy goes as it is, whole; one that
-	 * begins with a chunk to copy is cut at that chunk's end.
-	 */
-	ochunk = sector >> s->chunk_shift;
-	n = vss_bio_chunks(s, bio, sector);
-	spin_lock_irqsave(&s->lock, flags);
-	if (unlikely(s->mode == VSS_MODE_FAIL && !s->fail_durable)) {
-		/* the worker writes the invalidation first, then sends it */
-		if (n > 1)
-			dm_accept_partial_bio(bio, vss_run_sectors(s, sector, 1));
-		bio_list_add(&s->deferred, bio);
-		spin_unlock_irqrestore(&s->lock, flags);
-		vss_wake(s);
-		return DM_MAPIO_SUBMITTED;
-	}
-	if (bio_op(bio) == REQ_OP_DISCARD)
-		return __vss_origin_discard(s, bio, sector, flags);
-	run = __vss_nocopy_run(s, ochunk, n, &pe);
-	if (run) {
-		spin_unlock_irqrestore(&s->lock, flags);
-		if (run < n)
-			dm_accept_partial_bio(bio, vss_run_sectors(s, sector, run));
-		return DM_MAPIO_REMAPPED;
-	}
-	if (n > 1)
-		dm_accept_partial_bio(bio, vss_run_sectors(s, sector, 1));
-	if (pe) {
-		bio_list_add(&pe->bios, bio);
-		spin_unlock_irqrestore(&s->lock, flags);
-		return DM_MAPIO_SUBMITTED;
-	}
-
-	/* Start the copy here; the worker takes over when that cannot be done. */
-	spare = mempool_alloc(&s->pending_pool, GFP_NOWAIT | __GFP_NOWARN);
-	if (spare && (d = __vss_alloc_data(s)) != VSS_NO_CHUNK) {
-		__vss_pending_add(s, spare, ochunk, d, bio);
-		spin_unlock_irqrestore(&s->lock, flags);
-		vss_start_copy(s, spare);
-		return DM_MAPIO_SUBMITTED;
-	}
-	bio_list_add(&s->deferred, bio);
-	spin_unlock_irqrestore(&s->lock, flags);
-	if (spare)
-		mempool_free(spare, &s->pending_pool);
-	vss_wake(s);
-	return DM_MAPIO_SUBMITTED;
-}
-
-static void origin_resume(struct dm_target *ti)
-{
-	struct vss_origin *o = ti->private;
-
-	mutex_lock(&o->store->event_lock);
-	o->store->origin_ti = ti;
-	mutex_unlock(&o->store->event_lock);
-	spin_lock_irq(&o->store->lock);
-	o->store->overflow_invalidate = o->overflow_invalidate;
-	spin_unlock_irq(&o->store->lock);
-}
-
-static int vss_msg_create(struct dm_target *ti, struct vss_store *s, u32 id)
-{
-	struct vss_snap *sn = NULL;
-	u32 i, epoch;
-	int r;
-
-	if (!dm_suspended(ti)) {
-		DMWARN("create %u: the origin must be suspended", id);
-		return -EBUSY;
-	}
-	mutex_lock(&s->meta_lock);
-	if (s->mode != VSS_MODE_RW) {
-		DMWARN("create %u: the store has failed", id);
-		r = -EIO;
-		goto out;
-	}
-	if (__vss_snap_by_id(s, id)) {
-		DMWARN("create %u: a snapshot with this id exists", id);
-		r = -EEXIST;
-		goto out;
-	}
-	for (i = 0; i < VSS_MAX_SNAPS; i++)
-		if (s->snaps[i].state == VSS_SNAP_FREE && !s->draining[i]) {
-			sn = &s->snaps[i];
-			break;
-		}
-	epoch = vss_meta_next_epoch(s->meta);
-	if (!sn || !epoch) {
-		DMWARN("create %u: the store's snapshot table is full (%u)", id, VSS_MAX_SNAPS);
-		r = -ENOSPC;
-		goto out;
-	}
-	/*
-	 * The snapshot reads the origin wherever nothing was copied: what
-	 * the origin acknowledged before this instant must survive a power
-	 * cut too, not only sit in its volatile cache.
-	 */
-	r = blkdev_issue_flush(s->origin_bdev);
-	if (r) {
-		DMWARN("create %u: cannot flush the origin: %d", id, r);
-		goto out;
-	}
-	spin_lock_irq(&s->lock);
-	sn->id = id;
-	sn->epoch = epoch;
-	sn->ctime = ktime_get_real_seconds();
-	sn->copied = 0;
-	sn->state = VSS_SNAP_VALID;
-	spin_unlock_irq(&s->lock);
-	vss_meta_set_last_epoch(s->meta, epoch);
-	r = vss_meta_write_sb(s->meta);
-	if (r) {
-		/*
-		 * The superblock may be on disk although its write or flush
-		 * failed: a snapshot valid there but never protected here
-		 * would read later writes after a reload.  The store fails
-		 * instead (every snapshot invalid, written when it can be).
-		 */
-		vss_fail(s, "cannot write the superblock of a new snapshot");
-		goto out;
-	}
-	spin_lock_irq(&s->lock);
-	s->live[s->nr_live++] = epoch;	/* the newest epoch sorts last */
-	spin_unlock_irq(&s->lock);
-out:
-	mutex_unlock(&s->meta_lock);
-	return r;
-}
-
-static int vss_msg_delete(struct vss_store *s, u32 id)
-{
-	struct vss_snap *sn;
-	int r;
-
-	mutex_lock(&s->meta_lock);
-	sn = __vss_snap_by_id(s, id);
-	if (!sn) {
-		DMWARN("delete %u: no such snapshot", id);
-		r = -EINVAL;
-	} else {
-		r = vss_retire(s, &sn, 1, VSS_SNAP_FREE);
-	}
-	mutex_unlock(&s->meta_lock);
-	return r;
-}
-
-static int origin_message(struct dm_target *ti, unsigned int argc, char **argv,
-			  char *result, unsigned int maxlen)
-{
-	struct vss_origin *o = ti->private;
-	u32 id;
-
-	if (argc != 2 || (strcasecmp(argv[0], "create") && strcasecmp(argv[0], "delete"))) {
-		DMWARN("unrecognised message; expected: create <snap_id> | delete <snap_id>");
-		return -EINVAL;
-	}
-	if (kstrtou32(argv[1], 10, &id)) {
-		DMWARN("%s: snap_id must be a decimal integer below 2^32", argv[0]);
-		return -EINVAL;
-	}
-	if (!strcasecmp(argv[0], "create"))
-		return vss_msg_create(ti, o->store, id);
-	return vss_msg_delete(o->store, id);
-}
-
-/*
- * Status: <chunk_sectors> <used_chunks>/<total_chunks> <used_meta>/<total_meta>
- *         <snap_count> <mode> <index_bytes>
- */
-static void origin_status(struct dm_target *ti, status_type_t type,
-			  unsigned int status_flags, char *result, unsigned int maxlen)
-{
-	struct vss_origin *o = ti->private;
-	struct vss_store *s = o->store;
-	unsigned int sz = 0, i, nr_snaps = 0, nr_features;
-	u64 used, used_meta, total_meta;
-	size_t index_bytes;
-	bool failed;
-
-	switch (type) {
-	case STATUSTYPE_INFO:
-		spin_lock_irq(&s->lock);
-		used = s->data_used;
-		failed = s->mode != VSS_MODE_RW;
-		for (i = 0; i < VSS_MAX_SNAPS; i++)
-			if (s->snaps[i].state != VSS_SNAP_FREE)
-				nr_snaps++;
-		index_bytes = vss_index_bytes(&s->index);
-		spin_unlock_irq(&s->lock);
-		vss_meta_usage(s->meta, used, &used_meta, &total_meta);
-		DMEMIT("%u %llu/%llu %llu/%llu %u %s %zu", s->chunk_sectors,
-		       (unsigned long long)used, (unsigned long long)s->data_chunks,
-		       (unsigned long long)used_meta, (unsigned long long)total_meta,
-		       nr_snaps, failed ? "fail" : "rw", index_bytes);
-		break;
-	case STATUSTYPE_TABLE:
-		nr_features = (o->chunk_sectors_arg ? 2 : 0) + (o->overflow_invalidate ? 1 : 0);
-		DMEMIT("%s %s", o->origin->name, o->store_dev->name);
-		if (nr_features)
-			DMEMIT(" %u", nr_features);
-		if (o->chunk_sectors_arg)
-			DMEMIT(" chunk_sectors %u", o->chunk_sectors_arg);
-		if (o->overflow_invalidate)
-			DMEMIT(" overflow_invalidate");
-		break;
-	case STATUSTYPE_IMA:
-		*result = '\0';
-		break;
-	}
-}
-
-static int origin_iterate_devices(struct dm_target *ti, iterate_devices_callout_fn fn,
-				  void *data)
-{
-	struct vss_origin *o = ti->private;
-
-	return fn(ti, o->origin, 0, ti->len, data);
-}
-
-static void origin_io_hints(struct dm_target *ti, struct queue_limits *limits)
-{
-	struct vss_origin *o = ti->private;
-
-	/*
-	 * A discard is looked up chunk by chunk with the store's lock held:
-	 * bound that walk.
-	 */
-	limits->max_discard_sectors = min_not_zero(limits->max_discard_sectors,
-						   o->store->chunk_sectors * VSS_DISCARD_CHUNKS);
-}
-
-static struct target_type vss_origin_target = {
-	.name = "vss-origin",
-	.version = {1, 1, 0},
-	.module = THIS_MODULE,
-	.ctr = origin_ctr,
-	.dtr = origin_dtr,
-	.map = origin_map,
-	.postsuspend = origin_postsuspend,
-	.preresume = origin_preresume,
-	.resume = origin_resume,
-	.message = origin_message,
-	.status = origin_status,
-	.iterate_devices = origin_iterate_devices,
-	.io_hints = origin_io_hints,
-};
-
-/* ---- vss-snap ---- */
-
-/*
- * Construct a vss-snap (read-only):
- *   vss-snap <origin_dev> <store_dev> <snap_id>
- */
-static int snap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
-{
-	struct vss_snap_target *st;
-	struct vss_snap *sn;
-	struct vss_store *s;
-	int r;
-
-	if (argc != 3) {
-		ti->error = "Expected: <origin_dev> <store_dev> <snap_id>";
-		return -EINVAL;
-	}
-	if (dm_table_get_mode(ti->table) & FMODE_WRITE) {
-		ti->error = "vss-snap devices are read-only: load the table read-only";
-		return -EROFS;
-	}
-	st = kzalloc(sizeof(*st), GFP_KERNEL);
-	if (!st) {
-		ti->error = "Cannot allocate snapshot context";
-		return -ENOMEM;
-	}
-	if (kstrtou32(argv[2], 10, &st->id)) {
-		ti->error = "snap_id must be a decimal integer below 2^32";
-		r = -EINVAL;
-		goto bad_id;
-	}
-	r = dm_get_device(ti, argv[0], FMODE_READ, &st->origin);
-	if (r) {
-		ti->error = "Cannot open the origin device";
-		goto bad_id;
-	}
-	r = dm_get_device(ti, argv[1], FMODE_READ, &st->store_dev);
-	if (r) {
-		ti->error = "Cannot open the store device";
-		goto bad_store;
-	}
-
-	mutex_lock(&vss_stores_lock);
-	s = __vss_store_find(st->store_dev->bdev->bd_dev);
-	if (!s || !s->nr_origins) {
-		ti->error = "No vss-origin is loaded over this store: load the origin first";
-		r = -ENODEV;
-		goto bad_unlock;
-	}
-	if (s->origin_dev != st->origin->bdev->bd_dev) {
-		ti->error = "The store belongs to another origin device";
-		r = -EINVAL;
-		goto bad_unlock;
-	}
-	if (ti->begin != 0 || ti->len > s->origin_sectors) {
-		ti->error = "The target must start at sector 0 and fit the origin";
-		r = -EINVAL;
-		goto bad_unlock;
-	}
-	spin_lock_irq(&s->lock);
-	sn = __vss_snap_by_id(s, st->id);
-	if (sn) {
-		st->slot = sn - s->snaps;
-		st->epoch = sn->epoch;
-	}
-	spin_unlock_irq(&s->lock);
-	if (!sn) {
-		ti->error = "No snapshot with this id in the store";
-		r = -ENOENT;
-		goto bad_unlock;
-	}
-	s->refs++;
-	mutex_unlock(&vss_stores_lock);
-	st->store = s;
-
-	/* no max_io_len: snap_map cuts reads where their source changes */
-	ti->num_flush_bios = 1;
-	ti->per_io_data_size = sizeof(struct vss_snap_io);
-	ti->private = st;
-	return 0;
-
-bad_unlock:
-	mutex_unlock(&vss_stores_lock);
-	dm_put_device(ti, st->store_dev);
-bad_store:
-	dm_put_device(ti, st->origin);
-bad_id:
-	kfree(st);
-	return r;
-}
-
-static void snap_dtr(struct dm_target *ti)
-{
-	struct vss_snap_target *st = ti->private;
-
-	mutex_lock(&vss_stores_lock);
-	__vss_store_put(st->store);
-	mutex_unlock(&vss_stores_lock);
-	dm_put_device(ti, st->store_dev);
-	dm_put_device(ti, st->origin);
-	kfree(st);
-}
-
-static bool __vss_snap_usable(struct vss_store *s, struct vss_snap_target *st)
-{
-	const struct vss_snap *sn = &s->snaps[st->slot];
-
-	return s->mode == VSS_MODE_RW && sn->state == VSS_SNAP_VALID &&
-	       sn->id == st->id && sn->epoch == st->epoch;
-}
-
-static int snap_map(struct dm_target *ti, struct bio *bio)
-{
-	struct vss_snap_target *st = ti->private;
-	struct vss_snap_io *io = dm_per_bio_data(bio, sizeof(*io));
-	struct vss_store *s = st->store;
-	const struct vss_ient *e;
-	unsigned long flags;
-	sector_t sector;
-	u32 ochunk, n, run;
-
-	io->kind = VSS_IO_NONE;
-	if (bio->bi_opf & REQ_PREFLUSH) {
-		bio_set_dev(bio, st->origin->bdev);
-		return DM_MAPIO_REMAPPED;
-	}
-	if (bio_data_dir(bio) != READ)
-		return DM_MAPIO_KILL;
-
-	sector = dm_target_offset(ti, bio->bi_iter.bi_sector);
-	ochunk = sector >> s->chunk_shift;
-	spin_lock_irqsave(&s->lock, flags);
-	if (!__vss_snap_usable(s, st)) {
-		spin_unlock_irqrestore(&s->lock, flags);
-		return DM_MAPIO_KILL;
-	}
-	/*
-	 * A read goes whole while its chunks come from one place: the origin,
-	 * or store chunks that follow each other; it is cut where that changes.
-	 */
-	n = vss_bio_chunks(s, bio, sector);
-	e = vss_index_find(&s->index, ochunk, st->epoch);
-	if (e) {
-		u64 first = vss_data_to_chunk(e->data, s->chunk_sectors);
-
-		for (run = 1; run < n; run++) {
-			e = vss_index_find(&s->index, ochunk + run, st->epoch);
-			if (!e || vss_data_to_chunk(e->data, s->chunk_sectors) != first + run)
-				break;
-		}
-		bio_set_dev(bio, st->store_dev->bdev);
-		bio->bi_iter.bi_sector = (first << s->chunk_shift) +
-					 (sector & (s->chunk_sectors - 1));
-		io->kind = VSS_IO_STORE;
-	} else {
-		for (run = 1; run < n; run++)
-			if (vss_index_find(&s->index, ochunk + run, st->epoch))
-				break;
-		bio_set_dev(bio, st->origin->bdev);
-		bio->bi_iter.bi_sector = sector;
-		io->kind = VSS_IO_ORIGIN;
-		io->ochunk = ochunk;
-		io->nr_chunks = run;
-		hlist_add_head(&io->node, run == 1 ?
-			       &s->tracked[hash_32(ochunk, VSS_TRACK_BITS)] : &s->tracked_runs);
-	}
-	atomic_inc(&s->snap_reads[st->slot]);
-	if (run < n)
-		dm_accept_partial_bio(bio, vss_run_sectors(s, sector, run));
-	spin_unlock_irqrestore(&s->lock, flags);
-	return DM_MAPIO_REMAPPED;
-}
-
-static int snap_end_io(struct dm_target *ti, struct bio *bio, blk_status_t *error)
-{
-	struct vss_snap_target *st = ti->private;
-	struct vss_snap_io *io = dm_per_bio_data(bio, sizeof(*io));
-	struct vss_store *s = st->store;
-	unsigned long flags;
-	bool wake;
-
-	if (io->kind == VSS_IO_ORIGIN) {
-		spin_lock_irqsave(&s->lock, flags);
-		hlist_del(&io->node);
-		wake = !list_empty(&s->committed);
-		spin_unlock_irqrestore(&s->lock, flags);
-		if (wake)
-			vss_wake(s);
-	}
-	if (io->kind != VSS_IO_NONE && atomic_dec_and_test(&s->snap_reads[st->slot]) &&
-	    wq_has_sleeper(&s->reads_wait))
-		wake_up(&s->reads_wait);
-	io->kind = VSS_IO_NONE;
-	return DM_ENDIO_DONE;
-}
-
-/* Status: <snap_id> <state> <copied_chunks> */
-static void snap_status(struct dm_target *ti, status_type_t type,
-			unsigned int status_flags, char *result, unsigned int maxlen)
-{
-	struct vss_snap_target *st = ti->private;
-	struct vss_store *s = st->store;
-	unsigned int sz = 0;
-	bool valid;
-	u64 copied;
-
-	switch (type) {
-	case STATUSTYPE_INFO:
-		spin_lock_irq(&s->lock);
-		valid = __vss_snap_usable(s, st);
-		copied = valid ? s->snaps[st->slot].copied : 0;
-		spin_unlock_irq(&s->lock);
-		DMEMIT("%u %s %llu", st->id, valid ? "valid" : "invalid",
-		       (unsigned long long)copied);
-		break;
-	case STATUSTYPE_TABLE:
-		DMEMIT("%s %s %u", st->origin->name, st->store_dev->name, st->id);
-		break;
-	case STATUSTYPE_IMA:
-		*result = '\0';
-		break;
-	}
-}
-
-static int snap_iterate_devices(struct dm_target *ti, iterate_devices_callout_fn fn,
-				void *data)
-{
-	struct vss_snap_target *st = ti->private;
-
-	return fn(ti, st->origin, 0, ti->len, data);
-}
-
-static struct target_type vss_snap_target = {
-	.name = "vss-snap",
-	.version = {1, 0, 0},
-	.module = THIS_MODULE,
-	.ctr = snap_ctr,
-	.dtr = snap_dtr,
-	.map = snap_map,
-	.end_io = snap_end_io,
-	.status = snap_status,
-	.iterate_devices = snap_iterate_devices,
-};
 
 int vss_cow_init(void)
 {

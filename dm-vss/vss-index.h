@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * dm-vss: the in-core index of a store's copied chunks.  Shared by the
- * kernel module (dm-vss-store.c allocates and grows it) and the userspace
+ * kernel module (dm-vss-metadata.c allocates and grows it) and the userspace
  * unit test that checks it against a model (test/unit/test-index.c).
  *
  * One 12-byte entry per live exception, open addressing with linear

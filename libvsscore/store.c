@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
  * libvsscore: reader, offline checker and writer of a dm-vss copy-on-write
- * store.  It follows the kernel's loader (dm-vss/dm-vss-store.c) rule for
+ * store.  It follows the kernel's loader (dm-vss/dm-vss-metadata.c) rule for
  * rule, so that what this file calls fatal is exactly what makes the
  * kernel refuse a store or serve a wrong snapshot, and reports every
  * finding with the place it was made.

@@ -152,6 +152,36 @@ delayed_store_reads() {
 	cow_verify_origin
 }
 
+@test "a store being formatted does not hold up the tables of other stores" {
+	local big slow o2 pid t0 t1 ms running
+	# 1 GiB of 4 KiB chunks: about 1030 exception blocks, written 256 at a
+	# time, each write and flush delayed 2 s: the format takes over 20 s
+	o2=$(cow_loop origin2 $((8 * MiB)))
+	big=$(cow_loop bigstore $((1024 * MiB)))
+	slow=${COW_PFX}slowstore
+	dmsetup create "$slow" --table "0 $((1024 * MiB / 512)) delay $big 0 0 $big 0 2000"
+	t0=$(now_ms)
+	dmsetup create "${COW_PFX}o2" --table "0 $((8 * MiB / 512)) vss-origin $o2 /dev/mapper/$slow" &
+	pid=$!
+	sleep 2
+	kill -0 "$pid"
+	t1=$(now_ms)
+	cow_make $((8 * MiB)) $((24 * MiB))
+	ms=$(( $(now_ms) - t1 ))
+	running=0
+	kill -0 "$pid" 2>/dev/null && running=1
+	wait "$pid"
+	echo "# another store's table loaded in $ms ms; the formatted one in $(( $(now_ms) - t0 )) ms" >&3
+	# it loaded while the other store was still being formatted
+	[ "$running" = 1 ]
+	cow_fill
+	cow_snapshot 1
+	cow_write 0 $((1 * MiB))
+	[ "$(cow_status mode "${COW_PFX}o2")" = rw ]
+	cow_verify_snaps 1
+	cow_verify_origin
+}
+
 @test "a store with larger sectors than the origin's is refused; with the same sectors it works" {
 	local f4 s4 o4
 	cow_make $((8 * MiB)) $((24 * MiB))

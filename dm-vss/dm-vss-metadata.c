@@ -18,7 +18,7 @@
 #include <linux/vmalloc.h>
 
 #include "dm-vss.h"
-#include "dm-vss-store.h"
+#include "dm-vss-metadata.h"
 
 #define VSS_BUFIO_RESERVED 16
 #define VSS_MAX_TOUCHED 32
@@ -371,7 +371,7 @@ int vss_meta_write_records(struct vss_meta *meta)
 	}
 	meta->nr_touched = 0;
 	if (r)
-		DMERR("store: metadata commit failed: %d", r);
+		DMERR_LIMIT("store: metadata commit failed: %d", r);
 	return r;
 }
 
@@ -393,7 +393,7 @@ int vss_meta_sync(struct vss_meta *meta, u32 records, u64 bytes)
 	int r = dm_bufio_issue_flush(meta->bufio);
 
 	if (r) {
-		DMERR("store: flush failed: %d", r);
+		DMERR_LIMIT("store: flush failed: %d", r);
 		return r;
 	}
 	meta->commit_seq = vss_next_seq(meta->commit_seq);

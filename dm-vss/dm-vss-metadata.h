@@ -9,8 +9,8 @@
  * read and changed under the caller's spinlock; only vss_index_reserve()
  * sleeps and must be called with the mutex held and the spinlock not held.
  */
-#ifndef DM_VSS_STORE_H
-#define DM_VSS_STORE_H
+#ifndef DM_VSS_METADATA_H
+#define DM_VSS_METADATA_H
 
 #include <linux/types.h>
 #include <linux/blkdev.h>
