@@ -238,109 +238,112 @@ static int fail(struct vss_set *set, const char *phase, int err)
 	return err;
 }
 
-VSS_EXPORT int vss_set_commit(struct vss_set *set)
+/*
+ * What one commit holds from step to step: the catalog it records the set
+ * in, what is frozen or suspended (so that every way out undoes exactly
+ * that), and the times the limits are checked against.
+ */
+struct commit {
+	json_object *root;
+	struct vss_watchdog *wd;
+	struct vss_watchdog_item *items;
+	bool *frozen, *suspended;
+	bool hooks_frozen, recorded, hook_vetoed;
+	uint64_t t_writers, t_fs, stall_ms;
+	uint32_t cookie;
+	char hook[128];
+};
+
+/* 1. Ids, the writers' identify, prepare-backup and prepare-snapshot, the
+ *    set in the catalog as "creating", and each provider's prepare. */
+static int commit_prepare(struct vss_set *set, struct commit *c)
 {
 	struct vss_ctx *ctx = set->ctx;
-	struct vss_watchdog *wd = NULL;
-	struct vss_watchdog_item *items = NULL;
-	json_object *root = NULL;
-	bool *frozen = NULL, *suspended = NULL, hooks_frozen = false, recorded = false;
-	bool hook_vetoed = false;
-	uint64_t t_writers = 0, t_fs = 0, stall_ms = 0;
-	uint32_t cookie = 0;
-	char hook[128];
-	const char *hang;
 	size_t i;
-	int r, k;
+	int r;
 
-	if (set->committed || !set->n)
-		return -EINVAL;
-	set->phase[0] = '\0';
-	set->retryable = false;
-	r = vss_catalog_load(ctx, &root);
-	if (r)
-		return r;
-	set->set_id = vss_catalog_next_id(root, "next_set_id");
+	set->set_id = vss_catalog_next_id(c->root, "next_set_id");
 	for (i = 0; i < set->n; i++)
-		set->sh[i].shadow_id = vss_catalog_next_id(root, "next_shadow_id");
+		set->sh[i].shadow_id = vss_catalog_next_id(c->root, "next_shadow_id");
 	set->created = time(NULL);
-	frozen = calloc(set->n, sizeof(*frozen));
-	suspended = calloc(set->n, sizeof(*suspended));
-	items = calloc(set->n, sizeof(*items));
-	if (!frozen || !suspended || !items) {
-		r = -ENOMEM;
-		goto abort;
-	}
+	c->frozen = calloc(set->n, sizeof(*c->frozen));
+	c->suspended = calloc(set->n, sizeof(*c->suspended));
+	c->items = calloc(set->n, sizeof(*c->items));
+	if (!c->frozen || !c->suspended || !c->items)
+		return -ENOMEM;
 
-	/* 1. writers: identify, prepare-backup, prepare-snapshot */
 	if (set->ws)
 		vss_writers_set_id(set->ws, set->set_id);
 	r = set_start_writers(set);
-	if (r) {
-		r = fail(set, "identify", r);
-		goto abort;
-	}
+	if (r)
+		return fail(set, "identify", r);
 	r = vss_writers_event(set->ws, "prepare-backup", 0);
-	if (r) {
-		r = fail(set, "prepare-backup", r);
-		goto abort;
-	}
+	if (r)
+		return fail(set, "prepare-backup", r);
 	r = vss_writers_event(set->ws, "prepare-snapshot", 0);
-	if (r) {
-		r = fail(set, "prepare-snapshot", r);
-		goto abort;
-	}
+	if (r)
+		return fail(set, "prepare-snapshot", r);
 
 	/* The set is in the catalog before anything is made, so that a
 	 * coordinator killed from here on leaves nothing the next cannot see. */
-	r = set_record(set, root, "creating");
+	r = set_record(set, c->root, "creating");
 	if (r)
-		goto abort;
-	recorded = true;
+		return r;
+	c->recorded = true;
 	for (i = 0; i < set->n; i++) {
 		r = injected(set, "prepare");
 		if (!r)
-			r = set->sh[i].ops->prepare(ctx, root, &set->sh[i]);
-		if (r) {
+			r = set->sh[i].ops->prepare(ctx, c->root, &set->sh[i]);
+		if (r)
 			/* -EEXIST: dm-vss-clone holds its one split image already */
-			r = fail(set, "prepare", r == -ENOSPC || r == -ENOPKG || r == -EEXIST ?
-				 r : -EIO);
-			goto abort;
-		}
+			return fail(set, "prepare", r == -ENOSPC || r == -ENOPKG || r == -EEXIST ?
+				    r : -EIO);
 	}
-	r = set_record(set, root, "creating");
-	if (r)
-		goto abort;
+	return set_record(set, c->root, "creating");
+}
 
-	/* 2. freeze the writers and the hooks */
-	t_writers = vss_now_ms();
+/* 2. Freeze the writers, then the hooks. */
+static int commit_freeze_writers(struct vss_set *set, struct commit *c)
+{
+	int r;
+
+	c->t_writers = vss_now_ms();
 	r = vss_writers_event(set->ws, "freeze", set->opts.freeze_timeout_ms);
+	if (r)
+		return fail(set, "freeze-writers", r);
+	if (set->opts.no_writers)
+		return 0;
+	r = vss_hooks_run(set->ctx, "freeze", set->opts.freeze_timeout_ms, c->hook,
+			  sizeof(c->hook));
 	if (r) {
-		r = fail(set, "freeze-writers", r);
-		goto abort;
+		vss_err(set->ctx, "hook %s: freeze: vetoed the set", c->hook);
+		c->hook_vetoed = true;
+		return fail(set, "freeze-writers", -ECANCELED);
 	}
-	if (!set->opts.no_writers) {
-		r = vss_hooks_run(ctx, "freeze", set->opts.freeze_timeout_ms, hook, sizeof(hook));
-		if (r) {
-			vss_err(ctx, "hook %s: freeze: vetoed the set", hook);
-			hook_vetoed = true;
-			r = fail(set, "freeze-writers", -ECANCELED);
-			goto abort;
-		}
-		hooks_frozen = true;
-	}
+	c->hooks_frozen = true;
+	return 0;
+}
 
-	/* 3. one instant for the whole set: watchdog, FIFREEZE all, suspend all, commit */
+/* 3. One instant for the whole set: the watchdog, FIFREEZE all, suspend all,
+ *    each provider's commit.  What it froze or suspended, commit_release undoes. */
+static int commit_instant(struct vss_set *set, struct commit *c)
+{
+	struct vss_ctx *ctx = set->ctx;
+	const char *hang;
+	size_t i;
+	int r;
+
 	for (i = 0; i < set->n; i++) {
-		vss_strlcpy(items[i].mountpoint, set->sh[i].mountpoint, sizeof(items[i].mountpoint));
-		vss_strlcpy(items[i].dm_name, set->sh[i].dm_name, sizeof(items[i].dm_name));
+		vss_strlcpy(c->items[i].mountpoint, set->sh[i].mountpoint,
+			    sizeof(c->items[i].mountpoint));
+		vss_strlcpy(c->items[i].dm_name, set->sh[i].dm_name, sizeof(c->items[i].dm_name));
 	}
-	r = vss_watchdog_start(ctx, items, set->n, set->opts.commit_timeout_ms, &wd);
+	r = vss_watchdog_start(ctx, c->items, set->n, set->opts.commit_timeout_ms, &c->wd);
 	if (r) {
-		r = fail(set, "freeze-filesystems", r);
-		goto abort;
+		c->wd = NULL;
+		return fail(set, "freeze-filesystems", r);
 	}
-	t_fs = vss_now_ms();
+	c->t_fs = vss_now_ms();
 	for (i = 0; i < set->n; i++) {
 		if (!set->sh[i].mountpoint[0])
 			continue;
@@ -350,21 +353,18 @@ VSS_EXPORT int vss_set_commit(struct vss_set *set)
 		if (r) {
 			vss_err(ctx, "%s: cannot freeze the filesystem: %s", set->sh[i].mountpoint,
 				strerror(-r));
-			r = fail(set, "freeze-filesystems", r);
-			goto release;
+			return fail(set, "freeze-filesystems", r);
 		}
-		frozen[i] = true;
+		c->frozen[i] = true;
 	}
 	for (i = 0; i < set->n; i++) {
 		/* The filesystem is frozen already: a lockfs suspend would fail (6.1). */
 		r = injected(set, "suspend");
 		if (!r)
 			r = vss_dm_suspend(ctx, set->sh[i].dm_name, true);
-		if (r) {
-			r = fail(set, "suspend", r);
-			goto release;
-		}
-		suspended[i] = true;
+		if (r)
+			return fail(set, "suspend", r);
+		c->suspended[i] = true;
 	}
 	for (i = 0; i < set->n; i++) {
 		r = injected(set, "commit");
@@ -373,120 +373,123 @@ VSS_EXPORT int vss_set_commit(struct vss_set *set)
 		if (r) {
 			vss_err(ctx, "/dev/mapper/%s: provider %s: commit failed: %s",
 				set->sh[i].dm_name, set->sh[i].provider, strerror(-r));
-			r = fail(set, "commit", r == -ENOPKG ? r : -EIO);
-			goto release;
+			return fail(set, "commit", r == -ENOPKG ? r : -EIO);
 		}
 	}
 	hang = getenv("VSS_TEST_HANG_FROZEN_MS");
 	if (hang)
 		usleep(atoi(hang) * 1000);
+	return 0;
+}
 
-	/* 4. resume and thaw */
-release:
-	k = r;
+/* 4. Resume and thaw what commit_instant took, stop the watchdog, and check
+ *    the commit limit.  Returns the commit's result, or the limit's failure. */
+static int commit_release(struct vss_set *set, struct commit *c, int r)
+{
+	struct vss_ctx *ctx = set->ctx;
+	size_t i;
+	int e;
+
+	if (!c->wd)
+		return r;
 	for (i = set->n; i-- > 0;) {
-		int e;
-
-		if (!suspended[i])
+		if (!c->suspended[i])
 			continue;
 		/*
 		 * Udev is waited for after the thaw: the writers of the
 		 * volumes wait for every millisecond spent here.
 		 */
-		e = vss_dm_resume_cookie(set->sh[i].dm_name, &cookie);
+		e = vss_dm_resume_cookie(set->sh[i].dm_name, &c->cookie);
 		if (e)
 			vss_err(ctx, "/dev/mapper/%s: cannot resume: %s", set->sh[i].dm_name,
 				strerror(-e));
 		else
-			suspended[i] = false;
+			c->suspended[i] = false;
 	}
 	for (i = set->n; i-- > 0;) {
-		if (!frozen[i])
+		if (!c->frozen[i])
 			continue;
-		r = vss_fs_thaw(set->sh[i].mountpoint);
-		if (r && r != -EINVAL)
-			vss_err(ctx, "%s: cannot thaw: %s", set->sh[i].mountpoint, strerror(-r));
-		frozen[i] = false;
+		e = vss_fs_thaw(set->sh[i].mountpoint);
+		if (e && e != -EINVAL)
+			vss_err(ctx, "%s: cannot thaw: %s", set->sh[i].mountpoint, strerror(-e));
+		c->frozen[i] = false;
 	}
-	stall_ms = vss_now_ms() - t_fs;
-	vss_dm_udev_wait(cookie);
-	r = vss_watchdog_stop(wd);
-	vss_watchdog_free(wd);
-	wd = NULL;
-	if (!k && (r || stall_ms > set->opts.commit_timeout_ms)) {
+	c->stall_ms = vss_now_ms() - c->t_fs;
+	vss_dm_udev_wait(c->cookie);
+	e = vss_watchdog_stop(c->wd);
+	vss_watchdog_free(c->wd);
+	c->wd = NULL;
+	if (!r && (e || c->stall_ms > set->opts.commit_timeout_ms)) {
 		vss_err(ctx, "set %llu: commit: filesystems frozen %llu ms, limit %u ms",
-			(unsigned long long)set->set_id, (unsigned long long)stall_ms,
+			(unsigned long long)set->set_id, (unsigned long long)c->stall_ms,
 			set->opts.commit_timeout_ms);
-		k = fail(set, "commit", -ETIMEDOUT);
+		r = fail(set, "commit", -ETIMEDOUT);
 	}
 	vss_dbg(ctx, "set %llu: filesystems frozen for %llu ms",
-		(unsigned long long)set->set_id, (unsigned long long)stall_ms);
-	r = k;
-	if (r)
-		goto abort;
+		(unsigned long long)set->set_id, (unsigned long long)c->stall_ms);
+	return r;
+}
 
-	/* thaw hooks (reverse order) and writers; did they hold their writes? */
-	if (hooks_frozen) {
-		hooks_frozen = false;
-		if (vss_hooks_run(ctx, "thaw", set->opts.freeze_timeout_ms, hook, sizeof(hook)))
-			vss_warn(ctx, "hook %s: thaw failed", hook);
+/* 5. Thaw the hooks and the writers: did they hold their writes, in time? */
+static int commit_thaw_writers(struct vss_set *set, struct commit *c)
+{
+	int r;
+
+	if (c->hooks_frozen) {
+		c->hooks_frozen = false;
+		if (vss_hooks_run(set->ctx, "thaw", set->opts.freeze_timeout_ms, c->hook,
+				  sizeof(c->hook)))
+			vss_warn(set->ctx, "hook %s: thaw failed", c->hook);
 	}
 	r = vss_writers_event(set->ws, "thaw", set->opts.freeze_timeout_ms);
-	if (r) {
-		r = fail(set, "thaw", r);
-		goto abort;
-	}
-	if (vss_now_ms() - t_writers > set->opts.freeze_timeout_ms) {
-		vss_err(ctx, "set %llu: writers frozen longer than %u ms",
+	if (r)
+		return fail(set, "thaw", r);
+	if (vss_now_ms() - c->t_writers > set->opts.freeze_timeout_ms) {
+		vss_err(set->ctx, "set %llu: writers frozen longer than %u ms",
 			(unsigned long long)set->set_id, set->opts.freeze_timeout_ms);
-		r = fail(set, "freeze-writers", -ETIMEDOUT);
-		goto abort;
+		return fail(set, "freeze-writers", -ETIMEDOUT);
 	}
-	if (!vss_writers_all_held(set->ws)) {
-		r = fail(set, "thaw", -ECANCELED);
-		goto abort;
-	}
+	if (!vss_writers_all_held(set->ws))
+		return fail(set, "thaw", -ECANCELED);
+	return 0;
+}
 
-	/* the shadow copies' devices */
+/* 6. The shadow copies' devices, post-snapshot, and the set recorded "created". */
+static int commit_activate(struct vss_set *set, struct commit *c)
+{
+	size_t i;
+	int r;
+
 	for (i = 0; i < set->n; i++) {
 		r = injected(set, "activate");
 		if (!r)
-			r = set->sh[i].ops->activate(ctx, &set->sh[i]);
-		if (r) {
-			r = fail(set, "activate", -EIO);
-			goto abort;
-		}
+			r = set->sh[i].ops->activate(set->ctx, &set->sh[i]);
+		if (r)
+			return fail(set, "activate", -EIO);
 	}
 	r = vss_writers_event(set->ws, "post-snapshot", 0);
-	if (r) {
-		r = fail(set, "post-snapshot", r);
-		goto abort;
-	}
-
-	/* 6. record */
-	r = set_record(set, root, "created");
 	if (r)
-		goto abort;
-	set->committed = true;
-	vss_info(ctx, "set %llu: %zu shadow copies, filesystems frozen %llu ms",
-		 (unsigned long long)set->set_id, set->n, (unsigned long long)stall_ms);
-	free(frozen); free(suspended); free(items);
-	json_object_put(root);
-	return 0;
+		return fail(set, "post-snapshot", r);
+	return set_record(set, c->root, "created");
+}
 
-abort:
-	/* Nothing stays frozen or suspended; nothing made stays. */
-	if (hooks_frozen)
-		vss_hooks_run(ctx, "thaw", set->opts.freeze_timeout_ms, hook, sizeof(hook));
+/* Nothing stays frozen or suspended; nothing made stays. */
+static int commit_abort(struct vss_set *set, struct commit *c, int r)
+{
+	struct vss_ctx *ctx = set->ctx;
+	size_t i;
+
+	if (c->hooks_frozen)
+		vss_hooks_run(ctx, "thaw", set->opts.freeze_timeout_ms, c->hook, sizeof(c->hook));
 	/*
 	 * --retry: only the writers' own word makes a failure worth another
 	 * try ("retryable": true, or writes not held); a hook's veto, a writer
 	 * that hung, died or said "retryable": false does not.
 	 */
-	set->retryable = r == -ECANCELED && set->ws && !hook_vetoed &&
+	set->retryable = r == -ECANCELED && set->ws && !c->hook_vetoed &&
 			 vss_writers_retryable(set->ws);
 	if (set->ws) {
-		vss_writers_record(set->ws, root);
+		vss_writers_record(set->ws, c->root);
 		vss_writers_stop(set->ws, true);
 		set->ws = NULL;
 	}
@@ -495,15 +498,52 @@ abort:
 		    set->sh[i].ops->remove(ctx, &set->sh[i]))
 			vss_err(ctx, "/dev/mapper/%s: cannot delete the half-made shadow copy",
 				set->sh[i].dm_name);
-	if (recorded)
-		set_record(set, root, NULL);
-	else if (root)
-		vss_catalog_save(ctx, root);
+	if (c->recorded)
+		set_record(set, c->root, NULL);
+	else
+		vss_catalog_save(ctx, c->root);
 	vss_err(ctx, "set %llu: aborted at %s: %s", (unsigned long long)set->set_id,
 		set->phase[0] ? set->phase : "start", vss_strerror(r));
 	set->set_id = 0;
-	free(frozen); free(suspended); free(items);
-	json_object_put(root);
+	return r;
+}
+
+/*
+ * Take the set: prepare, freeze the writers, take the instant, release it,
+ * thaw the writers, activate; any failure aborts over the same state.
+ */
+VSS_EXPORT int vss_set_commit(struct vss_set *set)
+{
+	struct commit c = { 0 };
+	int r;
+
+	if (set->committed || !set->n)
+		return -EINVAL;
+	set->phase[0] = '\0';
+	set->retryable = false;
+	r = vss_catalog_load(set->ctx, &c.root);
+	if (r)
+		return r;
+	r = commit_prepare(set, &c);
+	if (!r)
+		r = commit_freeze_writers(set, &c);
+	if (!r)
+		r = commit_release(set, &c, commit_instant(set, &c));
+	if (!r)
+		r = commit_thaw_writers(set, &c);
+	if (!r)
+		r = commit_activate(set, &c);
+	if (r) {
+		r = commit_abort(set, &c, r);
+	} else {
+		set->committed = true;
+		vss_info(set->ctx, "set %llu: %zu shadow copies, filesystems frozen %llu ms",
+			 (unsigned long long)set->set_id, set->n, (unsigned long long)c.stall_ms);
+	}
+	free(c.frozen);
+	free(c.suspended);
+	free(c.items);
+	json_object_put(c.root);
 	return r;
 }
 
