@@ -89,6 +89,182 @@ static void said_deleted(const struct vss_shadow_info *s)
 		       s->device);
 }
 
+/* What the command deletes: the ids given, or chosen by --oldest, --all or --set. */
+struct selection {
+	uint64_t *ids;
+	size_t nids;
+	char what[340];
+};
+
+/* The oldest, or all, shadow copies of volume vol: -1, or the exit status. */
+static int select_volume(struct vss_ctx *ctx, const struct vss_shadow_info *sh, size_t n,
+			 const char *vol, bool all, struct selection *sel)
+{
+	const struct vss_shadow_info *old = NULL;
+	char volpath[300];
+	size_t i;
+	int r;
+
+	r = vss_cli_volume_path(ctx, vol, volpath, sizeof(volpath));
+	if (r)
+		return vss_exit_from_errno(r, VSS_EXIT_NOT_FOUND);
+	sel->ids = calloc(n + 1, sizeof(*sel->ids));
+	if (!sel->ids)
+		return VSS_EXIT_NO_RESOURCES;
+	for (i = 0; i < n; i++) {
+		if (strcmp(sh[i].volume, volpath))
+			continue;
+		if (all)
+			sel->ids[sel->nids++] = sh[i].shadow_id;
+		else if (!old || sh[i].created < old->created ||
+			 (sh[i].created == old->created && sh[i].shadow_id < old->shadow_id))
+			old = &sh[i];
+	}
+	if (old)
+		sel->ids[sel->nids++] = old->shadow_id;
+	if (!sel->nids) {
+		vss_errorx(vol, "no shadow copies");
+		return VSS_EXIT_NOT_FOUND;
+	}
+	snprintf(sel->what, sizeof(sel->what), "%s of %s", all ? "all" : "the oldest", volpath);
+	return -1;
+}
+
+/* Every shadow copy of set set_id: -1, or the exit status. */
+static int select_set(struct vss_ctx *ctx, const struct vss_shadow_info *sh, size_t n,
+		      uint64_t set_id, struct selection *sel)
+{
+	struct vss_set_info *sets = NULL;
+	size_t nsets = 0, i;
+	bool found = false;
+	int r;
+
+	r = vss_set_list(ctx, &sets, &nsets);
+	for (i = 0; !r && i < nsets; i++)
+		if (sets[i].set_id == set_id)
+			found = true;
+	free(sets);
+	if (!found) {
+		if (r)
+			vss_cli_failed("catalog", "cannot read", r);
+		else
+			vss_errorx(NULL, "set %" PRIu64 ": no such set (see vss-list --sets)", set_id);
+		return r ? vss_exit_from_errno(r, VSS_EXIT_NO_RESOURCES) : VSS_EXIT_NOT_FOUND;
+	}
+	sel->ids = calloc(n + 1, sizeof(*sel->ids));
+	if (!sel->ids)
+		return VSS_EXIT_NO_RESOURCES;
+	for (i = 0; i < n; i++)
+		if (sh[i].set_id == set_id)
+			sel->ids[sel->nids++] = sh[i].shadow_id;
+	snprintf(sel->what, sizeof(sel->what), "set %" PRIu64, set_id);
+	return -1;
+}
+
+/* The ids given on the command line: -1, or the exit status. */
+static int select_ids(const char **args, size_t nargs, struct selection *sel)
+{
+	size_t i;
+	int rc;
+
+	sel->ids = calloc(nargs + 1, sizeof(*sel->ids));
+	if (!sel->ids)
+		return VSS_EXIT_NO_RESOURCES;
+	for (i = 0; i < nargs; i++)
+		if ((rc = vss_cli_parse_id(args[i], "shadow copy", &sel->ids[i])))
+			return rc;
+	sel->nids = nargs;
+	snprintf(sel->what, sizeof(sel->what), "%s", nargs == 1 ? args[0] : "by id");
+	return -1;
+}
+
+/* A whole set at once, one catalog write; each copy gone is said. */
+static int delete_set(struct vss_ctx *ctx, const struct vss_shadow_info *sh, size_t n,
+		      uint64_t set_id, const struct selection *sel)
+{
+	int rc = VSS_EXIT_OK, r;
+	size_t i;
+
+	r = vss_set_delete(ctx, set_id);
+	if (r) {
+		vss_cli_failed(sel->what, "cannot delete", r);
+		rc = vss_exit_from_errno(r, VSS_EXIT_PROVIDER);
+	}
+	for (i = 0; i < sel->nids; i++) {
+		const struct vss_shadow_info *s = find_shadow(sh, n, sel->ids[i]);
+		struct vss_shadow_info *left = NULL;
+		size_t nleft = 0;
+
+		if (!s)
+			continue;
+		if (r && !vss_shadow_list(ctx, &left, &nleft) &&
+		    find_shadow(left, nleft, sel->ids[i])) {
+			free(left);
+			continue;
+		}
+		free(left);
+		said_deleted(s);
+	}
+	return rc;
+}
+
+/* One shadow copy after another; the first failure's status is the exit status. */
+static int delete_each(struct vss_ctx *ctx, const struct vss_shadow_info *sh, size_t n,
+		       const struct selection *sel)
+{
+	int rc = VSS_EXIT_OK, r;
+	char mnt[256];
+	size_t i;
+
+	for (i = 0; i < sel->nids; i++) {
+		const struct vss_shadow_info *s = find_shadow(sh, n, sel->ids[i]);
+		char obj[48];
+
+		snprintf(obj, sizeof(obj), "shadow copy %" PRIu64, sel->ids[i]);
+		if (!s) {
+			vss_errorx(obj, "no such shadow copy (see vss-list)");
+			rc = keep_first(rc, VSS_EXIT_NOT_FOUND);
+			continue;
+		}
+		if (exposed(ctx, s, mnt, sizeof(mnt))) {
+			vss_errorx(obj, "cannot delete: exposed at %s (run vss-unexpose %" PRIu64
+				   " first; nothing was unmounted)", mnt, sel->ids[i]);
+			rc = keep_first(rc, VSS_EXIT_BUSY);
+			continue;
+		}
+		r = vss_shadow_delete(ctx, sel->ids[i]);
+		if (r) {
+			vss_cli_failed(obj, "cannot delete", r);
+			rc = keep_first(rc, vss_exit_from_errno(r, VSS_EXIT_PROVIDER));
+			continue;
+		}
+		said_deleted(s);
+	}
+	return rc;
+}
+
+/*
+ * Before the lock: the kernel can remove every copy selected (nothing is
+ * forgotten that it cannot), and the user confirmed.  -1, or the exit status.
+ */
+static int ready_to_delete(int yes, const struct vss_shadow_info *sh, size_t n,
+			   const struct selection *sel)
+{
+	size_t i;
+	int rc;
+
+	for (i = 0; i < sel->nids; i++) {
+		const struct vss_shadow_info *s = find_shadow(sh, n, sel->ids[i]);
+
+		if (s && (rc = vss_cli_need_kernel(s->provider)) >= 0)
+			return rc;
+	}
+	/* ids none of which exist are named later without a question */
+	for (i = 0; i < sel->nids && !find_shadow(sh, n, sel->ids[i]); i++)
+		;
+	return i < sel->nids ? confirm(yes, sh, n, sel->ids, sel->nids, sel->what) : -1;
+}
+
 int main(int argc, char **argv)
 {
 	char *set_arg = NULL, *oldest = NULL, *all = NULL, *wait_arg = NULL;
@@ -107,16 +283,17 @@ int main(int argc, char **argv)
 		VSS_POPT_HELP
 		POPT_TABLEEND
 	};
+	struct selection sel = { 0 };
 	struct vss_shadow_info *sh = NULL;
 	struct vss_ctx *ctx = NULL;
-	uint64_t *ids = NULL, set_id = 0;
-	size_t n = 0, nids = 0, i, nforms;
+	uint64_t set_id = 0;
+	size_t n = 0, nargs, i, nforms;
 	const char **args;
-	char volpath[300], what[340], mnt[256];
+	char mnt[256];
 	bool any_exposed = false;
 	poptContext pc;
 	unsigned int wait_ms = 0;
-	int rc = VSS_EXIT_OK, r;
+	int rc, r;
 
 	vss_cli_init(argv[0]);
 	pc = poptGetContext(NULL, argc, (const char **)argv, options, 0);
@@ -124,11 +301,10 @@ int main(int argc, char **argv)
 	rc = vss_cli_parse(pc);
 	if (rc >= 0)
 		goto out;
-	rc = VSS_EXIT_OK;
 	args = poptGetArgs(pc);
-	for (nids = 0; args && args[nids]; nids++)
+	for (nargs = 0; args && args[nargs]; nargs++)
 		;
-	nforms = (nids > 0) + !!set_arg + !!oldest + !!all;
+	nforms = (nargs > 0) + !!set_arg + !!oldest + !!all;
 	if (nforms != 1) {
 		vss_errorx(NULL, "%s (see --help)", nforms ? "give only one of ID..., --set, "
 			   "--oldest and --all" : "no shadow copy given: ID..., --set ID, "
@@ -140,14 +316,8 @@ int main(int argc, char **argv)
 		goto out;
 	if (wait_arg && (rc = vss_cli_duration("--wait", wait_arg, &wait_ms)))
 		goto out;
-	ids = calloc(nids + 1, sizeof(*ids));
-	if (!ids) {
-		rc = VSS_EXIT_NO_RESOURCES;
+	if (nargs && (rc = select_ids(args, nargs, &sel)) >= 0)
 		goto out;
-	}
-	for (i = 0; i < nids; i++)
-		if ((rc = vss_cli_parse_id(args[i], "shadow copy", &ids[i])))
-			goto out;
 	rc = vss_cli_context(&ctx, vss_opt_debug, NULL);
 	if (rc)
 		goto out;
@@ -160,83 +330,16 @@ int main(int argc, char **argv)
 		rc = vss_exit_from_errno(r, VSS_EXIT_NO_RESOURCES);
 		goto out;
 	}
-	if (oldest || all) {
-		const struct vss_shadow_info *old = NULL;
-
-		r = vss_cli_volume_path(ctx, oldest ? oldest : all, volpath, sizeof(volpath));
-		if (r) {
-			rc = vss_exit_from_errno(r, VSS_EXIT_NOT_FOUND);
-			goto out;
-		}
-		free(ids);
-		ids = calloc(n + 1, sizeof(*ids));
-		if (!ids) {
-			rc = VSS_EXIT_NO_RESOURCES;
-			goto out;
-		}
-		for (i = 0; i < n; i++) {
-			if (strcmp(sh[i].volume, volpath))
-				continue;
-			if (all)
-				ids[nids++] = sh[i].shadow_id;
-			else if (!old || sh[i].created < old->created ||
-				 (sh[i].created == old->created && sh[i].shadow_id < old->shadow_id))
-				old = &sh[i];
-		}
-		if (old)
-			ids[nids++] = old->shadow_id;
-		if (!nids) {
-			vss_errorx(oldest ? oldest : all, "no shadow copies");
-			rc = VSS_EXIT_NOT_FOUND;
-			goto out;
-		}
-		snprintf(what, sizeof(what), "%s of %s", all ? "all" : "the oldest", volpath);
-	} else if (set_arg) {
-		struct vss_set_info *sets = NULL;
-		size_t nsets = 0;
-		bool found = false;
-
-		r = vss_set_list(ctx, &sets, &nsets);
-		for (i = 0; !r && i < nsets; i++)
-			if (sets[i].set_id == set_id)
-				found = true;
-		free(sets);
-		if (!found) {
-			if (r)
-				vss_cli_failed("catalog", "cannot read", r);
-			else
-				vss_errorx(NULL, "set %" PRIu64 ": no such set (see vss-list --sets)", set_id);
-			rc = r ? vss_exit_from_errno(r, VSS_EXIT_NO_RESOURCES) : VSS_EXIT_NOT_FOUND;
-			goto out;
-		}
-		free(ids);
-		ids = calloc(n + 1, sizeof(*ids));
-		if (!ids) {
-			rc = VSS_EXIT_NO_RESOURCES;
-			goto out;
-		}
-		for (i = 0; i < n; i++)
-			if (sh[i].set_id == set_id)
-				ids[nids++] = sh[i].shadow_id;
-		snprintf(what, sizeof(what), "set %" PRIu64, set_id);
-	} else {
-		snprintf(what, sizeof(what), "%s", nids == 1 ? args[0] : "by id");
-	}
-	for (i = 0; i < nids; i++) {
-		const struct vss_shadow_info *s = find_shadow(sh, n, ids[i]);
-
-		/* nothing is forgotten that the kernel cannot remove */
-		if (s && (rc = vss_cli_need_kernel(s->provider)) >= 0)
-			goto out;
-	}
-	rc = VSS_EXIT_OK;
-	/* ids none of which exist are named below without a question */
-	for (i = 0; i < nids && !find_shadow(sh, n, ids[i]); i++)
-		;
-	rc = i < nids ? confirm(yes, sh, n, ids, nids, what) : -1;
+	if (oldest || all)
+		rc = select_volume(ctx, sh, n, oldest ? oldest : all, all != NULL, &sel);
+	else if (set_arg)
+		rc = select_set(ctx, sh, n, set_id, &sel);
+	else
+		rc = -1;
+	if (rc < 0)
+		rc = ready_to_delete(yes, sh, n, &sel);
 	if (rc >= 0)
 		goto out;
-	rc = VSS_EXIT_OK;
 
 	r = vss_lock(ctx, (int)wait_ms);
 	if (r) {
@@ -255,62 +358,18 @@ int main(int argc, char **argv)
 		rc = vss_exit_from_errno(r, VSS_EXIT_NO_RESOURCES);
 		goto out;
 	}
-	for (i = 0; i < nids; i++) {
-		const struct vss_shadow_info *s = find_shadow(sh, n, ids[i]);
+	for (i = 0; i < sel.nids; i++) {
+		const struct vss_shadow_info *s = find_shadow(sh, n, sel.ids[i]);
 
 		if (s && exposed(ctx, s, mnt, sizeof(mnt)))
 			any_exposed = true;
 	}
-	if (set_arg && !any_exposed) {
-		/* The whole set at once: one catalog write. */
-		r = vss_set_delete(ctx, set_id);
-		if (r) {
-			vss_cli_failed(what, "cannot delete", r);
-			rc = vss_exit_from_errno(r, VSS_EXIT_PROVIDER);
-		}
-		for (i = 0; i < nids; i++) {
-			const struct vss_shadow_info *s = find_shadow(sh, n, ids[i]);
-			struct vss_shadow_info *left = NULL;
-			size_t nleft = 0;
-
-			if (!s)
-				continue;
-			if (r && !vss_shadow_list(ctx, &left, &nleft) &&
-			    find_shadow(left, nleft, ids[i])) {
-				free(left);
-				continue;
-			}
-			free(left);
-			said_deleted(s);
-		}
-		goto out;
-	}
-	for (i = 0; i < nids; i++) {
-		const struct vss_shadow_info *s = find_shadow(sh, n, ids[i]);
-		char obj[48];
-
-		snprintf(obj, sizeof(obj), "shadow copy %" PRIu64, ids[i]);
-		if (!s) {
-			vss_errorx(obj, "no such shadow copy (see vss-list)");
-			rc = keep_first(rc, VSS_EXIT_NOT_FOUND);
-			continue;
-		}
-		if (exposed(ctx, s, mnt, sizeof(mnt))) {
-			vss_errorx(obj, "cannot delete: exposed at %s (run vss-unexpose %" PRIu64
-				   " first; nothing was unmounted)", mnt, ids[i]);
-			rc = keep_first(rc, VSS_EXIT_BUSY);
-			continue;
-		}
-		r = vss_shadow_delete(ctx, ids[i]);
-		if (r) {
-			vss_cli_failed(obj, "cannot delete", r);
-			rc = keep_first(rc, vss_exit_from_errno(r, VSS_EXIT_PROVIDER));
-			continue;
-		}
-		said_deleted(s);
-	}
+	if (set_arg && !any_exposed)
+		rc = delete_set(ctx, sh, n, set_id, &sel);
+	else
+		rc = delete_each(ctx, sh, n, &sel);
 out:
-	free(ids);
+	free(sel.ids);
 	free(sh);
 	vss_ctx_free(ctx);
 	poptFreeContext(pc);
