@@ -182,6 +182,82 @@ static int kernel_for(struct vss_ctx *ctx, const char *provider, const char **vo
 #define VSS_RETRY_MAX	100
 #define VSS_KEEP_MAX	100000
 
+/*
+ * Make the set, retrying a writer's retryable failure up to retry times.
+ * -1 with *setp made, or the exit status (the phase and reason said).
+ */
+static int take_set(struct vss_ctx *ctx, const struct vss_set_opts *sopts, const char **vols,
+		    int nvol, int retry, struct vss_set **setp)
+{
+	struct vss_set *set = NULL;
+	const char *phase;
+	int attempt, i, r = 0;
+
+	for (attempt = 0; attempt <= retry; attempt++) {
+		r = vss_set_new(ctx, sopts, &set);
+		for (i = 0; !r && i < nvol; i++)
+			r = vss_set_add_volume(set, vols[i]);
+		if (r) {
+			*setp = set;
+			return r == -ENXIO ? VSS_EXIT_NOT_FOUND : vss_exit_from_errno(r, VSS_EXIT_USAGE);
+		}
+		r = vss_set_commit(set);
+		if (!r || r != -ECANCELED || attempt == retry)
+			break;
+		/* A writer that hung, died or said "retryable": false: no retry. */
+		if (!vss_set_retryable(set)) {
+			if (!vss_opt_quiet)
+				fprintf(stderr, "%s: the writer failure is not retryable: "
+					"not retrying\n", vss_program_name());
+			break;
+		}
+		if (!vss_opt_quiet)
+			fprintf(stderr, "%s: writer failure: retrying (%d of %d)\n",
+				vss_program_name(), attempt + 1, retry);
+		vss_set_free(set);
+		set = NULL;
+		sleep(1);
+	}
+	*setp = set;
+	if (!r)
+		return -1;
+	phase = vss_set_failed_phase(set);
+	vss_errorx(NULL, "shadow copy set failed at %s: %s", phase ? phase : "start",
+		   vss_strerror(r));
+	if (r == -ETIMEDOUT)
+		return phase && !strcmp(phase, "commit") ? VSS_EXIT_PROVIDER : VSS_EXIT_WRITER;
+	return vss_exit_from_errno(r, VSS_EXIT_PROVIDER);
+}
+
+/* The set made: as JSON, or a line for it and one per shadow copy. */
+static void print_set(struct vss_set *set, bool json)
+{
+	struct vss_shadow_info s;
+	size_t k;
+
+	if (json) {
+		json_object *o = json_object_new_object(), *arr = json_object_new_array();
+
+		json_object_object_add(o, "set_id", json_object_new_int64(vss_set_id(set)));
+		for (k = 0; k < vss_set_shadow_count(set); k++) {
+			vss_set_shadow(set, k, &s);
+			json_object_array_add(arr, shadow_json(&s, NULL));
+		}
+		json_object_object_add(o, "shadows", arr);
+		printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
+							      JSON_C_TO_STRING_NOSLASHESCAPE));
+		json_object_put(o);
+	} else if (!vss_opt_quiet) {
+		printf("Shadow copy set %llu created.\n", (unsigned long long)vss_set_id(set));
+		for (k = 0; k < vss_set_shadow_count(set); k++) {
+			vss_set_shadow(set, k, &s);
+			printf("  shadow copy %llu of %s: %s (%s)\n",
+			       (unsigned long long)s.shadow_id, s.volume, s.device, s.provider);
+		}
+	}
+	fflush(stdout);
+}
+
 int main(int argc, char **argv)
 {
 	char *provider = NULL, *tag = NULL, *exec_cmd = NULL, *t_freeze = NULL,
@@ -220,7 +296,7 @@ int main(int argc, char **argv)
 	unsigned int wait_ms = 0;
 	const char **vols;
 	poptContext pc;
-	int rc, r = 0, attempt, nvol, i;
+	int rc, r = 0, nvol, i;
 
 	vss_cli_init(argv[0]);
 	rc = vss_cli_config(&cfg);
@@ -277,68 +353,11 @@ int main(int argc, char **argv)
 		rc = vss_exit_from_errno(r, VSS_EXIT_BUSY);
 		goto out;
 	}
-	for (attempt = 0; attempt <= retry; attempt++) {
-		r = vss_set_new(ctx, &sopts, &set);
-		for (i = 0; !r && i < nvol; i++)
-			r = vss_set_add_volume(set, vols[i]);
-		if (r) {
-			rc = r == -ENXIO ? VSS_EXIT_NOT_FOUND : vss_exit_from_errno(r, VSS_EXIT_USAGE);
-			goto out;
-		}
-		r = vss_set_commit(set);
-		if (!r || r != -ECANCELED || attempt == retry)
-			break;
-		/* A writer that hung, died or said "retryable": false: no retry. */
-		if (!vss_set_retryable(set)) {
-			if (!vss_opt_quiet)
-				fprintf(stderr, "%s: the writer failure is not retryable: "
-					"not retrying\n", vss_program_name());
-			break;
-		}
-		if (!vss_opt_quiet)
-			fprintf(stderr, "%s: writer failure: retrying (%d of %d)\n",
-				vss_program_name(), attempt + 1, retry);
-		vss_set_free(set);
-		set = NULL;
-		sleep(1);
-	}
-	if (r) {
-		const char *phase = vss_set_failed_phase(set);
-
-		vss_errorx(NULL, "shadow copy set failed at %s: %s",
-			   phase ? phase : "start", vss_strerror(r));
-		rc = r == -ETIMEDOUT ? (phase && !strcmp(phase, "commit") ? VSS_EXIT_PROVIDER
-								     : VSS_EXIT_WRITER)
-				     : vss_exit_from_errno(r, VSS_EXIT_PROVIDER);
+	rc = take_set(ctx, &sopts, vols, nvol, retry, &set);
+	if (rc >= 0)
 		goto out;
-	}
 	rc = VSS_EXIT_OK;
-	if (json) {
-		json_object *o = json_object_new_object(), *arr = json_object_new_array();
-		struct vss_shadow_info s;
-		size_t k;
-
-		json_object_object_add(o, "set_id", json_object_new_int64(vss_set_id(set)));
-		for (k = 0; k < vss_set_shadow_count(set); k++) {
-			vss_set_shadow(set, k, &s);
-			json_object_array_add(arr, shadow_json(&s, NULL));
-		}
-		json_object_object_add(o, "shadows", arr);
-		printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
-							      JSON_C_TO_STRING_NOSLASHESCAPE));
-		json_object_put(o);
-	} else if (!vss_opt_quiet) {
-		struct vss_shadow_info s;
-		size_t k;
-
-		printf("Shadow copy set %llu created.\n", (unsigned long long)vss_set_id(set));
-		for (k = 0; k < vss_set_shadow_count(set); k++) {
-			vss_set_shadow(set, k, &s);
-			printf("  shadow copy %llu of %s: %s (%s)\n",
-			       (unsigned long long)s.shadow_id, s.volume, s.device, s.provider);
-		}
-	}
-	fflush(stdout);
+	print_set(set, json);
 	if (exec_cmd) {
 		vss_unlock(ctx);
 		rc = run_exec(ctx, set, exec_cmd);
