@@ -143,24 +143,131 @@ static int do_list(struct vss_ctx *ctx, int json)
 	return 0;
 }
 
+/* vss.conf's defaults, and the help texts that show them. */
+struct defaults {
+	char help_chunk[128], help_region[128], help_provider[160];
+	char chunk[64], region[64], provider[64];
+};
+
+static void read_defaults(const struct vss_config *cfg, struct defaults *d)
+{
+	const char *p = vss_config_get(cfg, "storage.provider");
+	char b[64];
+
+	snprintf(d->help_chunk, sizeof(d->help_chunk), "Copy-on-write chunk size, 4k..1M (add, "
+		 "dm-vss-cow; default %s)",
+		 vss_cli_default(cfg, "storage.chunk_size", "4k", b, sizeof(b)));
+	snprintf(d->help_region, sizeof(d->help_region), "The clone's region size, 4k..1G (add "
+		 "--clone; default %s)",
+		 vss_cli_default(cfg, "storage.region_size", "512k", b, sizeof(b)));
+	if (p)
+		snprintf(d->help_provider, sizeof(d->help_provider), "dm-vss-cow, dm-snapshot or "
+			 "dm-vss-clone (add; default %s (vss.conf))", p);
+	else
+		snprintf(d->help_provider, sizeof(d->help_provider), "dm-vss-cow (default), "
+			 "dm-snapshot or dm-vss-clone (add)");
+	snprintf(d->chunk, sizeof(d->chunk), "%s", vss_config_get(cfg, "storage.chunk_size") ?: "");
+	snprintf(d->region, sizeof(d->region), "%s",
+		 vss_config_get(cfg, "storage.region_size") ?: "");
+	snprintf(d->provider, sizeof(d->provider), "%s", p ?: "");
+}
+
+/* The subcommand, and the volume that may follow it: -1, or the exit status. */
+static int parse_words(poptContext pc, const char **cmdp, char **volp)
+{
+	const char *cmd = poptGetArg(pc);
+
+	if (!cmd) {
+		vss_errorx(NULL, "expected one of add, list, resize, remove (see --help)");
+		return VSS_EXIT_USAGE;
+	}
+	if (strcmp(cmd, "add") && strcmp(cmd, "list") && strcmp(cmd, "resize") &&
+	    strcmp(cmd, "remove")) {
+		vss_errorx(cmd, "unknown subcommand: expected one of add, list, resize, remove "
+			   "(see --help)");
+		return VSS_EXIT_USAGE;
+	}
+	/* the volume may also follow the subcommand, as lvremove takes its LV */
+	if (strcmp(cmd, "list") && poptPeekArg(pc)) {
+		const char *arg = poptGetArg(pc);
+
+		if (*volp && strcmp(*volp, arg)) {
+			vss_errorx(arg, "a second volume (--for %s): %s takes one", *volp, cmd);
+			return VSS_EXIT_USAGE;
+		}
+		*volp = (char *)arg;
+	}
+	if (poptPeekArg(pc)) {
+		vss_errorx(poptPeekArg(pc), "unexpected argument (see --help)");
+		return VSS_EXIT_USAGE;
+	}
+	if (strcmp(cmd, "list") && !*volp) {
+		vss_errorx(NULL, "%s: the volume is needed (--for VOL, or VOL after %s)", cmd, cmd);
+		return VSS_EXIT_USAGE;
+	}
+	*cmdp = cmd;
+	return -1;
+}
+
+/*
+ * The provider (named, --clone, or vss.conf's) and the sizes that go with
+ * it (given, or vss.conf's where they apply): -1, or the exit status.
+ */
+static int choose_provider(struct defaults *d, int clone, char **providerp, char **chunkp,
+			   const char *maxs, char **regionp)
+{
+	char *provider = *providerp;
+	bool is_clone;
+
+	if (!provider && !clone && d->provider[0])
+		provider = d->provider;
+	if (provider && strcmp(provider, "dm-vss-cow") && strcmp(provider, "dm-snapshot") &&
+	    strcmp(provider, "dm-vss-clone")) {
+		vss_errorx(NULL, "%s: unknown storage provider (dm-vss-cow, dm-snapshot or "
+			   "dm-vss-clone)", provider);
+		return VSS_EXIT_USAGE;
+	}
+	if (clone && provider && strcmp(provider, "dm-vss-clone")) {
+		vss_errorx(NULL, "--clone and --provider %s: a clone is dm-vss-clone", provider);
+		return VSS_EXIT_USAGE;
+	}
+	if (clone)
+		provider = "dm-vss-clone";
+	is_clone = provider && !strcmp(provider, "dm-vss-clone");
+	if (is_clone && (*chunkp || maxs)) {
+		vss_errorx(NULL, "--chunk-size and --max-size are for copy-on-write stores, "
+			   "not clones (--region-size)");
+		return VSS_EXIT_USAGE;
+	}
+	if (*regionp && !is_clone) {
+		vss_errorx(NULL, "--region-size is for clones (add --clone)");
+		return VSS_EXIT_USAGE;
+	}
+	/* vss.conf's sizes, where the option is not given and applies */
+	if (!*chunkp && d->chunk[0] && !is_clone)
+		*chunkp = d->chunk;
+	if (!*regionp && d->region[0] && is_clone)
+		*regionp = d->region;
+	*providerp = provider;
+	return -1;
+}
+
 int main(int argc, char **argv)
 {
 	char *vol = NULL, *dev = NULL, *chunk = NULL, *maxs = NULL, *provider = NULL,
 	     *name = NULL, *region = NULL;
 	int wrap = 0, force = 0, json = 0, clone = 0, wipe = 0, yes = 0;
-	/* help texts with vss.conf's defaults, and those defaults */
-	char d_chunk[128], d_region[128], d_provider[160], b[64];
-	char cfg_chunk[64], cfg_region[64], cfg_provider[64];
+	struct defaults d;
 	struct poptOption options[] = {
 		{ "for", '\0', POPT_ARG_STRING, &vol, 0, "The volume", "VOL" },
 		{ "on", '\0', POPT_ARG_STRING, &dev, 0, "The store device (add)", "DEV" },
-		{ "chunk-size", 'c', POPT_ARG_STRING, &chunk, 0, d_chunk, "SIZE" },
+		{ "chunk-size", 'c', POPT_ARG_STRING, &chunk, 0, d.help_chunk, "SIZE" },
 		{ "max-size", 'm', POPT_ARG_STRING, &maxs, 0,
 		  "Size of one shadow copy's area (add, resize; dm-snapshot)", "SIZE" },
-		{ "provider", 'p', POPT_ARG_STRING, &provider, 0, d_provider, "NAME" },
+		{ "provider", 'p', POPT_ARG_STRING, &provider, 0, d.help_provider, "NAME" },
 		{ "clone", '\0', POPT_ARG_NONE, &clone, 0,
 		  "A split-mirror clone onto DEV (add; provider dm-vss-clone)", NULL },
-		{ "region-size", '\0', POPT_ARG_STRING, &region, 0, d_region, "SIZE" },
+		{ "region-size", '\0', POPT_ARG_STRING, &region, 0, d.help_region, "SIZE" },
 		{ "wrap", '\0', POPT_ARG_NONE, &wrap, 0,
 		  "Wrap a plain, unmounted partition in a dm-linear device (add)", NULL },
 		{ "name", '\0', POPT_ARG_STRING, &name, 0,
@@ -186,88 +293,23 @@ int main(int argc, char **argv)
 	rc = vss_cli_config(&cfg);
 	if (rc)
 		return rc;
-	snprintf(d_chunk, sizeof(d_chunk), "Copy-on-write chunk size, 4k..1M (add, dm-vss-cow; "
-		 "default %s)", vss_cli_default(cfg, "storage.chunk_size", "4k", b, sizeof(b)));
-	snprintf(d_region, sizeof(d_region), "The clone's region size, 4k..1G (add --clone; "
-		 "default %s)", vss_cli_default(cfg, "storage.region_size", "512k", b, sizeof(b)));
-	if (vss_config_get(cfg, "storage.provider"))
-		snprintf(d_provider, sizeof(d_provider), "dm-vss-cow, dm-snapshot or dm-vss-clone "
-			 "(add; default %s (vss.conf))", vss_config_get(cfg, "storage.provider"));
-	else
-		snprintf(d_provider, sizeof(d_provider), "dm-vss-cow (default), "
-			 "dm-snapshot or dm-vss-clone (add)");
-	snprintf(cfg_chunk, sizeof(cfg_chunk), "%s", vss_config_get(cfg, "storage.chunk_size") ?: "");
-	snprintf(cfg_region, sizeof(cfg_region), "%s",
-		 vss_config_get(cfg, "storage.region_size") ?: "");
-	snprintf(cfg_provider, sizeof(cfg_provider), "%s",
-		 vss_config_get(cfg, "storage.provider") ?: "");
+	read_defaults(cfg, &d);
 	vss_config_free(cfg);
 	pc = poptGetContext(NULL, argc, (const char **)argv, options, 0);
 	poptSetOtherOptionHelp(pc, "add|list|resize|remove [VOL] [OPTION...]");
 	rc = vss_cli_parse(pc);
 	if (rc >= 0)
 		return rc;
-	cmd = poptGetArg(pc);
-	if (!cmd) {
-		vss_errorx(NULL, "expected one of add, list, resize, remove (see --help)");
-		return VSS_EXIT_USAGE;
-	}
-	if (strcmp(cmd, "add") && strcmp(cmd, "list") && strcmp(cmd, "resize") &&
-	    strcmp(cmd, "remove")) {
-		vss_errorx(cmd, "unknown subcommand: expected one of add, list, resize, remove "
-			   "(see --help)");
-		return VSS_EXIT_USAGE;
-	}
-	/* the volume may also follow the subcommand, as lvremove takes its LV */
-	if (strcmp(cmd, "list") && poptPeekArg(pc)) {
-		const char *arg = poptGetArg(pc);
-
-		if (vol && strcmp(vol, arg)) {
-			vss_errorx(arg, "a second volume (--for %s): %s takes one", vol, cmd);
-			return VSS_EXIT_USAGE;
-		}
-		vol = (char *)arg;
-	}
-	if (poptPeekArg(pc)) {
-		vss_errorx(poptPeekArg(pc), "unexpected argument (see --help)");
-		return VSS_EXIT_USAGE;
-	}
-	if (strcmp(cmd, "list") && !vol) {
-		vss_errorx(NULL, "%s: the volume is needed (--for VOL, or VOL after %s)", cmd, cmd);
-		return VSS_EXIT_USAGE;
-	}
+	rc = parse_words(pc, &cmd, &vol);
+	if (rc >= 0)
+		return rc;
 	if (!strcmp(cmd, "add") && !dev) {
 		vss_errorx(NULL, "add: --on DEV is needed");
 		return VSS_EXIT_USAGE;
 	}
-	if (!provider && !clone && cfg_provider[0])
-		provider = cfg_provider;
-	if (provider && strcmp(provider, "dm-vss-cow") && strcmp(provider, "dm-snapshot") &&
-	    strcmp(provider, "dm-vss-clone")) {
-		vss_errorx(NULL, "%s: unknown storage provider (dm-vss-cow, dm-snapshot or "
-			   "dm-vss-clone)", provider);
-		return VSS_EXIT_USAGE;
-	}
-	if (clone && provider && strcmp(provider, "dm-vss-clone")) {
-		vss_errorx(NULL, "--clone and --provider %s: a clone is dm-vss-clone", provider);
-		return VSS_EXIT_USAGE;
-	}
-	if (clone)
-		provider = "dm-vss-clone";
-	if (provider && !strcmp(provider, "dm-vss-clone") && (chunk || maxs)) {
-		vss_errorx(NULL, "--chunk-size and --max-size are for copy-on-write stores, "
-			   "not clones (--region-size)");
-		return VSS_EXIT_USAGE;
-	}
-	if (region && !(provider && !strcmp(provider, "dm-vss-clone"))) {
-		vss_errorx(NULL, "--region-size is for clones (add --clone)");
-		return VSS_EXIT_USAGE;
-	}
-	/* vss.conf's sizes, where the option is not given and applies */
-	if (!chunk && cfg_chunk[0] && strcmp(provider ? provider : "", "dm-vss-clone"))
-		chunk = cfg_chunk;
-	if (!region && cfg_region[0] && provider && !strcmp(provider, "dm-vss-clone"))
-		region = cfg_region;
+	rc = choose_provider(&d, clone, &provider, &chunk, maxs, &region);
+	if (rc >= 0)
+		return rc;
 	rc = parse_sizes(cmd, chunk, maxs, region, &o);
 	if (rc)
 		return rc;
