@@ -70,7 +70,11 @@ CLI_HELPER_SRCS := $(filter-out cli/vss-%.c,$(sort $(wildcard cli/*.c)))
 EXAMPLE_SRCS := $(sort $(wildcard examples/*.c))
 UNIT_SRCS := $(sort $(wildcard test/unit/test-*.c))
 UNIT_HELPER_SRCS := $(filter-out test/unit/test-%.c,$(sort $(wildcard test/unit/*.c)))
-MAN_PAGES := $(sort $(wildcard man/*.[1-8]))
+# man/*.[1-8] are the sources: each includes (.so) man/include/*.man, the
+# parts written once; build/man/ holds them expanded, which is installed.
+MAN_SRCS := $(sort $(wildcard man/*.[1-8]))
+MAN_INCLUDES := $(wildcard man/include/*.man)
+MAN_PAGES := $(patsubst man/%,$(B)/man/%,$(MAN_SRCS))
 COMPLETION := $(wildcard scripts/bash-completion/vss)
 SYSTEMD_UNITS := $(sort $(wildcard scripts/systemd/*.service scripts/systemd/*.timer))
 MODULE_SRCS := $(wildcard dm-vss/*.c dm-vss/*.h dm-vss/Kbuild)
@@ -93,13 +97,13 @@ ifneq ($(LIB_PC_IN),)
 PC_FILE := $(B)/lib/libvsscore.pc
 endif
 
-.PHONY: all lib commands examples module tests check warnings install uninstall \
+.PHONY: all lib commands examples man module tests check warnings install uninstall \
 	install-lib install-commands install-headers install-man \
 	install-completion install-systemd install-conf uninstall-completion uninstall-systemd \
 	uninstall-conf \
 	install-module uninstall-module dkms-install clean distclean help module-faults
 
-all: lib commands examples $(if $(KDIR),module)
+all: lib commands examples man $(if $(KDIR),module)
 
 lib: $(SHLIB) $(STLIB) $(PC_FILE)
 
@@ -181,6 +185,13 @@ $(B)/inst/%: $(B)/obj/cli/%.o $(CLI_HELPER_OBJS) $(SHLIB)
 
 examples: $(EXAMPLES)
 
+man: $(MAN_PAGES)
+
+$(B)/man/%: man/% $(MAN_INCLUDES)
+	$(call msg,MAN,$@)
+	@mkdir -p $(@D)
+	$(Q)soelim -r -I man $< > $@.tmp && mv $@.tmp $@
+
 $(B)/examples/%: examples/%.c $(SHLIB) $(LIB_HEADERS) config.mk
 	$(call msg,CC,$<)
 	@mkdir -p $(@D)
@@ -258,11 +269,11 @@ ifneq ($(INST_CMDS),)
 	$(INSTALL) -m 755 $(INST_CMDS) $(DESTDIR)$(sbindir)/
 endif
 
-install-man:
+install-man: man
 	@for page in $(MAN_PAGES); do \
 		sec=$${page##*.}; \
-		echo "$(INSTALL) -D -m 644 $$page $(DESTDIR)$(mandir)/man$$sec/$${page#man/}"; \
-		$(INSTALL) -D -m 644 $$page $(DESTDIR)$(mandir)/man$$sec/$${page#man/} || exit 1; \
+		echo "$(INSTALL) -D -m 644 $$page $(DESTDIR)$(mandir)/man$$sec/$${page##*/}"; \
+		$(INSTALL) -D -m 644 $$page $(DESTDIR)$(mandir)/man$$sec/$${page##*/} || exit 1; \
 	done
 
 # bash completion: one file, loaded by bash-completion under each
@@ -325,8 +336,8 @@ uninstall: $(if $(KVER),uninstall-module) uninstall-completion uninstall-systemd
 	rm -f $(DESTDIR)$(libdir)/pkgconfig/libvsscore.pc
 	rm -f $(addprefix $(DESTDIR)$(includedir)/,$(notdir $(LIB_HEADERS)))
 	@for page in $(MAN_PAGES); do \
-		echo "rm -f $(DESTDIR)$(mandir)/man$${page##*.}/$${page#man/}"; \
-		rm -f $(DESTDIR)$(mandir)/man$${page##*.}/$${page#man/}; \
+		echo "rm -f $(DESTDIR)$(mandir)/man$${page##*.}/$${page##*/}"; \
+		rm -f $(DESTDIR)$(mandir)/man$${page##*.}/$${page##*/}; \
 	done
 	$(if $(DESTDIR),,-ldconfig)
 

@@ -13,7 +13,9 @@ bats_require_minimum_version 1.5.0
 setup_file() {
 	TOP=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
 	BIN=${VSS_BINDIR:-$TOP/build/bin}
-	export TOP BIN
+	# the man pages as installed: man/ with its includes expanded by make
+	MANB=${VSS_MANDIR:-$TOP/build/man}
+	export TOP BIN MANB
 	compgen -G "$BIN/vss-*" >/dev/null || { echo "no $BIN/vss-*: run make first" >&2; return 1; }
 	VERSION=$(sed -n 's/^VERSION = //p' "$TOP/config.mk")
 	export VERSION
@@ -135,10 +137,26 @@ help_options() {
 	report
 }
 
+@test "the common options and exit statuses are written once: each command's page includes them" {
+	local c inc
+	for c in $(commands); do
+		for inc in common-options exit-status; do
+			[ "$(grep -c "^\.so include/$inc\.man\$" "$TOP/man/$c.8")" = 1 ] ||
+				fail_for "$c" "man/$c.8 does not include include/$inc.man once"
+		done
+		grep -q -- '^\.B \\-\\-debug$' "$TOP/man/$c.8" &&
+			fail_for "$c" "man/$c.8 documents --debug itself (include/common-options.man does)"
+		grep -q '^\.so' "$MANB/$c.8" && fail_for "$c" "build/man/$c.8 has an unexpanded .so"
+		grep -q 'must be run as root\|for a user other than root' "$MANB/$c.8" ||
+			fail_for "$c" "build/man/$c.8 lacks the common exit statuses"
+	done
+	report
+}
+
 @test "each man page renders with man --warnings without a warning" {
 	local page
 	command -v man >/dev/null || skip "man is not installed (apt-get install man-db)"
-	for page in "$TOP"/man/*.[1-8]; do
+	for page in "$MANB"/*.[1-8]; do
 		run --separate-stderr env MANWIDTH=80 LC_ALL=C.UTF-8 man --warnings -l "$page"
 		[ "$status" -eq 0 ] || fail_for "${page##*/}" "man exits $status"
 		[ -z "$stderr" ] || fail_for "${page##*/}" "$stderr"
@@ -149,7 +167,7 @@ help_options() {
 
 @test "each man page has the common sections" {
 	local page s want
-	for page in "$TOP"/man/*.[1-8]; do
+	for page in "$MANB"/*.[1-8]; do
 		if [[ $page == *.8 ]]; then
 			want=(NAME SYNOPSIS DESCRIPTION OPTIONS "EXIT STATUS" "SEE ALSO")
 		else
@@ -169,12 +187,12 @@ help_options() {
 @test "each command's man page documents every option of its --help" {
 	local c o
 	for c in $(commands); do
-		[ -f "$TOP/man/$c.8" ] || { fail_for "$c" "no man/$c.8"; continue; }
+		[ -f "$MANB/$c.8" ] || { fail_for "$c" "no build/man/$c.8"; continue; }
 		for o in $(help_options "$c"); do
-			grep -q -- "${o//-/\\\\-}" "$TOP/man/$c.8" ||
+			grep -q -- "${o//-/\\\\-}" "$MANB/$c.8" ||
 				fail_for "$c" "man/$c.8 does not document $o"
 		done
-		man_section "$TOP/man/$c.8" SYNOPSIS | grep -q "^\.B $c\$" ||
+		man_section "$MANB/$c.8" SYNOPSIS | grep -q "^\.B $c\$" ||
 			fail_for "$c" "the SYNOPSIS does not start with .B $c"
 	done
 	report
@@ -183,7 +201,7 @@ help_options() {
 @test "each command's man page accounts for every exit status 0..8" {
 	local c page text n
 	for c in $(commands); do
-		page=$TOP/man/$c.8
+		page=$MANB/$c.8
 		[ -f "$page" ] || { fail_for "$c" "no man/$c.8"; continue; }
 		# without the section numbers of references such as vss (7)
 		text=$(man_section "$page" "EXIT STATUS" | sed -E 's/\([1-8]\)//g')
