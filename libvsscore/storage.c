@@ -231,6 +231,77 @@ fail:
 	return r;
 }
 
+/*
+ * A catalog volume whose devices are gone, both /dev/mapper/NAME and its
+ * -real (a disk pulled, a table removed by hand): its dm name in dm, or 0.
+ */
+static bool storage_gone(struct vss_ctx *ctx, const char *volume, char *dm, size_t size)
+{
+	const char *name = !strncmp(volume, "/dev/mapper/", 12) ? volume + 12 : volume;
+	json_object *root, *e;
+	bool gone = false;
+
+	if (strchr(name, '/') || vss_catalog_load(ctx, &root))
+		return false;
+	e = vss_catalog_find_storage(root, name);
+	if (e && vss_dm_exists(name) == 0 && vss_json_str(e, "real") &&
+	    vss_dm_exists(vss_json_str(e, "real")) == 0) {
+		vss_strlcpy(dm, name, size);
+		gone = true;
+	}
+	json_object_put(root);
+	return gone;
+}
+
+/*
+ * Forget a volume whose devices are gone, as vgreduce --removemissing
+ * does: its shadow copies (with force) and its entry; its store is not
+ * touched (vss-storage add --wipe reuses it).
+ */
+static int storage_forget(struct vss_ctx *ctx, const char *dm, bool force)
+{
+	struct vss_shadow_info *sh;
+	json_object *root, *arr, *e;
+	char vol[200];
+	size_t n, i, cnt = 0;
+	int r;
+
+	snprintf(vol, sizeof(vol), "/dev/mapper/%s", dm);
+	r = vss_shadow_list(ctx, &sh, &n);
+	if (r)
+		return r;
+	for (i = 0; i < n; i++)
+		cnt += !strcmp(sh[i].volume, vol);
+	if (!force) {
+		free(sh);
+		vss_err(ctx, "%s: the volume's devices are gone (neither it nor its -real "
+			"device exists): --force forgets it%s, without touching its store",
+			vol, cnt ? " and its shadow copies" : "");
+		return -ENODEV;
+	}
+	vss_warn(ctx, "%s: the volume's devices are gone: forgetting it and its %zu shadow "
+		 "cop%s; its store is left as it is", vol, cnt, cnt == 1 ? "y" : "ies");
+	for (i = 0; i < n && !r; i++)
+		if (!strcmp(sh[i].volume, vol))
+			r = vss_shadow_delete(ctx, sh[i].shadow_id);
+	free(sh);
+	if (r)
+		return r;
+	r = vss_catalog_load(ctx, &root);
+	if (r)
+		return r;
+	e = vss_catalog_find_storage(root, dm);
+	arr = vss_json_array(root, "storage");
+	for (i = 0; e && i < json_object_array_length(arr); i++)
+		if (json_object_array_get_idx(arr, i) == e) {
+			json_object_array_del_idx(arr, i, 1);
+			break;
+		}
+	r = vss_catalog_save(ctx, root);
+	json_object_put(root);
+	return r;
+}
+
 VSS_EXPORT int vss_storage_remove(struct vss_ctx *ctx, const char *volume, bool force)
 {
 	struct vss_shadow_info *sh;
@@ -241,6 +312,8 @@ VSS_EXPORT int vss_storage_remove(struct vss_ctx *ctx, const char *volume, bool 
 	size_t n, i, cnt = 0;
 	int r;
 
+	if (storage_gone(ctx, volume, dm, sizeof(dm)))
+		return storage_forget(ctx, dm, force);
 	r = vss_volume_resolve(ctx, volume, dm, sizeof(dm));
 	if (r)
 		return r;
