@@ -14,19 +14,31 @@
 
 static int udev_sync = 1;
 
-/* libdevmapper's own messages: silent unless VSS_DM_DEBUG is set. */
+/*
+ * libdevmapper's own messages: silent unless VSS_DM_DEBUG is set (--debug),
+ * then one line each in the commands' shape, "vss-X: libdevmapper: ...";
+ * its bare "<backtrace>" markers (the call path of an error it already
+ * said) are left out.
+ */
 static void dm_log_quiet(int level, const char *file, int line, int dm_errno_or_class,
 			 const char *f, ...)
 {
+	char msg[1024];
 	va_list ap;
+	size_t len;
 
 	(void)level; (void)file; (void)line; (void)dm_errno_or_class;
-	if (!getenv("VSS_DM_DEBUG"))
+	if (!getenv("VSS_DM_DEBUG") || !f)
 		return;
 	va_start(ap, f);
-	vfprintf(stderr, f, ap);
+	vsnprintf(msg, sizeof(msg), f, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	len = strlen(msg);
+	while (len && (msg[len - 1] == '\n' || msg[len - 1] == ' '))
+		msg[--len] = '\0';
+	if (!len || !strcmp(msg, "<backtrace>"))
+		return;
+	fprintf(stderr, "%s: libdevmapper: %s\n", program_invocation_short_name, msg);
 }
 
 /* libdevmapper's own messages only with VSS_DM_DEBUG: ours say what failed */

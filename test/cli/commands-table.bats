@@ -188,3 +188,25 @@ catalog() {
 	done
 	report
 }
+
+@test "--debug: every line on standard error is 'vss-X: ...', libdevmapper's too, and none is a bare <backtrace>" {
+	[ ! -e /sys/class/misc/device-mapper ] || skip "this kernel has device-mapper"
+	local c a k b line n
+	catalog
+	while IFS=$'\t' read -r c a k b; do
+		[ "$a" = - ] && a=
+		mapfile -t argv < <(args "$a")
+		run --separate-stderr "$BIN/$c" --debug "${argv[@]}" < /dev/null
+		n=0
+		while IFS= read -r line; do
+			[ -n "$line" ] || continue
+			n=$((n + 1))
+			[[ $line == "$c: "* ]] || fail_for "$c --debug" "'$line'"
+			[[ $line != *"<backtrace>"* ]] || fail_for "$c --debug" "'$line'"
+		done <<< "$stderr"
+	done < <(table)
+	# libdevmapper had something to say on this kernel, and said it so
+	run --separate-stderr "$BIN/vss-providers" --debug
+	[[ $stderr == *"vss-providers: libdevmapper: "* ]] || fail_for vss-providers "no libdevmapper line: $stderr"
+	report
+}
