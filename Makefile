@@ -2,7 +2,7 @@
 # dm-vss top-level Makefile.
 #
 # Driven by the files present, so adding a source file needs no edit here:
-#   libvsscore/*.c       the library: build/lib/libvsscore.so.0 (symbol
+#   libvsscore/*.c       the library: build/lib/libvsscore.so.1 (symbol
 #                        versions from libvsscore/libvsscore.sym if present)
 #                        and build/lib/libvsscore.a for the unit tests
 #   cli/vss-*.c          one command each: build/bin/vss-*, linked with
@@ -89,7 +89,7 @@ UNIT_TESTS := $(patsubst test/unit/%.c,$(B)/test/%,$(UNIT_SRCS))
 EXAMPLES := $(patsubst examples/%.c,$(B)/examples/%,$(EXAMPLE_SRCS))
 
 ifneq ($(LIB_SRCS),)
-SHLIB := $(B)/lib/libvsscore.so.0
+SHLIB := $(B)/lib/libvsscore.so.1
 STLIB := $(B)/lib/libvsscore.a
 LIB_LINK := -L$(B)/lib -lvsscore
 endif
@@ -143,10 +143,10 @@ warnings:
 $(SHLIB): $(LIB_OBJS) $(LIB_SYMS)
 	$(call msg,LD,$@)
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(ALL_LDFLAGS) -shared -Wl,-soname,libvsscore.so.0 \
+	$(Q)$(CC) $(ALL_LDFLAGS) -shared -Wl,-soname,libvsscore.so.1 \
 		$(if $(LIB_SYMS),-Wl$(comma)--version-script=$(LIB_SYMS)) \
 		-o $@ $(LIB_OBJS) $(LIBS)
-	@ln -sf libvsscore.so.0 $(B)/lib/libvsscore.so
+	@ln -sf libvsscore.so.1 $(B)/lib/libvsscore.so
 
 $(STLIB): $(LIB_OBJS)
 	$(call msg,AR,$@)
@@ -248,8 +248,8 @@ install: install-lib install-headers install-commands install-man \
 install-lib: lib
 ifneq ($(SHLIB),)
 	$(INSTALL) -d $(DESTDIR)$(libdir)
-	$(INSTALL) -m 755 $(SHLIB) $(DESTDIR)$(libdir)/libvsscore.so.0
-	ln -sf libvsscore.so.0 $(DESTDIR)$(libdir)/libvsscore.so
+	$(INSTALL) -m 755 $(SHLIB) $(DESTDIR)$(libdir)/libvsscore.so.1
+	ln -sf libvsscore.so.1 $(DESTDIR)$(libdir)/libvsscore.so
 	$(if $(DESTDIR),,-ldconfig)
 endif
 ifneq ($(PC_FILE),)
@@ -332,7 +332,7 @@ install-module: module
 
 uninstall: $(if $(KVER),uninstall-module) uninstall-completion uninstall-systemd uninstall-conf
 	rm -f $(addprefix $(DESTDIR)$(sbindir)/,$(notdir $(CMDS)))
-	rm -f $(DESTDIR)$(libdir)/libvsscore.so.0 $(DESTDIR)$(libdir)/libvsscore.so
+	rm -f $(DESTDIR)$(libdir)/libvsscore.so.1 $(DESTDIR)$(libdir)/libvsscore.so
 	rm -f $(DESTDIR)$(libdir)/pkgconfig/libvsscore.pc
 	rm -f $(addprefix $(DESTDIR)$(includedir)/,$(notdir $(LIB_HEADERS)))
 	@for page in $(MAN_PAGES); do \

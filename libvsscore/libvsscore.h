@@ -102,8 +102,9 @@ const char *vss_strerror(int err);
 
 /*
  * The version of this header; vss_version() gives the library's, which may
- * be newer (symbols are versioned, so a program built against 0.1 runs
- * with any later 0.x).  Added in 0.1 (VSSCORE_0.2 in the symbol map).
+ * be newer (symbols are versioned, and the structures keep their size
+ * within the soname, libvsscore.so.1: a program built against an older
+ * version runs with a newer one).  Added in 0.1 (VSSCORE_0.2 in the map).
  */
 #define VSS_VERSION_MAJOR 0
 #define VSS_VERSION_MINOR 1
@@ -153,6 +154,8 @@ struct vss_shadow_info {
 	char exposed[256];	/* mount point when exposed, else empty */
 	time_t created;		/* the set's instant */
 	uint32_t snap_id;	/* the provider's id for it (dm-vss: the store's) */
+	/* zero: room for members added later, the size kept (libvsscore(3)) */
+	uint64_t reserved[8];
 };
 
 /* A volume enabled for shadow copies (vss-storage add). */
@@ -167,6 +170,8 @@ struct vss_storage_info {
 	bool wrapped;		/* a dm-linear wrapper made by --wrap */
 	char wrapped_dev[256];	/* the device it wraps */
 	uint32_t region_sectors; /* dm-vss-clone: the clone's region size (store: its dest) */
+	/* zero: room for members added later, the size kept (libvsscore(3)) */
+	uint64_t reserved[8];
 };
 
 /**
@@ -200,6 +205,8 @@ struct vss_shadow_state {
 	uint64_t copied_bytes;
 	uint64_t store_used_bytes;	/* the store (shared by the volume's copies) */
 	uint64_t store_size_bytes;
+	/* zero: room for members added later, the size kept (libvsscore(3)) */
+	uint64_t reserved[8];
 };
 
 /**
@@ -225,6 +232,8 @@ struct vss_set_info {
 	char context[16];	/* persistent or backup */
 	time_t created;
 	size_t shadow_count;
+	/* zero: room for members added later, the size kept (libvsscore(3)) */
+	uint64_t reserved[8];
 };
 
 /**
@@ -292,6 +301,8 @@ int vss_shadow_unexpose(struct vss_ctx *ctx, uint64_t shadow_id, bool force);
 
 struct vss_activate_opts {
 	bool dry_run;		/* say what would be done (INFO log), change nothing */
+	/* zero: room for members added later, the size kept (libvsscore(3)) */
+	uint64_t reserved[8];
 };
 
 /* What vss_activate() found and did. */
@@ -302,6 +313,8 @@ struct vss_activate_result {
 	unsigned int shadows_present;	/* already there: left alone */
 	unsigned int shadows_invalid;	/* gone from their store (or invalid in it): marked invalid */
 	unsigned int failed;		/* volumes or copies that could not be brought back */
+	/* zero: room for members added later, the size kept (libvsscore(3)) */
+	uint64_t reserved[8];
 };
 
 /**
@@ -355,6 +368,8 @@ struct vss_storage_opts {
 	uint32_t region_sectors; /* dm-vss-clone ("provider"): 0: 1024 (512 KiB) */
 	bool wipe;		/* dm-vss-cow: a store that is not blank is wiped
 				 * first (else -EEXIST, reported) */
+	/* zero: room for members added later, the size kept (libvsscore(3)) */
+	uint64_t reserved[8];
 };
 
 /**
@@ -393,6 +408,8 @@ struct vss_clone_status {
 	uint32_t region_sectors;
 	uint64_t synced_regions;	/* dest holds what source holds (split: not written since) */
 	uint64_t total_regions;
+	/* zero: room for members added later, the size kept (libvsscore(3)) */
+	uint64_t reserved[8];
 };
 
 /**
@@ -436,6 +453,8 @@ struct vss_writer_info {
 	char last_error[256];
 	char metadata_json[4096]; /* the identify answer, as JSON text */
 	uint64_t last_set_id;
+	/* zero: room for members added later, the size kept (libvsscore(3)) */
+	uint64_t reserved[8];
 };
 
 /**
@@ -456,6 +475,8 @@ struct vss_provider_info {
 	char path[256];		/* external: the executable */
 	bool available;		/* builtin: the kernel target is loaded */
 	char detail[256];	/* target version, or why unavailable */
+	/* zero: room for members added later, the size kept (libvsscore(3)) */
+	uint64_t reserved[8];
 };
 
 /**
@@ -494,6 +515,8 @@ struct vss_set_opts {
 	unsigned int commit_timeout_ms;	/* filesystems' freeze to thaw; 0: 10000 */
 	const char *tag;
 	enum vss_context_kind context;
+	/* zero: room for members added later, the size kept (libvsscore(3)) */
+	uint64_t reserved[8];
 };
 
 /**
@@ -629,6 +652,8 @@ int vss_keep_latest(struct vss_ctx *ctx, const char *volume, unsigned int keep);
 struct vss_revert_opts {
 	bool dry_run;		/* compute what would be copied, change nothing */
 	bool delete_after;	/* delete the shadow copy once the revert is complete */
+	/* zero: room for members added later, the size kept (libvsscore(3)) */
+	uint64_t reserved[8];
 };
 
 /* What a revert found and did (filled in on failure too, as far as it got). */
@@ -648,6 +673,8 @@ struct vss_revert_result {
 	uint64_t store_chunks_free;
 	bool partial;			/* the volume is partly reverted: run it again */
 	bool deleted;			/* the shadow copy was deleted (delete_after) */
+	/* zero: room for members added later, the size kept (libvsscore(3)) */
+	uint64_t reserved[8];
 };
 
 /**
@@ -766,6 +793,8 @@ struct vss_shadow_diff {
 	uint64_t changed_bytes;		/* sum of the extents' lengths */
 	size_t nr_extents;
 	struct vss_extent *extents;	/* ascending, adjacent ones merged */
+	/* zero: room for members added later, the size kept (libvsscore(3)) */
+	uint64_t reserved[8];
 };
 
 /**

@@ -10,7 +10,7 @@ bats_require_minimum_version 1.5.0
 
 setup_file() {
 	TOP=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
-	export TOP SO=$TOP/build/lib/libvsscore.so.0 REQUESTOR=$TOP/build/examples/requestor
+	export TOP SO=$TOP/build/lib/libvsscore.so.1 REQUESTOR=$TOP/build/examples/requestor
 	[ -e "$SO" ] && [ -x "$REQUESTOR" ] || { echo "no $SO or $REQUESTOR: run make first" >&2; return 1; }
 }
 
@@ -79,4 +79,15 @@ declared() {
 	[ "$status" -eq 0 ]
 	[ "${lines[0]}" = "libvsscore $version: 1 shadow copy" ]
 	[ "${lines[1]}" = "12 7 /dev/mapper/data created 2026-01-02T03:04:05Z" ]
+}
+
+@test "each public structure of libvsscore.h can grow: it ends with reserved space, and the soname is libvsscore.so.1" {
+	local bad
+	# the last member before each "};" of a struct body (struct vss_extent excepted)
+	bad=$(awk '/^struct [a-z_]+ \{$/ { name = $2; last = ""; next }
+		name && /^\};$/ { if (name != "vss_extent" && last !~ /uint64_t reserved\[8\];/) print name; name = ""; next }
+		name && /;/ { last = $0 }' "$TOP/libvsscore/libvsscore.h")
+	[ -z "$bad" ] || { echo "no reserved space at the end of: $bad"; return 1; }
+	[ "$(awk '/^struct [a-z_]+ \{$/' "$TOP/libvsscore/libvsscore.h" | wc -l)" -gt 10 ]
+	readelf -d "$SO" | grep -q 'SONAME.*\[libvsscore\.so\.1\]'
 }

@@ -71,7 +71,7 @@ FAKE
 		! readelf -d "$d/usr/sbin/$f" | grep -q RUNPATH || false
 	done
 	if ls "$TOP"/libvsscore/*.c >/dev/null 2>&1; then
-		[ -f "$d/usr/lib/libvsscore.so.0" ]
+		[ -f "$d/usr/lib/libvsscore.so.1" ]
 		[ -L "$d/usr/lib/libvsscore.so" ]
 	fi
 	for f in "$TOP"/libvsscore/libvsscore*.h; do
