@@ -32,6 +32,7 @@
 #include <linux/mempool.h>
 #include <linux/module.h>
 #include <linux/random.h>
+#include <linux/sched/clock.h>
 #include <linux/slab.h>
 #include <linux/timekeeping.h>
 #include <linux/wait.h>
@@ -412,24 +413,37 @@ unsigned int vss_usage_level(struct vss_store *s)
 
 /*
  * Free the copies that no valid snapshot reads any more.  The index is
- * walked VSS_FREE_BATCH slots at a time under the lock, which is dropped
+ * walked a batch at a time (vss_free_batch_done) under the lock, which is dropped
  * between batches so that a delete in a store of 10^7 copies never keeps
  * interrupts off for the whole walk.  Called with meta_lock held (so no
  * commit inserts meanwhile: only this walk changes the index) and without
  * the lock.  An entry left between two batches serves no valid snapshot,
  * and lookups never choose it (vss_index_find).
  */
-#define VSS_FREE_BATCH	1024
+#define VSS_FREE_BATCH		1024
+#define VSS_FREE_HOLD_NS	(200 * NSEC_PER_USEC)
+
+/*
+ * Whether a batch of the walk has held the lock long enough: a batch ends
+ * at VSS_FREE_BATCH slots, or sooner once it has taken VSS_FREE_HOLD_NS
+ * (slots in long probe runs cost more), checked every 32 slots.
+ */
+static bool vss_free_batch_done(u32 n, u64 start)
+{
+	return n >= VSS_FREE_BATCH ||
+	       (!(n & 31) && n && local_clock() - start > VSS_FREE_HOLD_NS);
+}
 
 static void vss_free_dead(struct vss_store *s)
 {
-	u64 t0 = vss_fault_clock(), t;
+	u64 t0 = vss_fault_clock(), t, start;
 	u32 i = 0, n;
 
 	spin_lock_irq(&s->lock);
 	t = vss_fault_clock();
 	while (i < s->index.size) {
-		for (n = 0; n < VSS_FREE_BATCH && i < s->index.size; n++) {
+		start = local_clock();
+		for (n = 0; !vss_free_batch_done(n, start) && i < s->index.size; n++) {
 			struct vss_ient *e = &s->index.slots[i];
 			u32 lo;
 
@@ -471,21 +485,44 @@ struct vss_snap *__vss_snap_by_id(struct vss_store *s, u32 id)
  * Enter fail mode: snapshots stop serving I/O, origin writes pass through.
  * Records the invalidation on the store if it still takes writes.
  */
+#define VSS_FAIL_BACKOFF_MIN	(HZ / 10)
+#define VSS_FAIL_BACKOFF_MAX	(60 * HZ)
+
+/* Whether the last try at a failed store's superblock failed too recently. */
+bool __vss_fail_backing_off(struct vss_store *s)
+{
+	return s->fail_backoff && time_before(jiffies, s->fail_retry_at);
+}
+
 /*
  * Write the failed store's superblock (every snapshot invalid) if that is
- * not on disk yet.  Called with meta_lock held.
+ * not on disk yet; unless now, not while backing off from a failed try.
+ * Called with meta_lock held.
  */
-void vss_fail_make_durable(struct vss_store *s)
+void vss_fail_make_durable(struct vss_store *s, bool now)
 {
-	bool done;
+	bool skip;
 
 	spin_lock_irq(&s->lock);
-	done = s->mode != VSS_MODE_FAIL || s->fail_durable;
+	skip = s->mode != VSS_MODE_FAIL || s->fail_durable ||
+	       (!now && __vss_fail_backing_off(s));
 	spin_unlock_irq(&s->lock);
-	if (done || vss_meta_write_sb(s->meta))
+	if (skip)
 		return;
+	if (vss_meta_write_sb(s->meta)) {
+		spin_lock_irq(&s->lock);
+		s->fail_backoff = clamp(s->fail_backoff * 2, VSS_FAIL_BACKOFF_MIN,
+					VSS_FAIL_BACKOFF_MAX);
+		s->fail_retry_at = jiffies + s->fail_backoff;
+		spin_unlock_irq(&s->lock);
+		DMERR_LIMIT("store %d:%d: cannot write the invalidation of its snapshots: next try in %u ms",
+			    MAJOR(s->store_dev), MINOR(s->store_dev),
+			    jiffies_to_msecs(s->fail_backoff));
+		return;
+	}
 	spin_lock_irq(&s->lock);
 	s->fail_durable = true;
+	s->fail_backoff = 0;
 	spin_unlock_irq(&s->lock);
 	DMINFO("store %d:%d: the invalidation of its snapshots is on disk",
 	       MAJOR(s->store_dev), MINOR(s->store_dev));
@@ -515,8 +552,9 @@ void vss_fail(struct vss_store *s, const char *why)
 	/* after mode: vss_origin_map's unlocked test reads them in the other order */
 	smp_store_release(&s->nr_live, 0);
 	s->fail_durable = false;
+	s->fail_backoff = 0;
 	spin_unlock_irq(&s->lock);
-	vss_fail_make_durable(s);
+	vss_fail_make_durable(s, true);
 	vss_raise_event(s);
 }
 
@@ -792,7 +830,7 @@ static void vss_process_deferred(struct vss_store *s)
 	/* the origin writes held for a failed store's superblock: try it */
 	if (vss_fail_pending(s)) {
 		mutex_lock(&s->meta_lock);
-		vss_fail_make_durable(s);
+		vss_fail_make_durable(s, false);
 		mutex_unlock(&s->meta_lock);
 	}
 	spin_lock_irq(&s->lock);

@@ -112,6 +112,15 @@ struct vss_store {
 	 * heals cannot come back with its stale snapshots valid.
 	 */
 	bool fail_durable;
+	/*
+	 * After a failed try at that superblock, the next waits fail_backoff
+	 * jiffies (doubling, up to VSS_FAIL_BACKOFF_MAX), until fail_retry_at;
+	 * meanwhile origin writes go straight down, not held for the worker:
+	 * a store that hangs its I/O holds the origin once per back-off, not
+	 * on every write.  Changed under lock.
+	 */
+	unsigned long fail_retry_at;
+	unsigned long fail_backoff;
 	bool overflow_invalidate;
 	unsigned int usage_level;
 
@@ -195,7 +204,8 @@ static inline bool __vss_needs_copy(struct vss_store *s, u32 ochunk)
 void vss_wake(struct vss_store *s);
 void vss_start_copy(struct vss_store *s, struct vss_pending *pe);
 void vss_fail(struct vss_store *s, const char *why);
-void vss_fail_make_durable(struct vss_store *s);
+void vss_fail_make_durable(struct vss_store *s, bool now);
+bool __vss_fail_backing_off(struct vss_store *s);
 int vss_retire(struct vss_store *s, struct vss_snap **victims, u32 n, u32 new_state);
 u32 vss_bio_chunks(struct vss_store *s, struct bio *bio, sector_t sector);
 sector_t vss_run_sectors(struct vss_store *s, sector_t sector, u32 n);

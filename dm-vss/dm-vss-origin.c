@@ -236,7 +236,7 @@ static void vss_origin_postsuspend(struct dm_target *ti)
 	struct vss_origin *o = ti->private;
 
 	mutex_lock(&o->store->meta_lock);
-	vss_fail_make_durable(o->store);
+	vss_fail_make_durable(o->store, true);
 	mutex_unlock(&o->store->meta_lock);
 }
 
@@ -343,7 +343,8 @@ static int vss_origin_map(struct dm_target *ti, struct bio *bio)
 	ochunk = sector >> s->chunk_shift;
 	n = vss_bio_chunks(s, bio, sector);
 	spin_lock_irqsave(&s->lock, flags);
-	if (unlikely(s->mode == VSS_MODE_FAIL && !s->fail_durable)) {
+	if (unlikely(s->mode == VSS_MODE_FAIL && !s->fail_durable &&
+		     !__vss_fail_backing_off(s))) {
 		/* the worker writes the invalidation first, then sends it */
 		if (n > 1)
 			dm_accept_partial_bio(bio, vss_run_sectors(s, sector, 1));

@@ -533,3 +533,35 @@ overflow_fio() {
 	remove_all
 	check_dmesg
 }
+
+@test "a failed store whose writes hang: origin writes wait for one try per back-off, not each for its own" {
+	local n lat
+	require jq
+	modprobe dm-delay
+	mk 16 8
+	snap 1
+	ow 0 64
+	# the store's I/O now fails, each after a second (dm-delay over dm-error)
+	dm_create "${P}err" --table "0 $SSECT error"
+	switch "${P}store" "0 $SSECT delay /dev/mapper/${P}err 0 1000"
+	ow 200 1
+	wait_mode fail
+	# 8 s of 4 KiB direct writes, one at a time: before the back-off, each
+	# waited for the worker's own try at the superblock (a second each)
+	t fio --name=failed-store --filename="$ODEV" --rw=randwrite --bs=4k --size=8M \
+		--iodepth=1 --direct=1 --ioengine=psync --runtime=8 --time_based \
+		--output-format=json > "$T/fio.json"
+	n=$(jq '.jobs[0].write.total_ios' "$T/fio.json")
+	lat=$(jq '.jobs[0].write.lat_ns.max' "$T/fio.json")
+	echo "# failed store hanging its writes: $n origin writes in 8 s, the longest $((lat / 1000000)) ms" >&3
+	(( n > 200 ))
+	dmesg | sed -n "/$VSS_DMESG_MARK\$/,\$p" | grep -q "cannot write the invalidation of its snapshots: next try in"
+	# healed: the invalidation is written when the table goes
+	store_linear
+	t dmsetup remove --retry "${P}s1"
+	t dmsetup remove --retry "$O"
+	dmesg | sed -n "/$VSS_DMESG_MARK\$/,\$p" | grep -q "the invalidation of its snapshots is on disk"
+	t dmsetup remove --retry "${P}err"
+	remove_all
+	check_dmesg
+}
