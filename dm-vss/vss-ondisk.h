@@ -144,10 +144,28 @@ _Static_assert(sizeof(struct vss_sb_disk) <= 4096, "the superblock fits its bloc
 _Static_assert(sizeof(struct vss_exc_disk) == 16, "a record is 16 bytes");
 _Static_assert(sizeof(struct vss_exc_block_disk) == 4096, "an exception block is 4096 bytes");
 
+/*
+ * A 64-bit number divided by a 32-bit one, and the remainder: the kernel's
+ * div_u64_rem (a plain 64-bit division needs libgcc on 32-bit machines).
+ */
+#ifdef __KERNEL__
+#include <linux/math64.h>
+static inline __u64 vss_div_rem(__u64 n, __u32 d, __u32 *rem)
+{
+	return div_u64_rem(n, d, rem);
+}
+#else
+static inline __u64 vss_div_rem(__u64 n, __u32 d, __u32 *rem)
+{
+	*rem = (__u32)(n % d);
+	return n / d;
+}
+#endif
+
 /* Geometry helpers; chunk_sectors is a validated power of two. */
 static inline __u64 vss_header_chunks(__u32 chunk_sectors)
 {
-	__u64 chunk_bytes = (__u64)chunk_sectors << VSS_SECTOR_SHIFT;
+	__u32 chunk_bytes = chunk_sectors << VSS_SECTOR_SHIFT;
 
 	return (VSS_HEADER_BYTES + chunk_bytes - 1) / chunk_bytes;
 }
@@ -157,7 +175,7 @@ static inline __u32 vss_blocks_per_chunk(__u32 chunk_sectors)
 	return (chunk_sectors << VSS_SECTOR_SHIFT) / VSS_BLOCK_SIZE;
 }
 
-/* Data chunks per group. */
+/* Data chunks per group (at most 256 * 255: a 32-bit divisor). */
 static inline __u64 vss_group_data(__u32 chunk_sectors)
 {
 	return (__u64)vss_blocks_per_chunk(chunk_sectors) * VSS_RECORDS_PER_BLOCK;
@@ -166,23 +184,21 @@ static inline __u64 vss_group_data(__u32 chunk_sectors)
 /* Number of data chunks a store of store_chunks chunks holds. */
 static inline __u64 vss_data_chunks(__u64 store_chunks, __u32 chunk_sectors)
 {
-	__u64 per_group = vss_group_data(chunk_sectors) + 1;
+	__u32 per_group = (__u32)vss_group_data(chunk_sectors) + 1, rest;
 	__u64 hdr = vss_header_chunks(chunk_sectors);
-	__u64 avail, full, rest;
+	__u64 full;
 
 	if (store_chunks <= hdr)
 		return 0;
-	avail = store_chunks - hdr;
-	full = avail / per_group;
-	rest = avail % per_group;
+	full = vss_div_rem(store_chunks - hdr, per_group, &rest);
 	return full * vss_group_data(chunk_sectors) + (rest > 1 ? rest - 1 : 0);
 }
 
 /* Physical chunk of data chunk d. */
 static inline __u64 vss_data_to_chunk(__u64 d, __u32 chunk_sectors)
 {
-	__u64 g = d / vss_group_data(chunk_sectors);
-	__u64 i = d % vss_group_data(chunk_sectors);
+	__u32 i;
+	__u64 g = vss_div_rem(d, (__u32)vss_group_data(chunk_sectors), &i);
 
 	return vss_header_chunks(chunk_sectors) +
 	       g * (vss_group_data(chunk_sectors) + 1) + 1 + i;
@@ -191,8 +207,8 @@ static inline __u64 vss_data_to_chunk(__u64 d, __u32 chunk_sectors)
 /* 4 KiB block number (byte offset / 4096) of the exception block of d. */
 static inline __u64 vss_data_to_block(__u64 d, __u32 chunk_sectors)
 {
-	__u64 g = d / vss_group_data(chunk_sectors);
-	__u64 i = d % vss_group_data(chunk_sectors);
+	__u32 i;
+	__u64 g = vss_div_rem(d, (__u32)vss_group_data(chunk_sectors), &i);
 	__u64 meta_chunk = vss_header_chunks(chunk_sectors) +
 			   g * (vss_group_data(chunk_sectors) + 1);
 
@@ -202,7 +218,10 @@ static inline __u64 vss_data_to_block(__u64 d, __u32 chunk_sectors)
 
 static inline __u32 vss_data_to_record(__u64 d, __u32 chunk_sectors)
 {
-	return (__u32)((d % vss_group_data(chunk_sectors)) % VSS_RECORDS_PER_BLOCK);
+	__u32 i;
+
+	vss_div_rem(d, (__u32)vss_group_data(chunk_sectors), &i);
+	return i % VSS_RECORDS_PER_BLOCK;
 }
 
 /* Bytes a copy of origin chunk ochunk holds (what data_csum covers). */
@@ -218,8 +237,8 @@ static inline __u64 vss_copy_bytes(__u64 origin_sectors, __u32 chunk_sectors, __
 /* Number of exception blocks that describe data chunks 0..data_chunks-1. */
 static inline __u64 vss_exc_blocks(__u64 data_chunks, __u32 chunk_sectors)
 {
-	__u64 per_group = vss_group_data(chunk_sectors);
-	__u64 full = data_chunks / per_group, rest = data_chunks % per_group;
+	__u32 rest;
+	__u64 full = vss_div_rem(data_chunks, (__u32)vss_group_data(chunk_sectors), &rest);
 
 	return full * vss_blocks_per_chunk(chunk_sectors) +
 	       (rest + VSS_RECORDS_PER_BLOCK - 1) / VSS_RECORDS_PER_BLOCK;
