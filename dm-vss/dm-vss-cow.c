@@ -200,6 +200,7 @@ static struct vss_store *vss_store_create(struct dm_target *ti, struct dm_dev *o
 	s->origin_bdev = origin->bdev;
 	s->origin_sectors = ti->len;
 	mutex_init(&s->meta_lock);
+	mutex_init(&s->grow_lock);
 	mutex_init(&s->event_lock);
 	spin_lock_init(&s->lock);
 	bio_list_init(&s->deferred);

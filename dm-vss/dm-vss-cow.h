@@ -77,6 +77,8 @@ struct vss_store {
 
 	/* Serialises metadata changes: commits, create, delete, overflow. */
 	struct mutex meta_lock;
+	/* Keeps two grows apart (the "grow" message and a resume); before meta_lock. */
+	struct mutex grow_lock;
 	struct vss_meta *meta;
 	struct vss_snap *snaps;		/* entries change under both locks */
 

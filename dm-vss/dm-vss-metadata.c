@@ -969,25 +969,27 @@ u64 vss_meta_grown_data_chunks(struct vss_meta *meta, sector_t store_sectors)
  * superblock leaves the old layout, and blocks outside it are never read.
  * The records past the old end in the old last block are empty already
  * (vss_load_records() refuses a store where they are not).
+ *
+ * vss_meta_grow_blocks() writes them, for data chunks old_data..data; it
+ * needs no meta_lock (nothing else reads or writes past the layout, and
+ * commits write their own blocks without marking them dirty), so a grow
+ * holds up no commit while it writes.  vss_meta_grow_commit(), under
+ * meta_lock, then writes the superblock, if the layout is still old_data.
  */
-int vss_meta_grow(struct vss_meta *meta, sector_t store_sectors)
+int vss_meta_grow_blocks(struct vss_meta *meta, u64 old_data, u64 data)
+{
+	return vss_write_empty_blocks(meta, roundup(old_data, VSS_RECORDS_PER_BLOCK), data);
+}
+
+int vss_meta_grow_commit(struct vss_meta *meta, u64 old_data, sector_t store_sectors, u64 data)
 {
 	u32 cs = meta->info.chunk_sectors;
-	u64 old_chunks = meta->store_chunks, old_data = meta->info.data_chunks;
-	u64 chunks = store_sectors / cs, data;
+	u64 old_chunks = meta->store_chunks, chunks = store_sectors / cs;
 	int r;
 
-	if (chunks <= old_chunks)
-		return 0;
-	data = vss_data_chunks(chunks, cs);
-	if (data >= U32_MAX)
-		return -EFBIG;
-	if (data == old_data)	/* the new chunks would hold metadata only */
-		return 0;
-	/* written and flushed (dm_bufio_write_dirty_buffers flushes) */
-	r = vss_write_empty_blocks(meta, roundup(old_data, VSS_RECORDS_PER_BLOCK), data);
-	if (r)
-		return r;
+	if (meta->info.data_chunks != old_data || data <= old_data ||
+	    vss_data_chunks(chunks, cs) != data)
+		return -EAGAIN;
 	meta->store_chunks = chunks;
 	meta->info.data_chunks = data;
 	r = vss_meta_write_sb(meta);

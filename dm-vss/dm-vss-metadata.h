@@ -97,7 +97,8 @@ int vss_meta_write_sb(struct vss_meta *meta);
  * -EFBIG if it would pass 2^32 data chunks.
  */
 u64 vss_meta_grown_data_chunks(struct vss_meta *meta, sector_t store_sectors);
-int vss_meta_grow(struct vss_meta *meta, sector_t store_sectors);
+int vss_meta_grow_blocks(struct vss_meta *meta, u64 old_data, u64 data);
+int vss_meta_grow_commit(struct vss_meta *meta, u64 old_data, sector_t store_sectors, u64 data);
 /* Flush the store's write cache. */
 int vss_meta_flush(struct vss_meta *meta);
 /* Bytes of the superblock and exception blocks in use / total (status). */

@@ -167,66 +167,83 @@ bad_features:
 }
 
 /*
- * A store whose device has grown (lvextend, losetup -c) grows into it at
- * resume, when no origin write is in flight, as dm-thin's pool does.  A
- * failure leaves the store as it was and the device resumes.
+ * A store whose device has grown (lvextend, losetup -c) grows into it: at
+ * resume, as dm-thin's pool does, or without any suspension by the "grow"
+ * message.  The new exception blocks are written with no lock held (at
+ * resume, with the origin suspended, that is the whole wait); meta_lock is
+ * taken only for the superblock and the switch to the new bitmap.  A
+ * failure leaves the store as it was.  grow_lock keeps two grows apart.
+ * Returns 0 when the store has the device's size (grown or already so).
  */
-static void vss_grow(struct vss_store *s)
+static int vss_grow(struct vss_store *s)
 {
 	sector_t sectors = bdev_nr_sectors(s->store_bdev);
 	unsigned long *bitmap, *old;
 	unsigned int noio;
-	u64 data;
-	int r;
+	u64 data, old_data;
+	int r = 0;
 
+	mutex_lock(&s->grow_lock);
 	mutex_lock(&s->meta_lock);
 	data = vss_meta_grown_data_chunks(s->meta, sectors);
+	old_data = s->data_chunks;
+	mutex_unlock(&s->meta_lock);
 	if (!data) {
 		DMWARN("store %d:%d: the device (%llu sectors) is smaller than the store: "
 		       "copies past its end will fail; give it back its size",
 		       MAJOR(s->store_dev), MINOR(s->store_dev), (unsigned long long)sectors);
+		r = -ENOSPC;
 		goto out;
 	}
-	if (s->mode != VSS_MODE_RW || data <= s->data_chunks)
+	if (READ_ONCE(s->mode) != VSS_MODE_RW || data <= old_data)
 		goto out;
 	if (data >= U32_MAX) {
 		DMWARN("store %d:%d: not grown: %llu data chunks would pass 2^32",
 		       MAJOR(s->store_dev), MINOR(s->store_dev), (unsigned long long)data);
+		r = -EFBIG;
 		goto out;
 	}
-	noio = memalloc_noio_save();	/* the origin is suspended */
+	noio = memalloc_noio_save();	/* the origin may be suspended */
 	bitmap = kvcalloc(BITS_TO_LONGS(data), sizeof(long), GFP_KERNEL);
 	memalloc_noio_restore(noio);
 	if (!bitmap) {
 		DMWARN("store %d:%d: not grown: no memory for the allocation bitmap",
 		       MAJOR(s->store_dev), MINOR(s->store_dev));
+		r = -ENOMEM;
 		goto out;
 	}
-	r = vss_meta_grow(s->meta, sectors);
+	r = vss_meta_grow_blocks(s->meta, old_data, data);
+	mutex_lock(&s->meta_lock);
+	if (!r)
+		r = s->mode == VSS_MODE_RW ?
+		    vss_meta_grow_commit(s->meta, old_data, sectors, data) : -EIO;
 	if (r) {
+		mutex_unlock(&s->meta_lock);
 		DMWARN("store %d:%d: not grown: %d", MAJOR(s->store_dev), MINOR(s->store_dev), r);
 		kvfree(bitmap);
 		goto out;
 	}
 	DMINFO("store %d:%d grown from %llu to %llu data chunks", MAJOR(s->store_dev),
-	       MINOR(s->store_dev), (unsigned long long)s->data_chunks, (unsigned long long)data);
+	       MINOR(s->store_dev), (unsigned long long)old_data, (unsigned long long)data);
 	spin_lock_irq(&s->lock);
-	memcpy(bitmap, s->bitmap, BITS_TO_LONGS(s->data_chunks) * sizeof(long));
+	memcpy(bitmap, s->bitmap, BITS_TO_LONGS(old_data) * sizeof(long));
 	old = s->bitmap;
 	s->bitmap = bitmap;
 	s->data_chunks = data;
 	s->usage_level = vss_usage_level(s);
 	spin_unlock_irq(&s->lock);
+	mutex_unlock(&s->meta_lock);
 	kvfree(old);
 out:
-	mutex_unlock(&s->meta_lock);
+	mutex_unlock(&s->grow_lock);
+	return r;
 }
 
 static int vss_origin_preresume(struct dm_target *ti)
 {
 	struct vss_origin *o = ti->private;
 
-	vss_grow(o->store);
+	vss_grow(o->store);	/* a failure is logged; the device resumes as it was */
 	return 0;
 }
 
@@ -490,8 +507,10 @@ static int vss_origin_message(struct dm_target *ti, unsigned int argc, char **ar
 	struct vss_origin *o = ti->private;
 	u32 id;
 
+	if (argc == 1 && !strcasecmp(argv[0], "grow"))
+		return vss_grow(o->store);
 	if (argc != 2 || (strcasecmp(argv[0], "create") && strcasecmp(argv[0], "delete"))) {
-		DMWARN("unrecognised message; expected: create <snap_id> | delete <snap_id>");
+		DMWARN("unrecognised message; expected: create <snap_id> | delete <snap_id> | grow");
 		return -EINVAL;
 	}
 	if (kstrtou32(argv[1], 10, &id)) {
@@ -571,7 +590,7 @@ static void vss_origin_io_hints(struct dm_target *ti, struct queue_limits *limit
 
 struct target_type vss_origin_target = {
 	.name = "vss-origin",
-	.version = {1, 1, 0},
+	.version = {1, 2, 0},
 	.module = THIS_MODULE,
 	.ctr = vss_origin_ctr,
 	.dtr = vss_origin_dtr,

@@ -240,8 +240,8 @@ static int cow_geometry(const char *dm, unsigned *chunk, unsigned long long *tot
 
 /*
  * A dm-vss-cow store is its whole device: after the device grew (lvextend),
- * a suspend and resume of the volume's vss-origin device lets the kernel
- * (vss-origin 1.1) grow the store into it.
+ * the kernel grows the store into it, by the "grow" message (vss-origin
+ * 1.2: the volume is never suspended) or at a resume (1.1).
  */
 static int cow_grow(struct vss_ctx *ctx, const char *dm, const char *store, uint64_t max_bytes)
 {
@@ -280,12 +280,19 @@ static int cow_grow(struct vss_ctx *ctx, const char *dm, const char *store, uint
 			store, (unsigned long long)store_bytes, total, chunk * 512, store);
 		return -ENOSPC;
 	}
-	r = vss_dm_suspend(ctx, dm, false);
-	if (r)
-		return r;
-	r = vss_dm_resume(ctx, dm);
-	if (r)
-		return r;
+	if (v[0] > 1 || v[1] >= 2) {
+		/* vss-origin 1.2: the "grow" message, the origin never suspended */
+		r = vss_dm_message(ctx, dm, "grow");
+		if (r)
+			return r;
+	} else {
+		r = vss_dm_suspend(ctx, dm, false);
+		if (r)
+			return r;
+		r = vss_dm_resume(ctx, dm);
+		if (r)
+			return r;
+	}
 	r2 = cow_geometry(dm, &chunk, &now);
 	if (r2 || now <= total) {
 		vss_err(ctx, "/dev/mapper/%s: the kernel did not grow the store %s (still %llu "

@@ -263,3 +263,44 @@ linear_size() {
 	[ "$(cow_status total_chunks)" = 763 ]
 	cow_verify_snaps 1
 }
+
+# now_ms: milliseconds since the Epoch.
+now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
+
+@test "the grow message grows the store with the origin never suspended: first writes go on meanwhile" {
+	local file before after t0 t1 n i pid
+	# 64 MiB origin over an 8 MiB store (4 KiB chunks)
+	cow_make $((64 * MiB)) $((8 * MiB))
+	cow_fill
+	cow_snapshot 1
+	before=$(cow_status total_chunks)
+	# the store's device grows to 8 GiB: about 8000 new exception blocks to write
+	file=$(losetup -n -O BACK-FILE "$COW_STORE")
+	truncate -s $((8 * 1024 * MiB)) "$file"
+	losetup -c "$COW_STORE"
+	# first writes, one chunk at a time, each stamped when it completes
+	(
+		for i in $(seq 0 4095); do
+			dd if=/dev/urandom of="$COW_ODEV" bs=4096 seek=$((i * 4)) count=1 \
+				oflag=direct conv=notrunc status=none || exit 1
+			now_ms
+		done
+	) > "$COW_DIR/stamps" &
+	pid=$!
+	sleep 1
+	t0=$(now_ms)
+	dmsetup message "$COW_O" 0 grow
+	t1=$(now_ms)
+	kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true
+	after=$(cow_status total_chunks)
+	n=$(awk -v a="$t0" -v b="$t1" '$1 >= a && $1 <= b' "$COW_DIR/stamps" | wc -l)
+	echo "# grow message: $before -> $after data chunks in $((t1 - t0)) ms; $n first writes completed meanwhile" >&3
+	(( after > before * 100 ))
+	(( n > 0 ))
+	cow_dmesg | grep -q "grown from $before to $after data chunks"
+	[ "$(cow_status mode)" = rw ]
+	cow_verify_snaps 1
+	# a second grow message with nothing to grow changes nothing
+	dmsetup message "$COW_O" 0 grow
+	[ "$(cow_status total_chunks)" = "$after" ]
+}
