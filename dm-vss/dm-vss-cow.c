@@ -939,7 +939,7 @@ static void vss_commit_copied(struct vss_store *s)
 			break;
 		}
 		r = vss_meta_set_record(s->meta, pe->data, pe->ochunk, pe->epoch,
-					vss_data_csum(pe->buf, vss_copy_sectors(s, pe->ochunk) << SECTOR_SHIFT));
+					vss_copy_crc(pe->buf, vss_copy_sectors(s, pe->ochunk) << SECTOR_SHIFT));
 		if (r) {
 			vss_fail(s, r == -EUCLEAN ? "corrupt exception block" :
 				 "cannot read an exception block");

@@ -36,7 +36,7 @@ struct vss_meta {
 	/* Commits: the last one flushed, the one on disk as synced_seq. */
 	u32 commit_seq;
 	u32 synced_seq;
-	u32 version;			/* as loaded; written as VSS_FORMAT_VERSION */
+	u32 version;			/* as loaded (1 becomes 2); a format writes VSS_FORMAT_VERSION */
 	u32 unsynced_records;
 	u64 unsynced_bytes;
 	struct vss_meta_info info;
@@ -154,7 +154,7 @@ static void vss_sb_fill(struct vss_meta *meta, struct vss_sb_disk *sb)
 	u32 i, n = 0;
 
 	memset(sb, 0, VSS_BLOCK_SIZE);
-	sb->version = cpu_to_le32(VSS_FORMAT_VERSION);
+	sb->version = cpu_to_le32(meta->version);
 	sb->seq = cpu_to_le64(meta->seq);
 	sb->origin_sectors = cpu_to_le64(meta->info.origin_sectors);
 	sb->store_chunks = cpu_to_le64(meta->store_chunks);
@@ -248,13 +248,22 @@ static u32 vss_next_seq(u32 seq)
 	return seq + 1 ? seq + 1 : 1;	/* 0 is "never checked" */
 }
 
-u32 vss_data_csum(const void *data, size_t len)
+/* The crc32c of a copy, not finished: vss_rec_csum() finishes it. */
+u32 vss_copy_crc(const void *data, size_t len)
 {
-	return crc32c(0xFFFFFFFF, data, len) ^ VSS_CSUM_XOR;
+	return crc32c(0xFFFFFFFF, data, len);
+}
+
+/* A record's data_csum from its copy's crc: version 3 covers the record too. */
+static u32 vss_rec_csum(u32 version, u32 copy_crc, const struct vss_exc_disk *rec)
+{
+	if (version >= 3)
+		copy_crc = crc32c(copy_crc, rec, VSS_REC_CSUM_BYTES);
+	return copy_crc ^ VSS_CSUM_XOR;
 }
 
 int vss_meta_set_record(struct vss_meta *meta, u64 data, u64 ochunk, u32 epoch,
-			u32 data_csum)
+			u32 copy_crc)
 {
 	sector_t blocknr = vss_data_to_block(data, meta->info.chunk_sectors);
 	struct vss_exc_block_disk *block = NULL;
@@ -283,7 +292,7 @@ int vss_meta_set_record(struct vss_meta *meta, u64 data, u64 ochunk, u32 epoch,
 	rec->origin_chunk = cpu_to_le32(ochunk);
 	rec->seq = cpu_to_le32(vss_next_seq(meta->commit_seq));
 	rec->epoch = cpu_to_le32(epoch);
-	rec->data_csum = cpu_to_le32(data_csum);
+	rec->data_csum = cpu_to_le32(vss_rec_csum(meta->version, copy_crc, rec));
 	vss_block_seal(block, VSS_EXC_MAGIC);
 	return 0;
 }
@@ -578,13 +587,14 @@ void vss_io_mem(struct dm_io_request *req, void *buf)
 }
 
 /*
- * Whether data chunk d holds the copy a record of a commit after synced_seq
- * describes (vss-ondisk.h): 1 if so, 0 if not, or an error.
+ * Whether data chunk d holds the copy record e describes (its data_csum:
+ * vss-ondisk.h): 1 if so, 0 if not, or an error.
  */
-static int vss_copy_matches(struct vss_meta *meta, void **buf, u64 d, u64 ochunk, u32 csum)
+static int vss_copy_matches(struct vss_meta *meta, void **buf, u64 d,
+			    const struct vss_exc_disk *e)
 {
 	u32 cs = meta->info.chunk_sectors;
-	u64 len = vss_copy_bytes(meta->info.origin_sectors, cs, ochunk);
+	u64 len = vss_copy_bytes(meta->info.origin_sectors, cs, le32_to_cpu(e->origin_chunk));
 	struct dm_io_region region = {
 		.bdev = meta->bdev,
 		.sector = vss_data_to_chunk(d, cs) * cs,
@@ -606,7 +616,7 @@ static int vss_copy_matches(struct vss_meta *meta, void **buf, u64 d, u64 ochunk
 	r = dm_io(&req, 1, &region, &error_bits, IOPRIO_DEFAULT);
 	if (r)
 		return r;
-	return vss_data_csum(*buf, len) == csum;
+	return vss_rec_csum(meta->version, vss_copy_crc(*buf, len), e) == le32_to_cpu(e->data_csum);
 }
 
 /* Empty the records whose copies a crash lost, durably, before any commit. */
@@ -634,33 +644,157 @@ static int vss_drop_records(struct vss_meta *meta, const u32 *lost, u32 n)
 /* Metadata blocks a load reads ahead of the one it checks, in whole chunks. */
 #define VSS_LOAD_AHEAD_BLOCKS	64U
 
-/* Reads every exception block into the index, then drops dead records. */
-static int vss_load_records(struct vss_meta *meta, struct vss_index *index,
-			    unsigned long *bitmap, char **error)
+/* A record a load could not prove: a torn block's, of a synced commit. */
+struct vss_suspect {
+	u32 d;
+	u32 ochunk;
+	u32 epoch;
+};
+
+/*
+ * What a load gathers besides the records it takes: records whose copies a
+ * crash lost (emptied before any commit), records of torn blocks it could
+ * not prove (emptied if no valid snapshot reads them, else the load fails),
+ * and the torn blocks themselves (sealed again once those are empty).
+ */
+struct vss_load {
+	u32 *lost, nr_lost, max_lost;
+	struct vss_suspect *suspect;
+	u32 nr_suspect, max_suspect;
+	u64 *torn;
+	u32 nr_torn, max_torn;
+	u32 newest;			/* the newest commit seen on disk */
+	void *copy;			/* a chunk buffer for vss_copy_matches */
+	struct vss_index all;		/* every record, dead or alive */
+};
+
+/* Append one element to a growable array (64 at a time). */
+static int vss_push(void **arr, u32 *n, u32 *max, size_t size, const void *elem)
 {
-	u32 cs = meta->info.chunk_sectors;
-	u32 live[VSS_MAX_SNAPS], nr_live = 0, i;
-	s64 *delta = NULL;		/* copied chunks, per live snapshot */
-	u32 *lost = NULL, nr_lost = 0, max_lost = 0, newest = meta->synced_seq;
+	if (*n == *max) {
+		void *a = krealloc_array(*arr, *max + 64, size, GFP_KERNEL);
+
+		if (!a)
+			return -ENOMEM;
+		*arr = a;
+		*max += 64;
+	}
+	memcpy((u8 *)*arr + (size_t)*n * size, elem, size);
+	(*n)++;
+	return 0;
+}
+
+/*
+ * Read the exception block of data chunk d.  *torn: its checksum fails but
+ * its magic and block number are right, in a version 3 store, whose records
+ * can be taken one by one (a 4 KiB write torn by a crash on a device that
+ * writes 512 bytes atomically leaves each 16-byte record whole, old or new).
+ */
+static int vss_exc_read(struct vss_meta *meta, u64 d, struct dm_buffer **bp,
+			struct vss_exc_block_disk **blockp, bool *torn)
+{
+	sector_t blocknr = vss_data_to_block(d, meta->info.chunk_sectors);
+	struct vss_exc_block_disk *block;
+
+	*torn = false;
+	block = dm_bufio_read(meta->bufio, blocknr, bp);
+	if (IS_ERR(block))
+		return PTR_ERR(block);
+	*blockp = block;
+	if (le64_to_cpu(block->blocknr) != blocknr ||
+	    le32_to_cpu(block->magic) != VSS_EXC_MAGIC || meta->version < 3) {
+		if (vss_block_verify(block, VSS_EXC_MAGIC) &&
+		    le64_to_cpu(block->blocknr) == blocknr)
+			return 0;
+		DMERR("store: exception block %llu is corrupt", (unsigned long long)blocknr);
+		dm_bufio_release(*bp);
+		return -EUCLEAN;
+	}
+	*torn = !vss_block_verify(block, VSS_EXC_MAGIC);
+	return 0;
+}
+
+/*
+ * One record of the block at data chunk d + rec: taken into ld->all, or set
+ * aside (lost, suspect).  A record is checked against its copy when its
+ * commit is after synced_seq (a crash may have lost the copy: vss-ondisk.h)
+ * or when its block is torn (only a version 3 data_csum proves a record).
+ */
+static int vss_load_record(struct vss_meta *meta, struct vss_load *ld,
+			   const struct vss_exc_disk *e, u64 d, bool torn, char **error)
+{
+	u64 ochunk = le32_to_cpu(e->origin_chunk);
+	u32 seq = le32_to_cpu(e->seq), epoch = le32_to_cpu(e->epoch);
+	bool unsynced = meta->version > 1 && vss_seq_unsynced(seq, meta->synced_seq);
 	const struct vss_ient *same;
-	u64 group, ahead, g;
-	u32 nahead;
-	void *copy = NULL;
-	struct vss_index all;
-	u64 d;
 	int r;
 
-	r = vss_index_init(&all, 1024);
+	if (!epoch)
+		return 0;
+	if (d >= meta->info.data_chunks || ochunk >= meta->info.origin_chunks ||
+	    (meta->version == 1 && seq) ||	/* a 64-bit origin_chunk there */
+	    epoch > meta->last_epoch) {
+		*error = torn ? "Store exception block is torn and a record in it is out of range" :
+			 "Store exception record is out of range";
+		return -EUCLEAN;
+	}
+	if (unsynced || torn) {
+		int match = vss_copy_matches(meta, &ld->copy, d, e);
+
+		if (match < 0) {
+			*error = match == -ENOMEM ? "Cannot allocate a chunk buffer" :
+				 "Store data chunk could not be read";
+			return match;
+		}
+		if (unsynced && (u32)(seq - meta->synced_seq) > (u32)(ld->newest - meta->synced_seq))
+			ld->newest = seq;
+		if (!match && unsynced) {	/* its copy was lost with the crash */
+			u32 dd = d;
+
+			r = vss_push((void **)&ld->lost, &ld->nr_lost, &ld->max_lost,
+				     sizeof(u32), &dd);
+			goto pushed;
+		}
+		if (!match) {
+			struct vss_suspect sp = { .d = d, .ochunk = ochunk, .epoch = epoch };
+
+			r = vss_push((void **)&ld->suspect, &ld->nr_suspect, &ld->max_suspect,
+				     sizeof(sp), &sp);
+			goto pushed;
+		}
+	}
+	/* grown 1.75 times at once: each entry is rehashed about twice */
+	if ((u64)(ld->all.count + 1) * 8 > (u64)ld->all.size * 7) {
+		r = vss_index_reserve(&ld->all, ld->all.count / 2 + 1, NULL);
+		if (r)
+			goto pushed;
+	}
+	same = vss_index_find(&ld->all, ochunk, epoch);
+	if (same && same->epoch == epoch) {
+		*error = "Store has two records of one chunk and epoch";
+		return -EUCLEAN;
+	}
+	vss_index_insert(&ld->all, ochunk, d, epoch);
+	return 0;
+pushed:
 	if (r)
-		goto nomem;
-	group = vss_group_data(cs);
+		*error = "Cannot allocate store metadata";
+	return r;
+}
+
+/* Read every exception block's records into ld (see vss_load_record). */
+static int vss_load_blocks(struct vss_meta *meta, struct vss_load *ld, char **error)
+{
+	u32 cs = meta->info.chunk_sectors, nahead, rec;
+	u64 group = vss_group_data(cs), ahead, g, d;
+	int r = 0;
+
 	nahead = max(1U, VSS_LOAD_AHEAD_BLOCKS / vss_blocks_per_chunk(cs));
 	ahead = (nahead - 1) * group;
-
 	for (d = 0; d < meta->info.data_chunks; d += VSS_RECORDS_PER_BLOCK) {
 		struct vss_exc_block_disk *block;
 		struct dm_buffer *b;
-		u32 rec;
+		bool torn;
 
 		/* the metadata chunks of the next groups are read ahead */
 		if (d == 0) {
@@ -671,112 +805,118 @@ static int vss_load_records(struct vss_meta *meta, struct vss_index *index,
 			dm_bufio_prefetch(meta->bufio, vss_data_to_block(d + ahead, cs),
 					  vss_blocks_per_chunk(cs));
 		}
-		r = vss_exc_get(meta, d, &b, &block);
+		r = vss_exc_read(meta, d, &b, &block, &torn);
 		if (r) {
 			*error = r == -EUCLEAN ? "Store exception block is corrupt" :
 				 "Store exception block could not be read";
-			goto out;
+			return r;
 		}
-		for (rec = 0; rec < VSS_RECORDS_PER_BLOCK; rec++) {
-			const struct vss_exc_disk *e = &block->rec[rec];
-			u64 ochunk = le32_to_cpu(e->origin_chunk);
-			u32 seq = le32_to_cpu(e->seq), epoch = le32_to_cpu(e->epoch);
+		if (torn) {
+			u64 blocknr = vss_data_to_block(d, cs);
 
-			if (!epoch)
-				continue;
-			if (d + rec >= meta->info.data_chunks ||
-			    ochunk >= meta->info.origin_chunks ||
-			    (meta->version == 1 && seq) ||	/* a 64-bit origin_chunk there */
-			    epoch > meta->last_epoch) {
-				*error = "Store exception record is out of range";
-				r = -EUCLEAN;
-				break;
-			}
-			if (meta->version > 1 && vss_seq_unsynced(seq, meta->synced_seq)) {
-				int match = vss_copy_matches(meta, &copy, d + rec, ochunk,
-							     le32_to_cpu(e->data_csum));
-
-				if (match < 0) {
-					r = match;
-					*error = r == -ENOMEM ? "Cannot allocate a chunk buffer" :
-						 "Store data chunk could not be read";
-					break;
-				}
-				if ((u32)(seq - meta->synced_seq) > (u32)(newest - meta->synced_seq))
-					newest = seq;
-				if (!match) {	/* its copy was lost with the crash */
-					if (nr_lost == max_lost) {
-						u32 *n = krealloc_array(lost, max_lost + 64,
-									sizeof(*lost), GFP_KERNEL);
-
-						if (!n) {
-							r = -ENOMEM;
-							*error = "Cannot allocate store metadata";
-							break;
-						}
-						lost = n;
-						max_lost += 64;
-					}
-					lost[nr_lost++] = d + rec;
-					continue;
-				}
-			}
-			/* grown 1.75 times at once: each entry is rehashed about twice */
-			if ((u64)(all.count + 1) * 8 > (u64)all.size * 7) {
-				r = vss_index_reserve(&all, all.count / 2 + 1, NULL);
-				if (r)
-					break;
-			}
-			same = vss_index_find(&all, ochunk, epoch);
-			if (same && same->epoch == epoch) {
-				*error = "Store has two records of one chunk and epoch";
-				r = -EUCLEAN;
-				break;
-			}
-			vss_index_insert(&all, ochunk, d + rec, epoch);
+			r = vss_push((void **)&ld->torn, &ld->nr_torn, &ld->max_torn,
+				     sizeof(blocknr), &blocknr);
+			if (r)
+				*error = "Cannot allocate store metadata";
 		}
+		for (rec = 0; !r && rec < VSS_RECORDS_PER_BLOCK; rec++)
+			r = vss_load_record(meta, ld, &block->rec[rec], d + rec, torn, error);
 		dm_bufio_release(b);
 		if (r)
-			goto out;
+			return r;
 		cond_resched();
 	}
-	if (nr_lost) {
-		DMWARN("store: dropping %u records whose copies a crash lost (their origin writes were never made)",
-		       nr_lost);
-		r = vss_drop_records(meta, lost, nr_lost);
+	return 0;
+}
+
+/*
+ * The records of torn blocks that no checksum proves: a slot reused by the
+ * torn commit whose old record stayed while its data chunk took the new
+ * copy, or damage.  Emptied when no valid snapshot reads them (free space:
+ * the old record of a reused slot is such); a load fails when one does.
+ */
+static int vss_judge_suspects(struct vss_meta *meta, struct vss_load *ld, const u32 *live,
+			      u32 nr_live, char **error)
+{
+	u32 i;
+	int r;
+
+	for (i = 0; i < ld->nr_suspect; i++) {
+		const struct vss_suspect *sp = &ld->suspect[i];
+		u32 prev = vss_index_prev(&ld->all, sp->ochunk, sp->epoch);
+
+		if (vss_live_upto(live, nr_live, prev) != vss_live_upto(live, nr_live, sp->epoch)) {
+			DMERR("store: exception block %llu is torn or damaged: the record of data chunk %u (origin chunk %u) does not match its copy, and a valid snapshot reads it",
+			      (unsigned long long)vss_data_to_block(sp->d, meta->info.chunk_sectors),
+			      sp->d, sp->ochunk);
+			*error = "Store exception block is damaged: a record a snapshot needs does not match its copy";
+			return -EUCLEAN;
+		}
+		r = vss_push((void **)&ld->lost, &ld->nr_lost, &ld->max_lost, sizeof(u32), &sp->d);
 		if (r) {
-			*error = "Cannot write the store's exception blocks";
-			goto out;
+			*error = "Cannot allocate store metadata";
+			return r;
 		}
 	}
-	/* new commits follow every commit on disk */
-	meta->commit_seq = newest;
-	meta->unsynced_records = (u32)(newest - meta->synced_seq);
+	return 0;
+}
 
-	for (i = 0; i < VSS_MAX_SNAPS; i++)
-		if (meta->snaps[i].state == VSS_SNAP_VALID)
-			live[nr_live++] = meta->snaps[i].epoch;
-	sort(live, nr_live, sizeof(u32), vss_cmp_u32, NULL);
+/*
+ * Seal the torn blocks again, in the buffer cache, with the records set
+ * aside already empty; vss_drop_records() then writes them and the rest.
+ */
+static int vss_reseal_torn(struct vss_meta *meta, struct vss_load *ld)
+{
+	u32 cs = meta->info.chunk_sectors, i, k;
+
+	for (i = 0; i < ld->nr_torn; i++) {
+		struct vss_exc_block_disk *block;
+		struct dm_buffer *b;
+
+		block = dm_bufio_read(meta->bufio, ld->torn[i], &b);
+		if (IS_ERR(block))
+			return PTR_ERR(block);
+		for (k = 0; k < ld->nr_lost; k++)
+			if (vss_data_to_block(ld->lost[k], cs) == ld->torn[i])
+				memset(&block->rec[vss_data_to_record(ld->lost[k], cs)], 0,
+				       sizeof(struct vss_exc_disk));
+		vss_block_seal(block, VSS_EXC_MAGIC);
+		dm_bufio_mark_buffer_dirty(b);
+		dm_bufio_release(b);
+	}
+	if (ld->nr_torn)
+		DMWARN("store: %u exception blocks torn by a crash were taken record by record (%u records emptied)",
+		       ld->nr_torn, ld->nr_lost);
+	return 0;
+}
+
+/*
+ * Every live record into index and bitmap, each VALID snapshot's copied
+ * count: a record serves the live snapshots from the first after the
+ * chunk's previous record to its own epoch, live[a..b), counted as +1 at a
+ * and -1 at b, summed once at the end.
+ */
+static int vss_index_live(struct vss_meta *meta, struct vss_load *ld, const u32 *live,
+			  u32 nr_live, struct vss_index *index, unsigned long *bitmap)
+{
+	s64 *delta;
+	u32 i;
+	int r;
 
 	/* at 3/4 load, so that the first commits do not grow it at once */
-	r = vss_index_init(index, max_t(u32, 256, (u64)all.count * 4 / 3 + 1));
+	r = vss_index_init(index, max_t(u32, 256, (u64)ld->all.count * 4 / 3 + 1));
 	if (r)
-		goto nomem;
-	/*
-	 * A record serves the live snapshots from the first after the chunk's
-	 * previous record to its own epoch: live[a..b), counted as +1 at a and
-	 * -1 at b, summed once at the end.
-	 */
+		return r;
 	delta = kcalloc(VSS_MAX_SNAPS + 1, sizeof(*delta), GFP_KERNEL);
 	if (!delta)
-		goto nomem;
-	for (i = 0; i < all.size; i++) {
-		const struct vss_ient *e = &all.slots[i];
+		return -ENOMEM;
+	for (i = 0; i < ld->all.size; i++) {
+		const struct vss_ient *e = &ld->all.slots[i];
 		u32 a, b;
 
 		if (!e->epoch)
 			continue;
-		a = vss_live_upto(live, nr_live, vss_index_prev(&all, e->ochunk, e->epoch));
+		a = vss_live_upto(live, nr_live, vss_index_prev(&ld->all, e->ochunk, e->epoch));
 		b = vss_live_upto(live, nr_live, e->epoch);
 		if (a == b)
 			continue;	/* free space */
@@ -795,16 +935,60 @@ static int vss_load_records(struct vss_meta *meta, struct vss_index *index,
 		if (s->state == VSS_SNAP_VALID)
 			s->copied = delta[vss_live_upto(live, nr_live, s->epoch) - 1];
 	}
-	r = 0;
+	kfree(delta);
+	return 0;
+}
+
+/* Reads every exception block into the index, then drops dead records. */
+static int vss_load_records(struct vss_meta *meta, struct vss_index *index,
+			    unsigned long *bitmap, char **error)
+{
+	struct vss_load ld = { .newest = meta->synced_seq };
+	u32 live[VSS_MAX_SNAPS], nr_live = 0, i;
+	int r;
+
+	r = vss_index_init(&ld.all, 1024);
+	if (r)
+		goto nomem;
+	r = vss_load_blocks(meta, &ld, error);
+	if (r)
+		goto out;
+
+	for (i = 0; i < VSS_MAX_SNAPS; i++)
+		if (meta->snaps[i].state == VSS_SNAP_VALID)
+			live[nr_live++] = meta->snaps[i].epoch;
+	sort(live, nr_live, sizeof(u32), vss_cmp_u32, NULL);
+
+	r = vss_judge_suspects(meta, &ld, live, nr_live, error);
+	if (r)
+		goto out;
+	if (ld.nr_lost)
+		DMWARN("store: emptying %u records whose copies a crash lost (their origin writes were never made) or that no valid snapshot reads",
+		       ld.nr_lost);
+	r = vss_reseal_torn(meta, &ld);
+	if (!r && (ld.nr_lost || ld.nr_torn))
+		r = vss_drop_records(meta, ld.lost, ld.nr_lost);
+	if (r) {
+		*error = "Cannot write the store's exception blocks";
+		goto out;
+	}
+	/* new commits follow every commit on disk */
+	meta->commit_seq = ld.newest;
+	meta->unsynced_records = (u32)(ld.newest - meta->synced_seq);
+
+	r = vss_index_live(meta, &ld, live, nr_live, index, bitmap);
+	if (r)
+		goto nomem;
 	goto out;
 nomem:
 	*error = "Cannot allocate the store index";
 	r = -ENOMEM;
 out:
-	kfree(delta);
-	kvfree(copy);
-	kfree(lost);
-	vss_index_free(&all);
+	kvfree(ld.copy);
+	kfree(ld.lost);
+	kfree(ld.suspect);
+	kfree(ld.torn);
+	vss_index_free(&ld.all);
 	if (r)
 		vss_index_free(index);	/* the caller has none on an error */
 	return r;
@@ -869,6 +1053,7 @@ int vss_meta_open(struct block_device *store_bdev, sector_t store_sectors,
 			goto bad_bufio;
 		}
 		get_random_bytes(meta->uuid, sizeof(meta->uuid));
+		meta->version = VSS_FORMAT_VERSION;
 		meta->info.formatted_now = true;
 	} else {
 		const struct vss_sb_disk *sb;
@@ -921,9 +1106,12 @@ int vss_meta_open(struct block_device *store_bdev, sector_t store_sectors,
 		/*
 		 * A version 1 store becomes version 2 before its first commit
 		 * writes a record with a seq, in both copies, so that neither
-		 * says version 1 over such records.
+		 * says version 1 over such records.  A version 2 store stays
+		 * version 2: its records' data_csum cover their copies only (a
+		 * new store, formatted, is version 3).
 		 */
-		if (meta->version < VSS_FORMAT_VERSION) {
+		if (meta->version == 1) {
+			meta->version = 2;
 			r = vss_meta_write_sb(meta);
 			if (!r)
 				r = vss_meta_write_sb(meta);
@@ -932,7 +1120,6 @@ int vss_meta_open(struct block_device *store_bdev, sector_t store_sectors,
 				vss_index_free(index);
 				goto bad_bitmap;
 			}
-			meta->version = VSS_FORMAT_VERSION;
 		}
 	}
 	kfree(a);

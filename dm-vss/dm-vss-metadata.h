@@ -59,7 +59,7 @@ void vss_meta_set_last_epoch(struct vss_meta *meta, u32 epoch);
  * by data_csum at the next load), and now and then a superblock records the
  * commit as synced so a load checks only the copies of later ones.
  */
-u32 vss_data_csum(const void *data, size_t len);
+u32 vss_copy_crc(const void *data, size_t len);
 
 /* Waits for a number of asynchronous dm_io requests. */
 struct vss_io_wait {
@@ -79,7 +79,7 @@ struct dm_io_request;
 void vss_io_mem(struct dm_io_request *req, void *buf);
 /* Record in exception block d that data chunk d holds ochunk at epoch. */
 int vss_meta_set_record(struct vss_meta *meta, u64 data, u64 ochunk, u32 epoch,
-			u32 data_csum);
+			u32 copy_crc);
 /* Write the exception blocks changed by vss_meta_set_record() (no flush). */
 int vss_meta_write_records(struct vss_meta *meta);
 /* Flush; the commit is done.  records/bytes: its copies. */

@@ -42,7 +42,7 @@
 
 #define VSS_SB_MAGIC		0x31535356U	/* "VSS1" */
 #define VSS_EXC_MAGIC		0x43585356U	/* "VSXC" */
-#define VSS_FORMAT_VERSION	2U	/* written */
+#define VSS_FORMAT_VERSION	3U	/* written by a format */
 #define VSS_FORMAT_VERSION_MIN	1U	/* oldest still read */
 
 #define VSS_MIN_CHUNK_SECTORS	8U	/* 4 KiB */
@@ -100,10 +100,13 @@ struct vss_sb_disk {
  * record with epoch 0 is empty.  A record whose range holds no VALID
  * snapshot is free space.
  *
- * seq is the commit that wrote the record (never 0 in version 2) and
+ * seq is the commit that wrote the record (never 0 in version 2 and 3) and
  * data_csum the crc32c of the copy (seeded and finished like a block's, over
- * vss_copy_bytes() bytes: the chunk, or the origin's short last
- * chunk).  A commit writes its copies and records at once and then flushes,
+ * vss_copy_bytes() bytes: the chunk, or the origin's short last chunk); in
+ * version 3 the crc goes on over the record's first 12 bytes (origin_chunk,
+ * seq and epoch as stored) before it is finished, so that it proves the
+ * whole record, and a record of a torn exception block can be taken on its
+ * own (vss_rec_csum_v3: see doc/on-disk-format.rst).  A commit writes its copies and records at once and then flushes,
  * so after a crash a record may be on disk without its copy; such a record
  * is recognised by its checksum, and only records of commits after
  * synced_seq need checking: those with (seq - synced_seq) mod 2^32 in
@@ -121,6 +124,9 @@ struct vss_exc_disk {
 } __attribute__((packed));
 
 #define VSS_SEQ_WINDOW		1024U
+
+/* Bytes of a record that a version 3 data_csum covers after the copy. */
+#define VSS_REC_CSUM_BYTES	12U
 
 /* Whether a record of commit seq needs its copy checked. */
 static inline int vss_seq_unsynced(__u32 seq, __u32 synced_seq)

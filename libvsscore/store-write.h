@@ -69,12 +69,20 @@ int vss_store_set_record(struct vss_store *store, uint64_t data_chunk,
 			 uint64_t origin_chunk, uint32_t epoch);
 /**
  * vss_store_set_record_seq() - the same, with the commit sequence number
- * and copy checksum of format version 2 (vss_store_set_record() writes 0
+ * and data_csum (vss_store_rec_csum(); vss_store_set_record() writes 0
  * for both: a record whose copy is never checked).
  */
 int vss_store_set_record_seq(struct vss_store *store, uint64_t data_chunk,
 			     uint64_t origin_chunk, uint32_t epoch, uint32_t seq,
 			     uint32_t data_csum);
+
+/**
+ * vss_store_rec_csum() - a record's data_csum in format version @version,
+ * from the crc32c of its copy (seeded with ~0, not finished): version 3
+ * goes on over the record's origin_chunk, seq and epoch (vss-ondisk.h).
+ */
+struct vss_exc_disk;
+uint32_t vss_store_rec_csum(uint32_t version, uint32_t copy_crc, const struct vss_exc_disk *rec);
 
 /**
  * vss_store_write_sb() - write the snapshot table to the copy the next

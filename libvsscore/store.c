@@ -45,6 +45,8 @@ struct store_rec {
 	uint32_t ochunk;
 	uint32_t epoch;
 	uint32_t data;
+	/* of a torn block, not proven by its data_csum: fine only if free */
+	bool unproven;
 };
 
 struct vss_store {
@@ -696,11 +698,23 @@ struct scan {
 };
 
 /*
- * A record of a commit after synced_seq: does its data chunk hold the copy
- * it describes?  1 yes, 0 no (a crash lost the copy), < 0 a read error.
+ * A record's data_csum from its copy's crc32c (not finished): version 3
+ * covers the record's origin_chunk, seq and epoch too (vss-ondisk.h).
+ */
+uint32_t vss_store_rec_csum(uint32_t version, uint32_t copy_crc, const struct vss_exc_disk *rec)
+{
+	if (version >= 3)
+		copy_crc = vss_crc32c(copy_crc, rec, VSS_REC_CSUM_BYTES);
+	return copy_crc ^ VSS_CSUM_XOR;
+}
+
+/*
+ * A record of a commit after synced_seq, or of a torn block: does its data
+ * chunk hold the copy it describes?  1 yes, 0 no (a crash lost the copy),
+ * < 0 a read error.
  */
 static int copy_matches(struct vss_store *s, struct scan *sc, uint64_t d, uint64_t ochunk,
-			uint32_t csum)
+			const struct vss_exc_disk *rec)
 {
 	uint32_t cs = s->info.chunk_sectors;
 	uint64_t len = vss_copy_bytes(s->info.origin_sectors, cs, ochunk);
@@ -714,11 +728,12 @@ static int copy_matches(struct vss_store *s, struct scan *sc, uint64_t d, uint64
 	r = store_read(s, sc->copy, (size_t)len, vss_data_to_chunk(d, cs) * cs * SECTOR_BYTES);
 	if (r)
 		return r;
-	return (vss_crc32c(0xFFFFFFFFU, sc->copy, (size_t)len) ^ VSS_CSUM_XOR) == csum;
+	return vss_store_rec_csum(s->info.version, vss_crc32c(0xFFFFFFFFU, sc->copy, (size_t)len),
+				  rec) == le32toh(rec->data_csum);
 }
 
 static int add_rec(struct vss_store *s, struct scan *sc, uint32_t ochunk, uint32_t epoch,
-		   uint32_t data)
+		   uint32_t data, bool unproven)
 {
 	if (s->nr_recs == sc->cap) {
 		size_t cap = sc->cap ? sc->cap * 2 : 4096;
@@ -732,6 +747,7 @@ static int add_rec(struct vss_store *s, struct scan *sc, uint32_t ochunk, uint32
 	s->recs[s->nr_recs].ochunk = ochunk;
 	s->recs[s->nr_recs].epoch = epoch;
 	s->recs[s->nr_recs].data = data;
+	s->recs[s->nr_recs].unproven = unproven;
 	s->nr_recs++;
 	return 0;
 }
@@ -742,6 +758,7 @@ static int scan_block(struct vss_store *s, struct scan *sc, const unsigned char 
 {
 	const struct vss_exc_block_disk *blk = (const void *)buf;
 	const char *what = NULL, *name = NULL;
+	bool torn = false;
 	unsigned int i;
 	int r;
 
@@ -751,9 +768,18 @@ static int scan_block(struct vss_store *s, struct scan *sc, const unsigned char 
 	} else if (block_word(buf, 0) != VSS_EXC_MAGIC) {
 		name = "exc-bad-magic";
 		what = "bad magic";
-	} else if (block_word(buf, 1) != vss_store_block_csum(buf)) {
+	} else if (block_word(buf, 1) != vss_store_block_csum(buf) &&
+		   (s->info.version < 3 || le64toh(blk->blocknr) != blocknr)) {
 		name = "exc-bad-csum";
 		what = "bad checksum";
+	} else if (block_word(buf, 1) != vss_store_block_csum(buf)) {
+		/* version 3: each record proves itself (vss-ondisk.h) */
+		torn = true;
+		report(s, VSS_STORE_NONFATAL, "exc-torn",
+		       "exception block %" PRIu64 " (byte offset %" PRIu64 "): bad checksum, as a "
+		       "write torn by a crash leaves it: its records are taken one by one, each "
+		       "proven by its data_csum; dm-vss seals it again at the next load",
+		       blocknr, blocknr * VSS_BLOCK_SIZE);
 	}
 	if (name) {
 		report(s, VSS_STORE_FATAL, name, "exception block %" PRIu64 " (byte offset %" PRIu64
@@ -812,8 +838,10 @@ static int scan_block(struct vss_store *s, struct scan *sc, const unsigned char 
 			       i, blocknr, epoch, sc->last_epoch);
 			continue;
 		}
-		if (s->info.version > 1 && vss_seq_unsynced(seq, s->info.synced_seq)) {
-			r = copy_matches(s, sc, d, ochunk, csum);
+		if (torn || (s->info.version > 1 && vss_seq_unsynced(seq, s->info.synced_seq))) {
+			bool unsynced = vss_seq_unsynced(seq, s->info.synced_seq);
+
+			r = copy_matches(s, sc, d, ochunk, rec);
 			if (r == -ENOMEM)
 				return r;
 			if (r < 0) {
@@ -822,7 +850,15 @@ static int scan_block(struct vss_store *s, struct scan *sc, const unsigned char 
 				       "): read error: %s", d, i, blocknr, strerror(-r));
 				continue;
 			}
-			s->info.unsynced_records++;
+			if (unsynced)
+				s->info.unsynced_records++;
+			if (!r && !unsynced) {
+				/* torn, of a synced commit: free space, or damage (derive_usage) */
+				r = add_rec(s, sc, (uint32_t)ochunk, epoch, (uint32_t)d, true);
+				if (r)
+					return r;
+				continue;
+			}
 			if (!r) {
 				report(s, VSS_STORE_NONFATAL, "rec-copy-lost",
 				       "record %u of block %" PRIu64 ": data chunk %" PRIu64
@@ -835,7 +871,7 @@ static int scan_block(struct vss_store *s, struct scan *sc, const unsigned char 
 				continue;
 			}
 		}
-		r = add_rec(s, sc, (uint32_t)ochunk, epoch, (uint32_t)d);
+		r = add_rec(s, sc, (uint32_t)ochunk, epoch, (uint32_t)d, false);
 		if (r)
 			return r;
 	}
@@ -954,6 +990,25 @@ static void derive_usage(struct vss_store *s, uint64_t data_chunks)
 		const struct store_rec *last = out ? &s->recs[out - 1] : NULL;
 		uint32_t prev = last && last->ochunk == r.ochunk ? last->epoch : 0;
 		unsigned int lo, hi;
+
+		if (r.unproven) {
+			/* as dm-vss loads it: emptied if free, else the store is refused */
+			lo = live_upto(live, nr_live, prev);
+			hi = live_upto(live, nr_live, r.epoch);
+			if (lo < hi)
+				report(s, VSS_STORE_FATAL, "rec-torn-unproven",
+				       "the record of data chunk %" PRIu32 " (origin chunk %" PRIu32
+				       ", epoch %" PRIu32 ") is in a torn exception block and does not "
+				       "match its copy, and a valid snapshot reads it",
+				       r.data, r.ochunk, r.epoch);
+			else
+				report(s, VSS_STORE_NONFATAL, "rec-torn-free",
+				       "the record of data chunk %" PRIu32 " (origin chunk %" PRIu32
+				       ") is in a torn exception block and does not match its copy; "
+				       "no valid snapshot reads it: dm-vss empties it at the next load",
+				       r.data, r.ochunk);
+			continue;
+		}
 
 		if (last && last->ochunk == r.ochunk && last->epoch == r.epoch) {
 			report(s, VSS_STORE_FATAL, "rec-duplicate",

@@ -41,6 +41,10 @@ content() {
 
 poke() { mk poke "$@"; }
 
+# as_v2: the store says format version 2 (both superblock copies), whose
+# records' data_csum cover their copies only: no record proves itself.
+as_v2() { poke 8 2 && mk seal 0 && poke 4104 2 && mk seal 4096; }
+
 @test "--help prints the usage on stdout and exits 0" {
 	run --separate-stderr check --help
 	[ "$status" -eq 0 ]
@@ -142,12 +146,22 @@ poke() { mk poke "$@"; }
 	[ "$status" -eq 7 ]
 }
 
-@test "one byte of an exception block: fatal exc-bad-csum naming the block" {
+@test "one byte of an exception block: version 2, fatal exc-bad-csum naming the block; version 3, the records judged one by one" {
 	content
+	as_v2
 	poke $((258 * 4096 + 16 + 5 * 16)) 0x01
 	run check "$S"
 	[ "$status" -eq 7 ]
 	[ "$output" = "$S: fatal: exception block 258 (byte offset 1056768): bad checksum [exc-bad-csum]" ]
+
+	# version 3: the block is taken as a torn one; the damaged record (of
+	# data chunk 260, read by snapshots 1 and 5) proves nothing: fatal
+	content
+	poke $((258 * 4096 + 16 + 5 * 16)) 0x01
+	run check "$S"
+	[ "$status" -eq 7 ]
+	[[ "$output" == *"$S: non-fatal: exception block 258 (byte offset 1056768): bad checksum, as a write torn by a crash leaves it"*"[exc-torn]"* ]]
+	[[ "$output" == *"$S: fatal: the record of data chunk 260 (origin chunk 1, epoch 5) is in a torn exception block and does not match its copy, and a valid snapshot reads it [rec-torn-unproven]"* ]]
 }
 
 @test "a record field changed under a valid checksum: fatal rec-origin-beyond" {
@@ -179,13 +193,13 @@ poke() { mk poke "$@"; }
 
 @test "superblock fields: version, flags, chunk size" {
 	fresh
-	poke 8 3
+	poke 8 4
 	mk seal 0
-	poke 4104 3
+	poke 4104 4
 	mk seal 4096
 	run check "$S"
 	[ "$status" -eq 7 ]
-	[[ "$output" == *"superblock A: unknown format version 3 (this reader knows 1 to 2)"*"[sb-version]"* ]]
+	[[ "$output" == *"superblock A: unknown format version 4 (this reader knows 1 to 3)"*"[sb-version]"* ]]
 
 	fresh
 	poke 12 1
@@ -279,7 +293,7 @@ poke() { mk poke "$@"; }
 		(.superblock_copies | length == 2) and
 		(.superblock_copies[0] | .copy == "A" and .valid == true and .seq == 1 and .in_use == false) and
 		(.superblock_copies[1] | .copy == "B" and .seq == 2 and .in_use == true) and
-		(.superblock | .copy == "B" and .seq == 2 and .version == 2 and .flags == 0 and .synced_seq == 0 and
+		(.superblock | .copy == "B" and .seq == 2 and .version == 3 and .flags == 0 and .synced_seq == 0 and
 			.chunk_sectors == 8 and .origin_sectors == 16384 and .store_chunks == 1024 and
 			.data_chunks == 1018 and .nr_snaps == 2 and .last_epoch == 5 and
 			(.uuid | test("^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"))) and
@@ -302,6 +316,7 @@ poke() { mk poke "$@"; }
 
 @test "--json on a damaged store: findings in the JSON, exit 7" {
 	content
+	as_v2
 	poke 300 0x55
 	poke $((258 * 4096 + 100)) 0x55
 	run --separate-stderr check --json "$S"

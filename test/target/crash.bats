@@ -3,9 +3,11 @@
 # Power cuts: a workload writes the origin of a vss-origin device while
 # snapshots are created and deleted, all of it recorded by dm-log-writes;
 # the log is then replayed to many crash points (every mark, flushes as
-# they completed and torn in the middle with several random draws, other
-# entries sampled evenly), and at each point the store must load, or be
-# refused cleanly with vss-check and its store reader agreeing; every
+# they completed and torn in the middle with several random draws, sector
+# by sector as on a device that writes only 512 bytes atomically, other
+# entries sampled evenly), and at each point the store must load (a torn
+# exception block is taken record by record: format version 3), with
+# vss-check and its store reader agreeing; every
 # snapshot whose create had returned must read back the content recorded at
 # its creation or be reported invalid (EIO); the origin must hold a state
 # the workload could have left.  One process (test/tools/crash-check)
@@ -15,7 +17,8 @@
 #   scripts/crash-test                 (boots the VM; VSS_LONG=1: long mode)
 #   scripts/vm-run -- bats test/target/crash.bats
 #
-# CRASH_POINTS, CRASH_ROUNDS, CRASH_SEED, CRASH_TORN, CRASH_BUDGET, CRASH_SETS and
+# CRASH_POINTS, CRASH_ROUNDS, CRASH_SEED, CRASH_TORN, CRASH_PIECE (4096: 4 KiB
+# pieces), CRASH_BUDGET, CRASH_SETS and
 # CRASH_CHECK_EVERY override the mode's numbers.
 
 load crash-helpers
@@ -30,7 +33,9 @@ setup_file() { crash_setup_file; }
 		rounds=${CRASH_ROUNDS:-30} points=${CRASH_POINTS:-6000}
 	fi
 	seed=${CRASH_SEED:-$RANDOM}
-	echo "# workload: $rounds rounds, seed $seed (CRASH_SEED=$seed repeats it)" >&3
+	# torn points keep or lose each 512-byte sector of the volatile writes
+	export REPLAY_PIECE=${CRASH_PIECE:-512}
+	echo "# workload: $rounds rounds, seed $seed (CRASH_SEED=$seed repeats it); torn in pieces of $REPLAY_PIECE bytes" >&3
 	t0=$SECONDS
 	crash_record_setup
 	crash_workload "$rounds" "$seed"
@@ -47,4 +52,6 @@ setup_file() { crash_setup_file; }
 	check_dmesg
 	((CR_N_POINTS > 0))
 	((CR_N_FAIL == 0))
+	# no crash point leaves a store the kernel refuses
+	((CR_N_REFUSED == 0))
 }

@@ -113,7 +113,7 @@ kernel_store() {
 	[ "$status" -eq 0 ]
 	[ -z "$output" ]
 	check --json "$STORE" | jq -e '
-		.superblock.seq == 1 and .superblock.version == 2 and .superblock.synced_seq == 0 and
+		.superblock.seq == 1 and .superblock.version == 3 and .superblock.synced_seq == 0 and
 		.superblock.chunk_sectors == 8 and .superblock.origin_sectors == 16384 and
 		.superblock.store_chunks == 1024 and .superblock.data_chunks == 1018 and
 		.superblock.nr_snaps == 0 and .superblock.last_epoch == 0 and

@@ -213,6 +213,7 @@ int main(int argc, char **argv)
 			i += 3;
 		} else if (!strcmp(op, "recsum")) {
 			struct vss_store_info info;
+			struct vss_exc_disk rec = { 0 };
 			uint64_t off, len;
 			void *buf;
 
@@ -227,9 +228,14 @@ int main(int argc, char **argv)
 				die("recsum", ENOMEM);
 			put_store();
 			raw_io(off, buf, (size_t)len, 0);
+			rec.origin_chunk = htole32((uint32_t)num(argv[i + 1]));
+			rec.seq = htole32((uint32_t)num(argv[i + 3]));
+			rec.epoch = htole32((uint32_t)num(argv[i + 2]));
 			r = vss_store_set_record_seq(get_store(), num(argv[i]), num(argv[i + 1]),
 						     (uint32_t)num(argv[i + 2]), (uint32_t)num(argv[i + 3]),
-						     vss_crc32c(0xFFFFFFFFU, buf, (size_t)len) ^ VSS_CSUM_XOR);
+						     vss_store_rec_csum(info.version,
+									vss_crc32c(0xFFFFFFFFU, buf, (size_t)len),
+									&rec));
 			free(buf);
 			if (r)
 				die("recsum", r);

@@ -19,7 +19,8 @@
  *         torn    a power cut while the flush INDEX was in flight: every
  *                 entry up to the last flush before INDEX, the FUA writes
  *                 after it, and of the other writes after it (the volatile
- *                 ones) a random choice, 4 KiB piece by piece (SEED).
+ *                 ones) a random choice, 4 KiB piece by piece (SEED), or
+ *                 sector by sector with REPLAY_PIECE=512.
  *       IMAGE is rewritten from the replayed state at each point, so what
  *       a check wrote to it does not leak into the next point.
  *
@@ -71,7 +72,22 @@
 #define LW_META (1u << 4)
 
 #define SECT 512u
-#define PIECE 4096u
+#define PAGE 4096u
+
+/*
+ * A torn point keeps or loses the volatile writes piece by piece: 4 KiB,
+ * or the sector (512 bytes, a device that writes only a sector at a time
+ * atomically) when REPLAY_PIECE=512 is in the environment.
+ */
+static uint64_t piece = PAGE;
+
+static void piece_from_env(void)
+{
+	const char *p = getenv("REPLAY_PIECE");
+
+	if (p && !strcmp(p, "512"))
+		piece = SECT;
+}
 #define PAT_MAGIC 0x50535356u	/* "VSSP" */
 
 struct entry {
@@ -258,8 +274,8 @@ static void sync_image(unsigned char *map, const unsigned char *img)
 {
 	uint64_t o, n;
 
-	for (o = 0; o < dev_size; o += PIECE) {
-		n = dev_size - o < PIECE ? dev_size - o : PIECE;
+	for (o = 0; o < dev_size; o += PAGE) {
+		n = dev_size - o < PAGE ? dev_size - o : PAGE;
 		if (memcmp(map + o, img + o, n))
 			memcpy(map + o, img + o, n);
 	}
@@ -278,6 +294,7 @@ struct replayer {
 
 static void replayer_init(struct replayer *r, uint64_t size)
 {
+	piece_from_env();
 	memset(r, 0, sizeof(*r));
 	dev_size = size;
 	r->cur = calloc(1, size);
@@ -332,7 +349,7 @@ static const unsigned char *replay_to(struct replayer *r, uint64_t idx, const ch
 			continue;
 		}
 		for (p = 0; p < e->len; ) {
-			uint64_t end = (e->off + p) / PIECE * PIECE + PIECE - e->off;
+			uint64_t end = (e->off + p) / piece * piece + piece - e->off;
 
 			if (end > e->len)
 				end = e->len;

@@ -527,7 +527,7 @@ static void test_sb_fields(void **state)
 		const char *name;
 		const char *text;
 	} cases[] = {
-		{ offsetof(struct vss_sb_disk, version), 3, 4, "sb-version", "unknown format version 3" },
+		{ offsetof(struct vss_sb_disk, version), 4, 4, "sb-version", "unknown format version 4" },
 		{ offsetof(struct vss_sb_disk, version), 0, 4, "sb-version", "unknown format version 0" },
 		{ offsetof(struct vss_sb_disk, flags), 4, 4, "sb-flags", "unknown feature flags 0x4" },
 		{ offsetof(struct vss_sb_disk, chunk_sectors), 24, 4, "sb-chunk-size", "chunk_sectors 24" },
@@ -728,15 +728,19 @@ static void test_exception_block_damage(void **state)
 	struct vss_store_info info;
 
 	(void)state;
-	/* One byte of a record. */
+	/*
+	 * One byte of a record (data chunk 260's origin_chunk): in version 3
+	 * the block's records are taken one by one, as after a torn write,
+	 * and that one is out of range: fatal.
+	 */
 	fx = fix_content();
 	fx->img[b1 * VSS_BLOCK_SIZE + 16 + 16 * 5 + 2] ^= 0x10;
 	info = fix_check(fx);
-	snprintf(text, sizeof(text), "exception block %llu (byte offset %llu): bad checksum",
+	snprintf(text, sizeof(text), "exception block %llu (byte offset %llu): bad checksum, as",
 		 (unsigned long long)b1, (unsigned long long)b1 * VSS_BLOCK_SIZE);
-	assert_found(fx, "exc-bad-csum", VSS_STORE_FATAL, text);
+	assert_found(fx, "exc-torn", VSS_STORE_NONFATAL, text);
+	assert_found(fx, "rec-origin-beyond", VSS_STORE_FATAL, "record 5 of block");
 	assert_int_equal(info.nr_fatal, 1);
-	assert_int_equal(info.exc_blocks_bad, 1);
 	fix_free(fx);
 
 	/* The magic. */
@@ -849,11 +853,86 @@ static void test_record_damage(void **state)
 	fix_free(fx);
 }
 
-/* The crc32c a version 2 record keeps of data chunk d's copy (4 KiB chunks). */
-static uint32_t copy_csum(struct fix *fx, uint64_t d)
+/* The data_csum of a record of data chunk d in a store of 4 KiB chunks. */
+static uint32_t rec_csum(struct fix *fx, uint32_t version, uint64_t d, uint32_t ochunk,
+			 uint32_t epoch, uint32_t seq)
 {
-	return vss_crc32c(0xFFFFFFFFU, fx->img + vss_data_to_chunk(d, 8) * 4096, 4096) ^
-	       VSS_CSUM_XOR;
+	struct vss_exc_disk rec = {
+		.origin_chunk = htole32(ochunk), .seq = htole32(seq), .epoch = htole32(epoch),
+	};
+
+	return vss_store_rec_csum(version, vss_crc32c(0xFFFFFFFFU, fx->img +
+						       vss_data_to_chunk(d, 8) * 4096, 4096), &rec);
+}
+
+/* A record with the data_csum of a version 3 store (the fixture's). */
+static void set_rec(struct fix *fx, uint64_t d, uint32_t ochunk, uint32_t epoch, uint32_t seq,
+		    uint32_t flip)
+{
+	assert_int_equal(vss_store_set_record_seq(fx->store, d, ochunk, epoch, seq,
+						  rec_csum(fx, 3, d, ochunk, epoch, seq) ^ flip), 0);
+}
+
+/* Tear the exception block of data chunk d: its checksum no longer matches. */
+static void tear_block(struct fix *fx, uint64_t d)
+{
+	fx->img[vss_data_to_block(d, 8) * 4096 + 4] ^= 0x5a;
+}
+
+static void test_torn_blocks(void **state)
+{
+	struct vss_store_info info;
+	uint64_t d;
+	struct fix *fx;
+
+	(void)state;
+	/* Every record of the torn block proves itself: all taken, non-fatal. */
+	fx = fix_content();
+	memset(fx->img + vss_data_to_chunk(1, 8) * 4096, 0x3c, 4096);
+	set_rec(fx, 0, 5, 1, 0, 0);
+	set_rec(fx, 1, 9, 2, 1, 0);
+	tear_block(fx, 0);
+	info = fix_check(fx);
+	assert_int_equal(info.nr_fatal, 0);
+	assert_found(fx, "exc-torn", VSS_STORE_NONFATAL, "bad checksum, as a write torn by a crash");
+	assert_int_equal(info.used_chunks, 3);
+	assert_int_equal(vss_store_lookup(fx->store, 8, 9, &d), 0);
+	assert_int_equal(d, 1);
+	fix_free(fx);
+
+	/* A record a valid snapshot reads, not proven: fatal. */
+	fx = fix_content();
+	set_rec(fx, 0, 5, 1, 0, 0);
+	set_rec(fx, 2, 10, 1, 0, 1);
+	tear_block(fx, 0);
+	info = fix_check(fx);
+	assert_found(fx, "rec-torn-unproven", VSS_STORE_FATAL,
+		     "the record of data chunk 2 (origin chunk 10, epoch 1)");
+	fix_free(fx);
+
+	/* The same record when no valid snapshot reads it (7 invalid): non-fatal. */
+	fx = fix_content();
+	assert_int_equal(vss_store_snap_set_state(fx->store, 7, VSS_SNAP_INVALID), 0);
+	assert_int_equal(vss_store_write_sb(fx->store), 0);
+	assert_int_equal(vss_store_write_sb(fx->store), 0);
+	set_rec(fx, 0, 5, 1, 0, 0);
+	set_rec(fx, 2, 10, 1, 0, 1);
+	tear_block(fx, 0);
+	info = fix_check(fx);
+	assert_int_equal(info.nr_fatal, 0);
+	assert_found(fx, "rec-torn-free", VSS_STORE_NONFATAL, "data chunk 2 (origin chunk 10)");
+	fix_free(fx);
+
+	/* A version 2 store cannot prove its records: its torn block is fatal. */
+	fx = fix_content();
+	for (int c = 0; c < 2; c++) {
+		sb_at(fx, c)->version = htole32(2);
+		reseal(fx, c);
+	}
+	tear_block(fx, 0);
+	info = fix_check(fx);
+	assert_found(fx, "exc-bad-csum", VSS_STORE_FATAL, "bad checksum");
+	fix_free(fx);
 }
 
 static void test_unsynced_copies(void **state)
@@ -869,9 +948,8 @@ static void test_unsynced_copies(void **state)
 	 */
 	fx = fix_content();
 	memset(fx->img + vss_data_to_chunk(1, 8) * 4096, 0x5a, 4096);
-	assert_int_equal(vss_store_set_record_seq(fx->store, 0, 5, 1, 1, copy_csum(fx, 0)), 0);
-	assert_int_equal(vss_store_set_record_seq(fx->store, 1, 9, 2, 2, copy_csum(fx, 1) ^ 1),
-			 0);
+	set_rec(fx, 0, 5, 1, 1, 0);
+	set_rec(fx, 1, 9, 2, 2, 1);
 	info = fix_check(fx);
 	assert_int_equal(info.nr_fatal, 0);
 	assert_int_equal(info.unsynced_records, 2);
@@ -957,6 +1035,7 @@ int main(void)
 		cmocka_unit_test(test_origin_size),
 		cmocka_unit_test(test_sb_reserved_and_parity),
 		cmocka_unit_test(test_unsynced_copies),
+		cmocka_unit_test(test_torn_blocks),
 		cmocka_unit_test(test_snapshot_table),
 		cmocka_unit_test(test_exception_block_damage),
 		cmocka_unit_test(test_record_damage),
