@@ -752,6 +752,47 @@ static int add_rec(struct vss_store *s, struct scan *sc, uint32_t ochunk, uint32
 	return 0;
 }
 
+/*
+ * Take a record that passed the range checks: its copy checked first when
+ * its commit is after synced_seq (a crash may have lost the copy) or its
+ * block is torn (only a version 3 data_csum proves a record).  Record i of
+ * block blocknr, for the messages.  0, or -ENOMEM.
+ */
+static int scan_record(struct vss_store *s, struct scan *sc, const struct vss_exc_disk *rec,
+		       uint64_t d, uint64_t ochunk, bool torn, unsigned int i, uint64_t blocknr)
+{
+	uint32_t seq = le32toh(rec->seq), epoch = le32toh(rec->epoch);
+	bool unsynced = s->info.version > 1 && vss_seq_unsynced(seq, s->info.synced_seq);
+	int r;
+
+	if (!torn && !unsynced)
+		return add_rec(s, sc, (uint32_t)ochunk, epoch, (uint32_t)d, false);
+	r = copy_matches(s, sc, d, ochunk, rec);
+	if (r == -ENOMEM)
+		return r;
+	if (r < 0) {
+		report(s, VSS_STORE_FATAL, "data-read-error",
+		       "data chunk %" PRIu64 " (of record %u of block %" PRIu64
+		       "): read error: %s", d, i, blocknr, strerror(-r));
+		return 0;
+	}
+	if (unsynced)
+		s->info.unsynced_records++;
+	if (r)
+		return add_rec(s, sc, (uint32_t)ochunk, epoch, (uint32_t)d, false);
+	if (!unsynced)	/* torn, of a synced commit: free space, or damage (derive_usage) */
+		return add_rec(s, sc, (uint32_t)ochunk, epoch, (uint32_t)d, true);
+	report(s, VSS_STORE_NONFATAL, "rec-copy-lost",
+	       "record %u of block %" PRIu64 ": data chunk %" PRIu64
+	       " does not hold the copy of origin chunk %" PRIu64
+	       " (commit %" PRIu32 ", after the last synced commit %" PRIu32
+	       "): a crash came before the copy was durable, and before its"
+	       " origin write; dm-vss empties the record at the next load",
+	       i, blocknr, d, ochunk, seq, s->info.synced_seq);
+	s->info.lost_records++;
+	return 0;
+}
+
 /* Verify one exception block and take its records; d0 is its first data chunk. */
 static int scan_block(struct vss_store *s, struct scan *sc, const unsigned char *buf,
 		      uint64_t blocknr, uint64_t d0)
@@ -838,40 +879,7 @@ static int scan_block(struct vss_store *s, struct scan *sc, const unsigned char 
 			       i, blocknr, epoch, sc->last_epoch);
 			continue;
 		}
-		if (torn || (s->info.version > 1 && vss_seq_unsynced(seq, s->info.synced_seq))) {
-			bool unsynced = vss_seq_unsynced(seq, s->info.synced_seq);
-
-			r = copy_matches(s, sc, d, ochunk, rec);
-			if (r == -ENOMEM)
-				return r;
-			if (r < 0) {
-				report(s, VSS_STORE_FATAL, "data-read-error",
-				       "data chunk %" PRIu64 " (of record %u of block %" PRIu64
-				       "): read error: %s", d, i, blocknr, strerror(-r));
-				continue;
-			}
-			if (unsynced)
-				s->info.unsynced_records++;
-			if (!r && !unsynced) {
-				/* torn, of a synced commit: free space, or damage (derive_usage) */
-				r = add_rec(s, sc, (uint32_t)ochunk, epoch, (uint32_t)d, true);
-				if (r)
-					return r;
-				continue;
-			}
-			if (!r) {
-				report(s, VSS_STORE_NONFATAL, "rec-copy-lost",
-				       "record %u of block %" PRIu64 ": data chunk %" PRIu64
-				       " does not hold the copy of origin chunk %" PRIu64
-				       " (commit %" PRIu32 ", after the last synced commit %" PRIu32
-				       "): a crash came before the copy was durable, and before its"
-				       " origin write; dm-vss empties the record at the next load",
-				       i, blocknr, d, ochunk, seq, s->info.synced_seq);
-				s->info.lost_records++;
-				continue;
-			}
-		}
-		r = add_rec(s, sc, (uint32_t)ochunk, epoch, (uint32_t)d, false);
+		r = scan_record(s, sc, rec, d, ochunk, torn, i, blocknr);
 		if (r)
 			return r;
 	}
