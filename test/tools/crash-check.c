@@ -969,12 +969,12 @@ static void sync_files(const unsigned char *state)
 {
 	uint64_t o;
 
-	for (o = 0; o < osize; o += PIECE)
-		if (memcmp(cur->omap + o, state + o, PIECE))
-			memcpy(cur->omap + o, state + o, PIECE);
-	for (o = 0; o < ssize; o += PIECE)
-		if (memcmp(cur->smap + o, state + osize + o, PIECE))
-			memcpy(cur->smap + o, state + osize + o, PIECE);
+	for (o = 0; o < osize; o += PAGE)
+		if (memcmp(cur->omap + o, state + o, PAGE))
+			memcpy(cur->omap + o, state + o, PAGE);
+	for (o = 0; o < ssize; o += PAGE)
+		if (memcmp(cur->smap + o, state + osize + o, PAGE))
+			memcpy(cur->smap + o, state + osize + o, PAGE);
 }
 
 static void check_point(uint64_t idx, const char *mode, const unsigned char *state)
@@ -1218,7 +1218,7 @@ static int cmd_run(int argc, char **argv)
 		die("run: an option is missing");
 	load_log(o_log);
 	split_sets(o_lists);
-	if (osize % PIECE || ssize % PIECE)
+	if (osize % PAGE || ssize % PAGE)
 		die("the images must be multiples of 4 KiB");
 	osect = osize / SECT;
 	replayer_init(&r, osize + ssize);
