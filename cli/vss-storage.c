@@ -19,6 +19,7 @@
 
 #include "cli-common.h"
 #include "libvsscore.h"
+#include "report.h"
 
 /* A power-of-two size from lo to hi bytes: 0, or VSS_EXIT_USAGE (printed). */
 static int parse_pow2(const char *option, const char *value, uint64_t lo, uint64_t hi,
@@ -141,6 +142,24 @@ static int do_list(struct vss_ctx *ctx, int json)
 	}
 	free(st);
 	return 0;
+}
+
+/* After add: which volume, with which provider (chosen or named), on which store. */
+static void said_enabled(struct vss_ctx *ctx, const char *vol, const char *store)
+{
+	struct vss_storage_info *st = NULL;
+	char path[300] = "";
+	size_t n = 0, i;
+
+	if (vss_opt_quiet || vss_storage_list(ctx, &st, &n))
+		return;
+	if (vss_cli_volume_path(ctx, vol, path, sizeof(path)))
+		path[0] = '\0';
+	for (i = 0; i < n; i++)
+		if (!strcmp(st[i].store, store) || !strcmp(st[i].volume, path))
+			printf("Shadow copies enabled for %s: provider %s, store %s.\n", st[i].volume,
+			       st[i].provider, st[i].store);
+	free(st);
 }
 
 /* vss.conf's defaults, and the help texts that show them. */
@@ -344,6 +363,8 @@ int main(int argc, char **argv)
 		o.wrap_name = name;
 		o.wipe = wipe;
 		r = vss_storage_add(ctx, &o);
+		if (!r)
+			said_enabled(ctx, vol, dev);
 	} else if (!strcmp(cmd, "resize")) {
 		r = vss_storage_resize(ctx, vol, o.max_bytes);
 	} else {

@@ -27,7 +27,10 @@ teardown() {
 	l=$(make_loop 32M vol)
 	store=$(make_loop 32M store)
 	dm_create "$VOL" --table "0 $((32 * 2048)) linear $l 0"
-	vss-storage add --for "/dev/mapper/$VOL" --on "$store"
+	# add says which provider it chose (none was named)
+	run --separate-stderr vss-storage add --for "/dev/mapper/$VOL" --on "$store"
+	[ "$status" -eq 0 ]
+	[ "$output" = "Shadow copies enabled for /dev/mapper/$VOL: provider dm-vss-cow, store $store." ]
 	vss-snapshot --no-writers -q "/dev/mapper/$VOL"
 	vss-snapshot --no-writers -q "/dev/mapper/$VOL"
 	[ "$(vss-list --noheadings -o shadow_id | wc -l)" -eq 2 ]
