@@ -253,7 +253,7 @@ expect_chunk3() {
 	head -c 4096 /dev/zero | tr '\0' '\042' > "$W/expect"
 	dd if="/dev/mapper/$P-s1" of="$W/chunk5" bs=4096 skip=5 count=1 status=none
 	cmp "$W/chunk5" "$W/expect"
-	dmesg | sed -n "/$KMARK/,\$p" | grep -q "dropping 1 records whose copies a crash lost"
+	dmesg | sed -n "/$KMARK/,\$p" | grep -q "emptying 1 records whose copies a crash lost"
 	dmsetup remove "$P-s1"
 	origin_down
 	# emptied on disk: a clean store with one record
@@ -284,10 +284,18 @@ refused_by_both() {
 	sb=$([ "$in_use" = A ] && echo 0 || echo 4096)
 	other=$([ "$in_use" = A ] && echo 4096 || echo 0)
 
-	# One byte of an exception block (block 2, a record of data chunk 3).
+	# One byte of an exception block (block 2, a record of data chunk 3)
+	# of a version 2 store, whose records cannot prove themselves.
 	cp "$W/store.img" "$W/d1.img"
-	"$MKSTORE" "$W/d1.img" poke $((2 * 4096 + 16 + 3 * 16 + 1)) 0x77
+	"$MKSTORE" "$W/d1.img" poke 8 2 seal 0 poke 4104 2 seal 4096 \
+		poke $((2 * 4096 + 16 + 3 * 16 + 1)) 0x77
 	refused_by_both "$W/d1.img" exc-bad-csum
+
+	# The same in version 3: the block is taken record by record, and that
+	# record is out of range.
+	cp "$W/store.img" "$W/d1b.img"
+	"$MKSTORE" "$W/d1b.img" poke $((2 * 4096 + 16 + 3 * 16 + 1)) 0x77
+	refused_by_both "$W/d1b.img" rec-origin-beyond
 
 	# A record pointing beyond the origin, under a valid checksum.
 	cp "$W/store.img" "$W/d2.img"
