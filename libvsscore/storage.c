@@ -253,6 +253,50 @@ static bool storage_gone(struct vss_ctx *ctx, const char *volume, char *dm, size
 	return gone;
 }
 
+/* How many shadow copies volume vol (/dev/mapper/NAME) has. */
+static int volume_copies(struct vss_ctx *ctx, const char *vol, size_t *cnt)
+{
+	struct vss_shadow_info *sh;
+	size_t n, i;
+	int r;
+
+	r = vss_shadow_list(ctx, &sh, &n);
+	if (r)
+		return r;
+	for (*cnt = 0, i = 0; i < n; i++)
+		*cnt += !strcmp(sh[i].volume, vol);
+	free(sh);
+	return 0;
+}
+
+/* Delete every shadow copy of volume vol; stops at the first failure. */
+static int delete_volume_copies(struct vss_ctx *ctx, const char *vol)
+{
+	struct vss_shadow_info *sh = NULL;
+	size_t n = 0, i;
+	int r;
+
+	r = vss_shadow_list(ctx, &sh, &n);
+	for (i = 0; !r && i < n; i++)
+		if (!strcmp(sh[i].volume, vol))
+			r = vss_shadow_delete(ctx, sh[i].shadow_id);
+	free(sh);
+	return r;
+}
+
+/* Take the storage entry e out of the catalog root (in memory). */
+static void catalog_drop_storage(json_object *root, json_object *e)
+{
+	json_object *arr = vss_json_array(root, "storage");
+	size_t i;
+
+	for (i = 0; e && i < json_object_array_length(arr); i++)
+		if (json_object_array_get_idx(arr, i) == e) {
+			json_object_array_del_idx(arr, i, 1);
+			break;
+		}
+}
+
 /*
  * Forget a volume whose devices are gone, as vgreduce --removemissing
  * does: its shadow copies (with force) and its entry; its store is not
@@ -260,20 +304,16 @@ static bool storage_gone(struct vss_ctx *ctx, const char *volume, char *dm, size
  */
 static int storage_forget(struct vss_ctx *ctx, const char *dm, bool force)
 {
-	struct vss_shadow_info *sh;
-	json_object *root, *arr, *e;
+	json_object *root;
 	char vol[200];
-	size_t n, i, cnt = 0;
+	size_t cnt;
 	int r;
 
 	snprintf(vol, sizeof(vol), "/dev/mapper/%s", dm);
-	r = vss_shadow_list(ctx, &sh, &n);
+	r = volume_copies(ctx, vol, &cnt);
 	if (r)
 		return r;
-	for (i = 0; i < n; i++)
-		cnt += !strcmp(sh[i].volume, vol);
 	if (!force) {
-		free(sh);
 		vss_err(ctx, "%s: the volume's devices are gone (neither it nor its -real "
 			"device exists): --force forgets it%s, without touching its store",
 			vol, cnt ? " and its shadow copies" : "");
@@ -281,22 +321,12 @@ static int storage_forget(struct vss_ctx *ctx, const char *dm, bool force)
 	}
 	vss_warn(ctx, "%s: the volume's devices are gone: forgetting it and its %zu shadow "
 		 "cop%s; its store is left as it is", vol, cnt, cnt == 1 ? "y" : "ies");
-	for (i = 0; i < n && !r; i++)
-		if (!strcmp(sh[i].volume, vol))
-			r = vss_shadow_delete(ctx, sh[i].shadow_id);
-	free(sh);
+	r = delete_volume_copies(ctx, vol);
+	if (!r)
+		r = vss_catalog_load(ctx, &root);
 	if (r)
 		return r;
-	r = vss_catalog_load(ctx, &root);
-	if (r)
-		return r;
-	e = vss_catalog_find_storage(root, dm);
-	arr = vss_json_array(root, "storage");
-	for (i = 0; e && i < json_object_array_length(arr); i++)
-		if (json_object_array_get_idx(arr, i) == e) {
-			json_object_array_del_idx(arr, i, 1);
-			break;
-		}
+	catalog_drop_storage(root, vss_catalog_find_storage(root, dm));
 	r = vss_catalog_save(ctx, root);
 	json_object_put(root);
 	return r;
@@ -304,12 +334,11 @@ static int storage_forget(struct vss_ctx *ctx, const char *dm, bool force)
 
 VSS_EXPORT int vss_storage_remove(struct vss_ctx *ctx, const char *volume, bool force)
 {
-	struct vss_shadow_info *sh;
 	struct vss_dm_target *old;
-	json_object *root, *arr, *e;
+	json_object *root, *e;
 	char dm[128], vol[200];
 	const char *real;
-	size_t n, i, cnt = 0;
+	size_t n, cnt;
 	int r;
 
 	if (storage_gone(ctx, volume, dm, sizeof(dm)))
@@ -318,27 +347,16 @@ VSS_EXPORT int vss_storage_remove(struct vss_ctx *ctx, const char *volume, bool 
 	if (r)
 		return r;
 	snprintf(vol, sizeof(vol), "/dev/mapper/%s", dm);
-	r = vss_shadow_list(ctx, &sh, &n);
+	r = volume_copies(ctx, vol, &cnt);
 	if (r)
 		return r;
-	for (i = 0; i < n; i++)
-		if (!strcmp(sh[i].volume, vol))
-			cnt++;
 	if (cnt && !force) {
-		free(sh);
 		vss_err(ctx, "%s: has %zu shadow copies (delete them, or --force)", vol, cnt);
 		return -EBUSY;
 	}
-	for (i = 0; i < n; i++)
-		if (!strcmp(sh[i].volume, vol)) {
-			r = vss_shadow_delete(ctx, sh[i].shadow_id);
-			if (r) {
-				free(sh);
-				return r;
-			}
-		}
-	free(sh);
-	r = vss_catalog_load(ctx, &root);
+	r = delete_volume_copies(ctx, vol);
+	if (!r)
+		r = vss_catalog_load(ctx, &root);
 	if (r)
 		return r;
 	e = vss_catalog_find_storage(root, dm);
@@ -369,12 +387,7 @@ VSS_EXPORT int vss_storage_remove(struct vss_ctx *ctx, const char *volume, bool 
 		else
 			vss_warn(ctx, "%s: in use: the dm-linear wrapper stays", vol);
 	}
-	arr = vss_json_array(root, "storage");
-	for (i = 0; i < json_object_array_length(arr); i++)
-		if (json_object_array_get_idx(arr, i) == e) {
-			json_object_array_del_idx(arr, i, 1);
-			break;
-		}
+	catalog_drop_storage(root, e);
 	if (!r)
 		r = vss_catalog_save(ctx, root);
 	json_object_put(root);
