@@ -351,7 +351,7 @@ crash_replay_setup() {
 crash_replay_all() {
 	local budget=${CRASH_BUDGET:-240} counts kv
 	[ -n "${VSS_LONG:-}" ] && budget=${CRASH_BUDGET:-0}
-	CR_N_POINTS=0 CR_N_TORN=0 CR_N_FAIL=0 CR_N_REFUSED=0
+	CR_N_POINTS=0 CR_N_TORN=0 CR_N_FAIL=0 CR_N_REFUSED=0 CR_N_TORN_BLOCKS=0
 	# The checker makes and removes tables by ioctl at every point, udev
 	# neither waited for nor wanted (it reads through /dev/dm-N).  udevd is
 	# stopped while it runs: it would take minutes over their thousands of
@@ -387,6 +387,7 @@ crash_check_run() {
 		case ${kv%%=*} in
 		points) CR_N_POINTS=${kv#*=} ;;
 		torn) CR_N_TORN=${kv#*=} ;;
+		torn_blocks) CR_N_TORN_BLOCKS=${kv#*=} ;;
 		fail) CR_N_FAIL=${kv#*=} ;;
 		refused) CR_N_REFUSED=${kv#*=} ;;
 		esac

@@ -636,18 +636,27 @@ static int dm_status(const char *name, char *buf, size_t len)
 
 static char first_fatal[256];
 
+static struct {
+	uint64_t points, torn, skipped, vsscheck, loaded, format, refused;
+	uint64_t snap_ok, snap_invalid, inflight, extra, fail, notes, same;
+	uint64_t lost_points, lost_records, unsynced;
+	uint64_t torn_blocks, torn_free, torn_points;	/* exception blocks torn (format 3) */
+} n;
+
+static uint64_t torn_blocks_here;
+
 static void on_finding(const struct vss_store_finding *f, void *arg)
 {
 	(void)arg;
 	if (f->severity == VSS_STORE_FATAL && !*first_fatal)
 		snprintf(first_fatal, sizeof(first_fatal), "%s: %s", f->name, f->message);
+	if (!strcmp(f->name, "exc-torn")) {
+		n.torn_blocks++;
+		torn_blocks_here++;
+	}
+	if (!strcmp(f->name, "rec-torn-free"))
+		n.torn_free++;
 }
-
-static struct {
-	uint64_t points, torn, skipped, vsscheck, loaded, format, refused;
-	uint64_t snap_ok, snap_invalid, inflight, extra, fail, notes, same;
-	uint64_t lost_points, lost_records, unsynced;
-} n;
 
 /* What vss-check --ignore-non-fatal says of the store in buf: 0, 4, 7. */
 static int reader_check(const unsigned char *buf)
@@ -658,6 +667,7 @@ static int reader_check(const unsigned char *buf)
 	int r;
 
 	*first_fatal = 0;
+	torn_blocks_here = 0;
 	r = vss_store_open_image((void *)buf, ssize, 0, &cb, &st);
 	if (r)
 		die("the store reader cannot open the image: %s", strerror(-r));
@@ -670,6 +680,7 @@ static int reader_check(const unsigned char *buf)
 	n.unsynced += info.unsynced_records;
 	n.lost_records += info.lost_records;
 	n.lost_points += info.lost_records != 0;
+	n.torn_points += torn_blocks_here != 0;
 	if (info.nr_fatal)
 		return 7;
 	if (info.state == VSS_STORE_UNFORMATTED)
@@ -1301,6 +1312,9 @@ static int cmd_run(int argc, char **argv)
 	printf("# copies checked by the store reader: %" PRIu64 " of commits after synced_seq; "
 	       "%" PRIu64 " records without their copies at %" PRIu64 " points (emptied at load)\n",
 	       n.unsynced, n.lost_records, n.lost_points);
+	printf("# torn exception blocks (taken record by record): %" PRIu64 " at %" PRIu64
+	       " points; %" PRIu64 " old records of reused slots in them (emptied at load)\n",
+	       n.torn_blocks, n.torn_points, n.torn_free);
 	for (i = 0; i < nreasons; i++)
 		printf("#   refused %" PRIu64 " times (first at point %s): %s\n", reasons[i].count,
 		       reasons[i].first, reasons[i].text);
@@ -1309,7 +1323,8 @@ static int cmd_run(int argc, char **argv)
 	       n.snap_ok, n.snap_invalid, n.inflight, n.extra);
 	printf("# failures: %" PRIu64 "\n", n.fail);
 	printf("counts points=%" PRIu64 " torn=%" PRIu64 " fail=%" PRIu64 " refused=%" PRIu64
-	       " snap_ok=%" PRIu64 " seconds=%.0f\n", n.points, n.torn, n.fail, n.refused, n.snap_ok, elapsed);
+	       " snap_ok=%" PRIu64 " torn_blocks=%" PRIu64 " seconds=%.0f\n", n.points, n.torn, n.fail,
+	       n.refused, n.snap_ok, n.torn_blocks, elapsed);
 	return 0;
 }
 
