@@ -40,7 +40,7 @@ static const struct dm_report_field_type writer_fields[] = {
 	{ 0, 0, 0, 0, "", "", NULL, NULL },
 };
 
-/* no default sort: writers, then hooks, each in file name order */
+/* no default sort: the order the library lists them in */
 static const struct vss_report_def writer_report = {
 	.json_key = "writers",
 	.fields = writer_fields,
