@@ -41,10 +41,43 @@ static bool is_numeric(enum vss_value_kind k)
 	       k == VSS_VAL_AGE;
 }
 
+void vss_report_args_opts(const struct vss_report_args *a, struct vss_report_opts *o)
+{
+	o->fields = a->fields;
+	o->sort = a->sort;
+	o->separator = a->separator;
+	o->noheadings = a->noheadings;
+	o->aligned = a->aligned;
+	o->json = a->json;
+}
+
+const char *vss_report_args_given(const struct vss_report_args *a)
+{
+	if (a->fields)
+		return "-o";
+	if (a->sort)
+		return "-O";
+	if (a->noheadings)
+		return "--noheadings";
+	if (a->separator)
+		return "--separator";
+	if (a->aligned)
+		return "--aligned";
+	if (a->json)
+		return "--json";
+	return NULL;
+}
+
+bool vss_report_wants_help(const struct vss_report_args *a)
+{
+	return a->fields && (!strcasecmp(a->fields, "help") || !strcmp(a->fields, "?"));
+}
+
 void vss_value_str(struct vss_value *v, const char *s)
 {
 	v->kind = VSS_VAL_STRING;
 	v->known = s != NULL;
+	v->absent = false;
 	v->num = 0;
 	snprintf(v->str, sizeof(v->str), "%s", s ? s : "");
 }
@@ -53,16 +86,39 @@ void vss_value_num(struct vss_value *v, enum vss_value_kind kind, uint64_t n)
 {
 	v->kind = kind;
 	v->known = true;
+	v->absent = false;
 	v->num = n;
 	v->str[0] = '\0';
+}
+
+void vss_value_bool(struct vss_value *v, bool b)
+{
+	vss_value_str(v, b ? "yes" : "no");
+	v->kind = VSS_VAL_BOOL;
+	v->num = b;
+}
+
+void vss_value_json(struct vss_value *v, const char *text)
+{
+	vss_value_none(v, VSS_VAL_JSON);
+	v->known = text && *text;
+	v->json = text;
+}
+
+void vss_value_absent(struct vss_value *v, enum vss_value_kind kind)
+{
+	vss_value_none(v, kind);
+	v->absent = true;
 }
 
 void vss_value_none(struct vss_value *v, enum vss_value_kind kind)
 {
 	v->kind = kind;
 	v->known = false;
+	v->absent = false;
 	v->num = 0;
 	v->str[0] = '\0';
+	v->json = NULL;
 }
 
 void vss_value_list_add(struct vss_value *v, enum vss_value_kind kind, const char *item)
@@ -226,16 +282,40 @@ static char *field_list(const struct vss_report_def *def, const char *fields)
 	return strdup(fields);
 }
 
+static bool json_only(const struct vss_report_def *def, int idx)
+{
+	const char *p = def->json_only, *id;
+	size_t len;
+
+	if (idx < 0 || !p)
+		return false;
+	id = def->fields[idx].id;
+	len = strlen(id);
+	while (*p) {
+		size_t l = strcspn(p, ",");
+
+		if (l == len && !strncmp(p, id, len))
+			return true;
+		p += l;
+		if (*p == ',')
+			p++;
+	}
+	return false;
+}
+
+#define FE_SORT		1	/* sort keys: each may start with + or - */
+#define FE_COLUMNS	2	/* for columns: "all" is every field but the JSON-only ones */
+
 /*
  * Call fn for every name of a comma-separated list ("all" stands for every
- * field); sort keys may start with + or -.  Returns the first non-zero fn
- * return.
+ * field).  Returns the first non-zero fn return.
  */
-static int for_each_name(const struct vss_report_def *def, const char *list, bool sort_keys,
+static int for_each_name(const struct vss_report_def *def, const char *list, unsigned int how,
 			 int (*fn)(const struct vss_report_def *, int idx, bool desc,
 				   const char *name, size_t len, void *arg),
 			 void *arg)
 {
+	bool sort_keys = how & FE_SORT;
 	const char *p = list;
 
 	while (p && *p) {
@@ -264,8 +344,9 @@ static int for_each_name(const struct vss_report_def *def, const char *list, boo
 			size_t i;
 
 			for (i = 0; !r && def->fields[i].report_fn; i++)
-				r = fn(def, (int)i, false, def->fields[i].id,
-				       strlen(def->fields[i].id), arg);
+				if (!(how & FE_COLUMNS) || !json_only(def, (int)i))
+					r = fn(def, (int)i, false, def->fields[i].id,
+					       strlen(def->fields[i].id), arg);
 		} else {
 			r = fn(def, field_index(def, name, len), desc, name, len, arg);
 		}
@@ -275,28 +356,45 @@ static int for_each_name(const struct vss_report_def *def, const char *list, boo
 	return 0;
 }
 
+struct check {
+	const char *option;	/* "-o" or "-O" */
+	bool json_only_ok;	/* -o with --json */
+};
+
 static int check_name(const struct vss_report_def *def, int idx, bool desc, const char *name,
 		      size_t len, void *arg)
 {
-	(void)def; (void)desc;
-	if (idx >= 0)
-		return 0;
-	vss_errorx(NULL, "%s: %.*s: unknown field (see -o help)", (const char *)arg,
-		   (int)len, name);
-	return VSS_EXIT_USAGE;
+	const struct check *c = arg;
+
+	(void)desc;
+	if (idx < 0) {
+		vss_errorx(NULL, "%s: %.*s: unknown field (see -o help)", c->option,
+			   (int)len, name);
+		return VSS_EXIT_USAGE;
+	}
+	/* a nested JSON value has no column, nor an order */
+	if (!c->json_only_ok && json_only(def, idx)) {
+		vss_errorx(NULL, "%s: %.*s: %s", c->option, (int)len, name,
+			   strcmp(c->option, "-O") ? "only in JSON output (--json)" :
+			   "cannot sort by a JSON-only field");
+		return VSS_EXIT_USAGE;
+	}
+	return 0;
 }
 
 int vss_report_check(const struct vss_report_def *def, const struct vss_report_opts *o)
 {
 	char *fields = field_list(def, o->fields);
+	struct check c = { "-o", o->json };
 	int r;
 
 	if (!fields)
 		return VSS_EXIT_NO_RESOURCES;
-	r = for_each_name(def, fields, false, check_name, "-o");
+	r = for_each_name(def, fields, o->json ? 0 : FE_COLUMNS, check_name, &c);
 	free(fields);
+	c = (struct check){ "-O", false };
 	if (!r && o->sort)
-		r = for_each_name(def, o->sort, true, check_name, "-O");
+		r = for_each_name(def, o->sort, FE_SORT, check_name, &c);
 	return r;
 }
 
@@ -342,6 +440,42 @@ static void *row_data(void *object)
 	return object;
 }
 
+struct id_list {
+	char buf[4096];
+	size_t len;
+};
+
+static int add_id(const struct vss_report_def *def, int idx, bool desc, const char *name,
+		  size_t len, void *arg)
+{
+	struct id_list *l = arg;
+	const char *id = def->fields[idx].id;
+
+	(void)desc; (void)name; (void)len;
+	if (l->len + strlen(id) + 2 > sizeof(l->buf))
+		return VSS_EXIT_USAGE;
+	l->len += (size_t)snprintf(l->buf + l->len, sizeof(l->buf) - l->len, "%s%s",
+				   l->len ? "," : "", id);
+	return 0;
+}
+
+/*
+ * The -o list for dm_report, with "all" spelled out: dm_report's own
+ * "all" would bring in the JSON-only fields.
+ */
+static char *column_list(const struct vss_report_def *def, const char *fields)
+{
+	char *list = field_list(def, fields);
+	struct id_list *l = calloc(1, sizeof(*l));
+	char *out = NULL;
+
+	if (list && l && !for_each_name(def, list, FE_COLUMNS, add_id, l))
+		out = strdup(l->buf);
+	free(list);
+	free(l);
+	return out;
+}
+
 static int print_columns(const struct vss_report_def *def, const struct vss_report_opts *o,
 			 struct vss_value *rows, size_t nrows)
 {
@@ -357,7 +491,7 @@ static int print_columns(const struct vss_report_def *def, const struct vss_repo
 
 	if (!nrows)
 		return VSS_EXIT_OK;
-	fields = field_list(def, o->fields);
+	fields = column_list(def, o->fields);
 	if (!fields)
 		return VSS_EXIT_NO_RESOURCES;
 	if (!o->noheadings)
@@ -367,7 +501,8 @@ static int print_columns(const struct vss_report_def *def, const struct vss_repo
 	dm_log_with_errno_init(report_log);
 	rh = dm_report_init(&report_types, types, def->fields, fields,
 			    o->separator ? o->separator : " ", flags,
-			    o->sort ? o->sort : def->default_sort, (void *)o);
+			    o->sort ? o->sort : def->default_sort ? def->default_sort : "",
+			    (void *)o);
 	free(fields);
 	if (!rh)
 		return VSS_EXIT_USAGE;
@@ -448,6 +583,11 @@ static json_object *value_json(const struct vss_value *v)
 		return json_object_new_int64((int64_t)v->num);
 	case VSS_VAL_PERCENT:
 		return json_object_new_double((double)v->num / 100.0);
+	case VSS_VAL_BOOL:
+		return json_object_new_boolean(v->num != 0);
+	case VSS_VAL_JSON:
+		/* not JSON after all: null, as the commands always did */
+		return json_tokener_parse(v->json);
 	case VSS_VAL_STRING_LIST:
 	case VSS_VAL_NUMBER_LIST:
 		arr = json_object_new_array();
@@ -485,8 +625,8 @@ static int print_json(const struct vss_report_def *def, const struct vss_report_
 		free(order);
 		return VSS_EXIT_NO_RESOURCES;
 	}
-	for_each_name(def, fields, false, add_key, &cols);
-	for_each_name(def, o->sort ? o->sort : def->default_sort, true, add_key, &keys);
+	for_each_name(def, fields, 0, add_key, &cols);
+	for_each_name(def, o->sort ? o->sort : def->default_sort, FE_SORT, add_key, &keys);
 	free(fields);
 	for (r = 0; r < nrows; r++)
 		order[r] = r;
@@ -503,10 +643,10 @@ static int print_json(const struct vss_report_def *def, const struct vss_report_
 
 		for (c = 0; c < cols.n; c++) {
 			const char *id = def->fields[cols.k[c].idx].id;
+			const struct vss_value *v = &rows[order[r] * nf + cols.k[c].idx];
 
-			if (!json_object_object_get_ex(obj, id, NULL))
-				json_object_object_add(obj, id,
-						       value_json(&rows[order[r] * nf + cols.k[c].idx]));
+			if (!v->absent && !json_object_object_get_ex(obj, id, NULL))
+				json_object_object_add(obj, id, value_json(v));
 		}
 		json_object_array_add(arr, obj);
 	}

@@ -26,20 +26,25 @@ enum vss_value_kind {
 	VSS_VAL_AGE,		/* num: seconds; text "5m", JSON seconds */
 	VSS_VAL_STRING_LIST,	/* str: comma-separated; JSON an array of strings */
 	VSS_VAL_NUMBER_LIST,	/* str: comma-separated; JSON an array of numbers */
+	VSS_VAL_BOOL,		/* num: 0 or 1, str: "no" or "yes"; JSON false or true */
+	VSS_VAL_JSON,		/* json: JSON text, embedded as such (a JSON-only field) */
 };
 
 struct vss_value {
 	enum vss_value_kind kind;
 	bool known;		/* false: empty in columns, null in JSON */
+	bool absent;		/* not in this row: empty in columns, no key in JSON */
 	uint64_t num;
 	char str[1024];
+	const char *json;	/* VSS_VAL_JSON: text the caller keeps until printed */
 };
 
 struct vss_report_def {
 	const char *json_key;			/* "shadows", "sets" */
 	const struct dm_report_field_type *fields; /* ends with a NULL report_fn */
 	const char *default_fields;
-	const char *default_sort;
+	const char *default_sort;		/* "": the order the rows were given in */
+	const char *json_only;			/* NULL, or ids of fields only in JSON */
 };
 
 struct vss_report_opts {
@@ -52,6 +57,47 @@ struct vss_report_opts {
 	bool json;
 	char units;		/* h (default), b, k, m, g: powers of 1024 */
 };
+
+/*
+ * The options every report takes, as popt fills them: VSS_POPT_REPORT in
+ * the command's table, then vss_report_args_opts() into vss_report_opts.
+ * vss-list puts its --units and --nosuffix between the two halves, which
+ * is why they exist apart.
+ */
+struct vss_report_args {
+	char *fields;
+	char *sort;
+	char *separator;
+	int noheadings;
+	int aligned;
+	int json;
+};
+
+#define VSS_POPT_REPORT_COLUMNS(a) \
+	{ "options", 'o', POPT_ARG_STRING, &(a).fields, 0, \
+	  "Fields to show, comma-separated; +FIELDS adds to the default; " \
+	  "'-o help' lists them", "FIELDS" }, \
+	{ "sort", 'O', POPT_ARG_STRING, &(a).sort, 0, \
+	  "Sort by these fields (-FIELD: descending)", "FIELDS" }, \
+	{ "noheadings", '\0', POPT_ARG_NONE, &(a).noheadings, 0, \
+	  "No heading line", NULL }, \
+	{ "separator", '\0', POPT_ARG_STRING, &(a).separator, 0, \
+	  "Separate fields with S rather than aligning them", "S" }, \
+	{ "aligned", '\0', POPT_ARG_NONE, &(a).aligned, 0, \
+	  "Align the columns even with --separator", NULL }
+#define VSS_POPT_REPORT_JSON(a, json_help) \
+	{ "json", 'j', POPT_ARG_NONE, &(a).json, 0, json_help, NULL }
+#define VSS_POPT_REPORT(a, json_help) \
+	VSS_POPT_REPORT_COLUMNS(a), VSS_POPT_REPORT_JSON(a, json_help)
+
+/* Copy a into o; o's other members (units, nosuffix) are left as they are. */
+void vss_report_args_opts(const struct vss_report_args *a, struct vss_report_opts *o);
+
+/* The first report option given ("-o", "--json", ...), or NULL for none. */
+const char *vss_report_args_given(const struct vss_report_args *a);
+
+/* Whether -o asks for the list of fields ("help" or "?"). */
+bool vss_report_wants_help(const struct vss_report_args *a);
 
 int vss_report_cell(struct dm_report *rh, struct dm_pool *mem, struct dm_report_field *field,
 		    const void *data, void *private);
@@ -69,7 +115,8 @@ char vss_report_parse_units(const char *s);
 
 /*
  * Check the -o and -O names against the table (an error message and
- * VSS_EXIT_USAGE for an unknown one), else 0.
+ * VSS_EXIT_USAGE for an unknown one, or a JSON-only one in columns or
+ * as a sort key), else 0.
  */
 int vss_report_check(const struct vss_report_def *def, const struct vss_report_opts *o);
 
@@ -89,6 +136,11 @@ void vss_value_str(struct vss_value *v, const char *s);
 void vss_value_num(struct vss_value *v, enum vss_value_kind kind, uint64_t n);
 void vss_value_none(struct vss_value *v, enum vss_value_kind kind);
 void vss_value_list_add(struct vss_value *v, enum vss_value_kind kind, const char *item);
+void vss_value_bool(struct vss_value *v, bool b);
+/* text NULL or "": null in JSON */
+void vss_value_json(struct vss_value *v, const char *text);
+/* A field this row does not have (a clone's state, for a store that is no clone). */
+void vss_value_absent(struct vss_value *v, enum vss_value_kind kind);
 
 /*
  * The catalog's name of a volume argument ("/dev/mapper/NAME"): a dm name

@@ -364,29 +364,18 @@ static int parse_u64(const char *s, uint64_t *v)
 
 int main(int argc, char **argv)
 {
-	char *fields = NULL, *sort = NULL, *separator = NULL, *units = NULL, *volume = NULL,
-	     *set_arg = NULL, *tag = NULL, *provider = NULL;
-	int sets = 0, json = 0, noheadings = 0, aligned = 0, nosuffix = 0;
+	char *units = NULL, *volume = NULL, *set_arg = NULL, *tag = NULL, *provider = NULL;
+	struct vss_report_args ra = { 0 };
+	int sets = 0, nosuffix = 0;
 	struct poptOption options[] = {
 		{ "sets", 'S', POPT_ARG_NONE, &sets, 0,
 		  "List sets rather than shadow copies", NULL },
-		{ "options", 'o', POPT_ARG_STRING, &fields, 0,
-		  "Fields to show, comma-separated; +FIELDS adds to the default; "
-		  "'-o help' lists them", "FIELDS" },
-		{ "sort", 'O', POPT_ARG_STRING, &sort, 0,
-		  "Sort by these fields (-FIELD: descending)", "FIELDS" },
-		{ "noheadings", '\0', POPT_ARG_NONE, &noheadings, 0,
-		  "No heading line", NULL },
-		{ "separator", '\0', POPT_ARG_STRING, &separator, 0,
-		  "Separate fields with S rather than aligning them", "S" },
-		{ "aligned", '\0', POPT_ARG_NONE, &aligned, 0,
-		  "Align the columns even with --separator", NULL },
+		VSS_POPT_REPORT_COLUMNS(ra),
 		{ "units", '\0', POPT_ARG_STRING, &units, 0,
 		  "Sizes in h (human, the default), b, k, m or g (powers of 1024)", "U" },
 		{ "nosuffix", '\0', POPT_ARG_NONE, &nosuffix, 0,
 		  "Sizes without their unit letter", NULL },
-		{ "json", 'j', POPT_ARG_NONE, &json, 0,
-		  "Print JSON: {\"shadows\": [...]} or {\"sets\": [...]}", NULL },
+		VSS_POPT_REPORT_JSON(ra, "Print JSON: {\"shadows\": [...]} or {\"sets\": [...]}"),
 		{ "volume", '\0', POPT_ARG_STRING, &volume, 0,
 		  "Only this volume's (a dm name, /dev/mapper/NAME or a mount point)", "VOL" },
 		{ "set", '\0', POPT_ARG_STRING, &set_arg, 0, "Only this set's", "ID" },
@@ -412,14 +401,9 @@ int main(int argc, char **argv)
 	rc = vss_cli_parse(pc);
 	if (rc >= 0)
 		goto out;
-	ro.fields = fields;
-	ro.sort = sort;
-	ro.separator = separator;
-	ro.noheadings = noheadings;
-	ro.aligned = aligned;
+	vss_report_args_opts(&ra, &ro);
 	ro.nosuffix = nosuffix;
-	ro.json = json;
-	if (fields && (!strcasecmp(fields, "help") || !strcmp(fields, "?"))) {
+	if (vss_report_wants_help(&ra)) {
 		vss_report_help(sets ? &set_report : &shadow_report);
 		rc = VSS_EXIT_OK;
 		goto out;

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * vss-providers: the providers of this system and the volumes each serves.
+ * vss-providers: the providers of this system and the volumes each serves,
+ * in columns (dm_report) or JSON, through report.c as vss-list.
  */
 #include <errno.h>
-#include <json-c/json.h>
 #include <popt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,20 +11,76 @@
 
 #include "cli-common.h"
 #include "libvsscore.h"
+#include "report.h"
+
+/* The order of this enum is the table's, and the JSON keys' order. */
+enum { PR_NAME, PR_KIND, PR_AVAILABLE, PR_DETAIL, PR_VOLUMES, PR_NFIELDS };
+
+static const struct dm_report_field_type provider_fields[] = {
+	VSS_REPORT_FIELD(PR_NAME, VSS_REPORT_STR, 8, "name", "Provider",
+			 "Provider: dm-vss-cow, dm-vss-clone, dm-snapshot or an external one's "
+			 "file name."),
+	VSS_REPORT_FIELD(PR_KIND, VSS_REPORT_STR, 4, "kind", "Kind", "builtin or external."),
+	VSS_REPORT_FIELD(PR_AVAILABLE, VSS_REPORT_STR, 9, "available", "Available",
+			 "Whether it can be used now: yes or no (JSON: a boolean)."),
+	VSS_REPORT_FIELD(PR_DETAIL, VSS_REPORT_STR, 6, "detail", "Detail",
+			 "The kernel target's version or that it is not loaded, or an external "
+			 "provider's description."),
+	VSS_REPORT_FIELD(PR_VOLUMES, VSS_REPORT_STR, 7, "volumes", "Volumes",
+			 "Volumes enabled with it (vss-storage; JSON: an array)."),
+	{ 0, 0, 0, 0, "", "", NULL, NULL },
+};
+
+/* no default sort: the order the library lists them in, external ones first */
+static const struct vss_report_def provider_report = {
+	.json_key = "providers",
+	.fields = provider_fields,
+	.default_fields = "name,kind,available,detail,volumes",
+	.default_sort = "",
+};
+
+static int print_providers(const struct vss_report_opts *o, const struct vss_provider_info *p,
+			   size_t n, const struct vss_storage_info *st, size_t ns)
+{
+	struct vss_value *rows = calloc((n + 1) * PR_NFIELDS, sizeof(*rows));
+	size_t i, k;
+	int rc;
+
+	if (!rows)
+		return VSS_EXIT_NO_RESOURCES;
+	for (i = 0; i < n; i++) {
+		struct vss_value *row = &rows[i * PR_NFIELDS];
+
+		vss_value_str(&row[PR_NAME], p[i].name);
+		vss_value_str(&row[PR_KIND], p[i].kind);
+		vss_value_bool(&row[PR_AVAILABLE], p[i].available);
+		vss_value_str(&row[PR_DETAIL], p[i].detail);
+		/* known and empty: [] in JSON */
+		vss_value_list_add(&row[PR_VOLUMES], VSS_VAL_STRING_LIST, "");
+		for (k = 0; k < ns; k++)
+			if (!strcmp(st[k].provider, p[i].name))
+				vss_value_list_add(&row[PR_VOLUMES], VSS_VAL_STRING_LIST,
+						   st[k].volume);
+	}
+	rc = vss_report_print(&provider_report, o, rows, n);
+	free(rows);
+	return rc;
+}
 
 int main(int argc, char **argv)
 {
-	int json = 0;
+	struct vss_report_args ra = { 0 };
 	struct poptOption options[] = {
-		{ "json", 'j', POPT_ARG_NONE, &json, 0, "JSON output", NULL },
+		VSS_POPT_REPORT(ra, "Print JSON: {\"providers\": [...]}"),
 		VSS_POPT_COMMON,
 		VSS_POPT_HELP
 		POPT_TABLEEND
 	};
-	struct vss_provider_info *p;
-	struct vss_storage_info *st;
-	struct vss_ctx *ctx;
-	size_t n, ns, i;
+	struct vss_report_opts ro = { .units = 'h' };
+	struct vss_provider_info *p = NULL;
+	struct vss_storage_info *st = NULL;
+	struct vss_ctx *ctx = NULL;
+	size_t n, ns;
 	poptContext pc;
 	int rc, r;
 
@@ -34,56 +90,32 @@ int main(int argc, char **argv)
 	if (rc < 0)
 		rc = vss_cli_no_args(pc);
 	if (rc >= 0)
-		return rc;
+		goto out;
+	vss_report_args_opts(&ra, &ro);
+	if (vss_report_wants_help(&ra)) {
+		vss_report_help(&provider_report);
+		rc = VSS_EXIT_OK;
+		goto out;
+	}
+	rc = vss_report_check(&provider_report, &ro);
+	if (rc)
+		goto out;
 	rc = vss_cli_context(&ctx, vss_opt_debug, NULL);
 	if (rc)
-		return rc;
+		goto out;
 	r = vss_providers_list(ctx, &p, &n);
 	if (!r)
 		r = vss_storage_list(ctx, &st, &ns);
 	if (r) {
 		vss_cli_failed(NULL, "cannot list the providers", r);
-		vss_ctx_free(ctx);
-		return vss_exit_from_errno(r, VSS_EXIT_PROVIDER);
+		rc = vss_exit_from_errno(r, VSS_EXIT_PROVIDER);
+		goto out;
 	}
-	if (json) {
-		json_object *arr = json_object_new_array();
-
-		for (i = 0; i < n; i++) {
-			json_object *o = json_object_new_object(), *v = json_object_new_array();
-			size_t k;
-
-			for (k = 0; k < ns; k++)
-				if (!strcmp(st[k].provider, p[i].name))
-					json_object_array_add(v, json_object_new_string(st[k].volume));
-			json_object_object_add(o, "name", json_object_new_string(p[i].name));
-			json_object_object_add(o, "kind", json_object_new_string(p[i].kind));
-			json_object_object_add(o, "available", json_object_new_boolean(p[i].available));
-			json_object_object_add(o, "detail", json_object_new_string(p[i].detail));
-			json_object_object_add(o, "volumes", v);
-			json_object_array_add(arr, o);
-		}
-		json_object *top = json_object_new_object();
-
-		json_object_object_add(top, "providers", arr);
-		printf("%s\n", json_object_to_json_string_ext(top, JSON_C_TO_STRING_PRETTY |
-							      JSON_C_TO_STRING_NOSLASHESCAPE));
-		json_object_put(top);
-	} else {
-		printf("%-16s %-9s %-10s %s\n", "Provider", "Kind", "Available", "Detail / volumes");
-		for (i = 0; i < n; i++) {
-			size_t k;
-
-			printf("%-16s %-9s %-10s %s\n", p[i].name, p[i].kind,
-			       p[i].available ? "yes" : "no", p[i].detail);
-			for (k = 0; k < ns; k++)
-				if (!strcmp(st[k].provider, p[i].name))
-					printf("%-38s %s\n", "", st[k].volume);
-		}
-	}
+	rc = print_providers(&ro, p, n, st, ns);
+out:
 	free(p);
 	free(st);
 	vss_ctx_free(ctx);
 	poptFreeContext(pc);
-	return 0;
+	return rc;
 }

@@ -5,13 +5,13 @@
  *   vss-storage add --for VOL --on DEV [--chunk-size S] [--max-size S]
  *                   [--provider dm-vss-cow|dm-snapshot] [--wrap [--name N]] [--wipe]
  *   vss-storage add --clone --for VOL --on DEV [--region-size S]
- *   vss-storage list [--json]
+ *   vss-storage list [-o FIELDS] [-O FIELDS] [--noheadings] [--separator S] [--aligned]
+ *                    [--json]
  *   vss-storage resize --for VOL [--max-size S]
  *   vss-storage remove --for VOL [--force]
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <json-c/json.h>
 #include <popt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,85 +61,104 @@ static int parse_sizes(const char *cmd, const char *chunk, const char *maxs,
 	return rc;
 }
 
-/* A clone's state as the kernel says it; false when it cannot be read. */
-static bool clone_state(struct vss_ctx *ctx, const struct vss_storage_info *st,
-			struct vss_clone_status *cs)
+/* The order of this enum is the table's, and the JSON keys' order. */
+enum {
+	ST_VOLUME, ST_REAL, ST_STORE, ST_PROVIDER, ST_CHUNK_SECTORS, ST_MAX_BYTES, ST_WRAPPED,
+	ST_REGION_SECTORS, ST_CLONE_STATE, ST_SYNCED_REGIONS, ST_TOTAL_REGIONS, ST_NFIELDS
+};
+
+static const struct dm_report_field_type storage_fields[] = {
+	VSS_REPORT_FIELD(ST_VOLUME, VSS_REPORT_STR, 6, "volume", "Volume",
+			 "The volume, /dev/mapper/NAME."),
+	VSS_REPORT_FIELD(ST_REAL, VSS_REPORT_STR, 4, "real", "Real",
+			 "dm name of the device holding the volume's data (NAME-real)."),
+	VSS_REPORT_FIELD(ST_STORE, VSS_REPORT_STR, 5, "store", "Store",
+			 "The store device (a clone's dest)."),
+	VSS_REPORT_FIELD(ST_PROVIDER, VSS_REPORT_STR, 8, "provider", "Provider",
+			 "dm-vss-cow, dm-snapshot or dm-vss-clone."),
+	VSS_REPORT_FIELD(ST_CHUNK_SECTORS, VSS_REPORT_NUM, 5, "chunk_sectors", "Chunk",
+			 "Chunk size asked for at add, in 512-byte sectors; 0: the target's default."),
+	VSS_REPORT_FIELD(ST_MAX_BYTES, VSS_REPORT_SIZE, 7, "max_bytes", "MaxSize",
+			 "dm-snapshot: size of each shadow copy's area; 0: the whole store "
+			 "(JSON: bytes)."),
+	VSS_REPORT_FIELD(ST_WRAPPED, VSS_REPORT_STR, 7, "wrapped", "Wrapped",
+			 "Whether the volume is a wrapper made by --wrap (JSON: a boolean)."),
+	VSS_REPORT_FIELD(ST_REGION_SECTORS, VSS_REPORT_NUM, 6, "region_sectors", "Region",
+			 "Clone: the region size, in 512-byte sectors."),
+	VSS_REPORT_FIELD(ST_CLONE_STATE, VSS_REPORT_STR, 5, "clone_state", "Clone",
+			 "Clone: syncing, mirrored, split, fail or off, as the kernel says."),
+	VSS_REPORT_FIELD(ST_SYNCED_REGIONS, VSS_REPORT_NUM, 6, "synced_regions", "Synced",
+			 "Clone: regions where the dest holds what the volume holds."),
+	VSS_REPORT_FIELD(ST_TOTAL_REGIONS, VSS_REPORT_NUM, 7, "total_regions", "Regions",
+			 "Clone: all its regions."),
+	{ 0, 0, 0, 0, "", "", NULL, NULL },
+};
+
+/* no default sort: the catalog's order */
+static const struct vss_report_def storage_report = {
+	.json_key = "storage",
+	.fields = storage_fields,
+	.default_fields = "volume,provider,store,real,clone_state,synced_regions,total_regions",
+	.default_sort = "",
+};
+
+/*
+ * A clone's fields: the kernel's view of it, null when it cannot be read;
+ * a volume that is no clone has none of them, not even in JSON.
+ */
+static void fill_clone(struct vss_ctx *ctx, const struct vss_storage_info *st,
+		       struct vss_value *row)
 {
-	if (strcmp(st->provider, "dm-vss-clone"))
-		return false;
-	return vss_storage_clone_status(ctx, st->volume, cs) == 0;
+	struct vss_clone_status cs;
+
+	if (strcmp(st->provider, "dm-vss-clone")) {
+		vss_value_absent(&row[ST_REGION_SECTORS], VSS_VAL_NUMBER);
+		vss_value_absent(&row[ST_CLONE_STATE], VSS_VAL_STRING);
+		vss_value_absent(&row[ST_SYNCED_REGIONS], VSS_VAL_NUMBER);
+		vss_value_absent(&row[ST_TOTAL_REGIONS], VSS_VAL_NUMBER);
+		return;
+	}
+	vss_value_num(&row[ST_REGION_SECTORS], VSS_VAL_NUMBER, st->region_sectors);
+	if (vss_storage_clone_status(ctx, st->volume, &cs)) {
+		vss_value_str(&row[ST_CLONE_STATE], NULL);
+		vss_value_none(&row[ST_SYNCED_REGIONS], VSS_VAL_NUMBER);
+		vss_value_none(&row[ST_TOTAL_REGIONS], VSS_VAL_NUMBER);
+		return;
+	}
+	vss_value_str(&row[ST_CLONE_STATE], cs.state);
+	vss_value_num(&row[ST_SYNCED_REGIONS], VSS_VAL_NUMBER, cs.synced_regions);
+	vss_value_num(&row[ST_TOTAL_REGIONS], VSS_VAL_NUMBER, cs.total_regions);
 }
 
-static unsigned int percent(const struct vss_clone_status *cs)
-{
-	return cs->total_regions ? (unsigned int)(cs->synced_regions * 100 / cs->total_regions)
-				 : 0;
-}
-
-static int do_list(struct vss_ctx *ctx, int json)
+/* list: 0, or the -errno of reading the catalog; *rc the report's status. */
+static int do_list(struct vss_ctx *ctx, const struct vss_report_opts *o, int *rc)
 {
 	struct vss_storage_info *st;
-	struct vss_clone_status cs;
+	struct vss_value *rows;
 	size_t n, i;
 	int r = vss_storage_list(ctx, &st, &n);
 
 	if (r)
 		return r;
-	if (json) {
-		json_object *arr = json_object_new_array();
-
-		for (i = 0; i < n; i++) {
-			json_object *o = json_object_new_object();
-
-			json_object_object_add(o, "volume", json_object_new_string(st[i].volume));
-			json_object_object_add(o, "real", json_object_new_string(st[i].real));
-			json_object_object_add(o, "store", json_object_new_string(st[i].store));
-			json_object_object_add(o, "provider", json_object_new_string(st[i].provider));
-			json_object_object_add(o, "chunk_sectors", json_object_new_int64(st[i].chunk_sectors));
-			json_object_object_add(o, "max_bytes", json_object_new_int64(st[i].max_bytes));
-			json_object_object_add(o, "wrapped", json_object_new_boolean(st[i].wrapped));
-			if (!strcmp(st[i].provider, "dm-vss-clone")) {
-				bool known = clone_state(ctx, &st[i], &cs);
-
-				json_object_object_add(o, "region_sectors",
-						       json_object_new_int64(st[i].region_sectors));
-				json_object_object_add(o, "clone_state", known ?
-						       json_object_new_string(cs.state) : NULL);
-				json_object_object_add(o, "synced_regions", known ?
-						       json_object_new_int64(cs.synced_regions) : NULL);
-				json_object_object_add(o, "total_regions", known ?
-						       json_object_new_int64(cs.total_regions) : NULL);
-			}
-			json_object_array_add(arr, o);
-		}
-		json_object *top = json_object_new_object();
-
-		json_object_object_add(top, "storage", arr);
-		printf("%s\n", json_object_to_json_string_ext(top, JSON_C_TO_STRING_PRETTY |
-							      JSON_C_TO_STRING_NOSLASHESCAPE));
-		json_object_put(top);
-	} else {
-		printf("%-28s %-12s %-28s %-32s %s\n", "Volume", "Provider", "Store", "Real",
-		       "State");
-		for (i = 0; i < n; i++) {
-			char state[80] = "-", real[160];
-
-			if (!strcmp(st[i].provider, "dm-vss-clone")) {
-				if (!clone_state(ctx, &st[i], &cs))
-					snprintf(state, sizeof(state), "unknown");
-				else if (!strcmp(cs.state, "off"))
-					snprintf(state, sizeof(state), "off (not mirroring)");
-				else
-					snprintf(state, sizeof(state), "%s %u%% (%llu/%llu regions)",
-						 cs.state, percent(&cs),
-						 (unsigned long long)cs.synced_regions,
-						 (unsigned long long)cs.total_regions);
-			}
-			snprintf(real, sizeof(real), "/dev/mapper/%s", st[i].real);
-			printf("%-28s %-12s %-28s %-32s %s\n", st[i].volume, st[i].provider,
-			       st[i].store, real, state);
-		}
+	rows = calloc((n + 1) * ST_NFIELDS, sizeof(*rows));
+	if (!rows) {
+		free(st);
+		return -ENOMEM;
 	}
+	for (i = 0; i < n; i++) {
+		struct vss_value *row = &rows[i * ST_NFIELDS];
+
+		vss_value_str(&row[ST_VOLUME], st[i].volume);
+		vss_value_str(&row[ST_REAL], st[i].real);
+		vss_value_str(&row[ST_STORE], st[i].store);
+		vss_value_str(&row[ST_PROVIDER], st[i].provider);
+		vss_value_num(&row[ST_CHUNK_SECTORS], VSS_VAL_NUMBER, st[i].chunk_sectors);
+		vss_value_num(&row[ST_MAX_BYTES], VSS_VAL_SIZE, st[i].max_bytes);
+		vss_value_bool(&row[ST_WRAPPED], st[i].wrapped);
+		fill_clone(ctx, &st[i], row);
+	}
+	*rc = vss_report_print(&storage_report, o, rows, n);
+	free(rows);
 	free(st);
 	return 0;
 }
@@ -229,6 +248,29 @@ static int parse_words(poptContext pc, const char **cmdp, char **volp)
 }
 
 /*
+ * The report options, which list alone takes, into o; -o help printed:
+ * -1, or the exit status.
+ */
+static int report_options(const char *cmd, const struct vss_report_args *a,
+			  struct vss_report_opts *o)
+{
+	const char *given = vss_report_args_given(a);
+
+	if (strcmp(cmd, "list")) {
+		if (!given)
+			return -1;
+		vss_errorx(NULL, "%s: for list only, not %s", given, cmd);
+		return VSS_EXIT_USAGE;
+	}
+	vss_report_args_opts(a, o);
+	if (vss_report_wants_help(a)) {
+		vss_report_help(&storage_report);
+		return VSS_EXIT_OK;
+	}
+	return vss_report_check(&storage_report, o) ?: -1;
+}
+
+/*
  * The provider (named, --clone, or vss.conf's) and the sizes that go with
  * it (given, or vss.conf's where they apply): -1, or the exit status.
  */
@@ -275,7 +317,8 @@ int main(int argc, char **argv)
 {
 	char *vol = NULL, *dev = NULL, *chunk = NULL, *maxs = NULL, *provider = NULL,
 	     *name = NULL, *region = NULL;
-	int wrap = 0, force = 0, json = 0, clone = 0, wipe = 0, yes = 0;
+	int wrap = 0, force = 0, clone = 0, wipe = 0, yes = 0;
+	struct vss_report_args ra = { 0 };
 	struct defaults d;
 	struct poptOption options[] = {
 		{ "for", '\0', POPT_ARG_STRING, &vol, 0, "The volume", "VOL" },
@@ -296,11 +339,12 @@ int main(int argc, char **argv)
 		{ "force", '\0', POPT_ARG_NONE, &force, 0,
 		  "Also delete the volume's shadow copies (remove)", NULL },
 		VSS_POPT_YES(yes),
-		{ "json", 'j', POPT_ARG_NONE, &json, 0, "JSON output (list)", NULL },
+		VSS_POPT_REPORT(ra, "Print JSON: {\"storage\": [...]} (list)"),
 		VSS_POPT_COMMON,
 		VSS_POPT_HELP
 		POPT_TABLEEND
 	};
+	struct vss_report_opts ro = { .units = 'h' };
 	struct vss_storage_opts o = { 0 };
 	struct vss_config *cfg = NULL;
 	struct vss_ctx *ctx = NULL;
@@ -322,6 +366,9 @@ int main(int argc, char **argv)
 	rc = parse_words(pc, &cmd, &vol);
 	if (rc >= 0)
 		return rc;
+	rc = report_options(cmd, &ra, &ro);
+	if (rc >= 0)
+		return rc;
 	if (!strcmp(cmd, "add") && !dev) {
 		vss_errorx(NULL, "add: --on DEV is needed");
 		return VSS_EXIT_USAGE;
@@ -336,8 +383,9 @@ int main(int argc, char **argv)
 	if (rc)
 		return rc;
 	if (!strcmp(cmd, "list")) {
-		r = do_list(ctx, json);
-		rc = vss_exit_from_errno(r, VSS_EXIT_NOT_FOUND);
+		r = do_list(ctx, &ro, &rc);
+		if (r)
+			rc = vss_exit_from_errno(r, VSS_EXIT_NOT_FOUND);
 		goto out;
 	}
 	rc = strcmp(cmd, "add") ? vss_cli_kernel_for_volume(ctx, vol) : vss_cli_need_kernel(provider);

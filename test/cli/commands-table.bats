@@ -41,14 +41,14 @@ table() {
 	vss-diff	1 2	-	-
 	vss-expose	1	kernel	-
 	vss-list	-	-	-o|-o no_such_field
-	vss-providers	-	-	-
+	vss-providers	-	-	-o|-o no_such_field
 	vss-receive	-	-	-
 	vss-revert	--yes 1	kernel	--wait|--wait 99999h 1
 	vss-send	1	kernel	-
 	vss-snapshot	/dev/mapper/data	kernel	--retry|--retry '' /dev/mapper/data
 	vss-storage	remove --yes --force data	kernel	--chunk-size|add --for data --on /dev/null --chunk-size 3k
 	vss-unexpose	1	kernel	-
-	vss-writers	-	-	-
+	vss-writers	-	-	-o|-o no_such_field
 	EOF
 }
 

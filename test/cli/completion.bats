@@ -219,3 +219,18 @@ fake_list() {
 	run comp "$BIN/vss-writers" --
 	has --identify --json --verbose
 }
+
+@test "the report options of vss-providers, vss-writers, vss-storage list, and their fields" {
+	run comp "$BIN/vss-providers" --
+	has --options --sort --noheadings --separator --aligned --json
+	run comp "$BIN/vss-providers" -o av
+	[ "$output" = available ]
+	run comp "$BIN/vss-writers" --sort last_
+	[ "$output" = $'last_error\nlast_set_id' ]
+	run comp "$BIN/vss-writers" -o name,st
+	[ "$output" = name,state ]
+	run comp "$BIN/vss-storage" list --
+	has --options --sort --noheadings --separator --aligned --json
+	run comp "$BIN/vss-storage" list -o +clone
+	[ "$output" = +clone_state ]
+}

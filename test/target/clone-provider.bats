@@ -140,7 +140,11 @@ nothing_left() {
 	[ "$state" = syncing ] || [ "$state" = mirrored ]
 	run "$B/vss-storage" list
 	echo "$output"
-	[[ "$output" == *"/dev/mapper/cp-c "*"dm-vss-clone"*"% ("*"/512 regions)"* ]]
+	[[ "$output" == *"/dev/mapper/cp-c "*"dm-vss-clone"*" 512"* ]]
+	run "$B/vss-storage" list --noheadings --separator : \
+		-o volume,provider,clone_state,synced_regions,total_regions
+	echo "$output"
+	[[ "$output" =~ /dev/mapper/cp-c:dm-vss-clone:(syncing|mirrored):[0-9]+:512 ]]
 	wait_mirrored c 240
 	wait "$FIO"; fio_ok
 	# mirrored: dest holds what the volume holds
