@@ -371,6 +371,23 @@ int vss_cli_config(struct vss_config **cfg)
 	return r == -EINVAL ? VSS_EXIT_USAGE : vss_exit_from_errno(r, VSS_EXIT_USAGE);
 }
 
+int vss_cli_lock_wait(char *help, size_t size, unsigned int *wait_ms)
+{
+	struct vss_config *cfg;
+	char b[64];
+	int rc;
+
+	rc = vss_cli_config(&cfg);
+	if (rc)
+		return rc;
+	snprintf(help, size, "Wait up to DURATION for another command holding the lock "
+		 "(default %s)", vss_cli_default(cfg, "global.lock_wait", "fail at once", b,
+						  sizeof(b)));
+	*wait_ms = vss_config_duration_ms(cfg, "global.lock_wait", 0);
+	vss_config_free(cfg);
+	return 0;
+}
+
 const char *vss_cli_default(const struct vss_config *cfg, const char *key, const char *builtin,
 			    char *buf, size_t size)
 {

@@ -44,6 +44,13 @@ int vss_cli_config(struct vss_config **cfg);
  * A default for --help: "VALUE (vss.conf)" when the configuration sets
  * key, else builtin.  Returns buf.
  */
+/*
+ * The lock wait of a command that takes --wait: vss.conf's
+ * global.lock_wait (0: fail at once) in *wait_ms, and --wait's help, with
+ * that default, in help.  0, or the exit status of a bad vss.conf.
+ */
+int vss_cli_lock_wait(char *help, size_t size, unsigned int *wait_ms);
+
 const char *vss_cli_default(const struct vss_config *cfg, const char *key, const char *builtin,
 			    char *buf, size_t size);
 

@@ -268,6 +268,7 @@ static int ready_to_delete(int yes, const struct vss_shadow_info *sh, size_t n,
 int main(int argc, char **argv)
 {
 	char *set_arg = NULL, *oldest = NULL, *all = NULL, *wait_arg = NULL;
+	char wait_help[160];
 	int yes = 0;
 	struct poptOption options[] = {
 		{ "set", 's', POPT_ARG_STRING, &set_arg, 0,
@@ -277,8 +278,7 @@ int main(int argc, char **argv)
 		{ "all", '\0', POPT_ARG_STRING, &all, 0,
 		  "Delete every shadow copy of this volume", "VOL" },
 		VSS_POPT_YES(yes),
-		VSS_POPT_WAIT(wait_arg, "Wait up to DURATION for another command holding the "
-			      "lock (default: fail at once)"),
+		VSS_POPT_WAIT(wait_arg, wait_help),
 		VSS_POPT_COMMON,
 		VSS_POPT_HELP
 		POPT_TABLEEND
@@ -296,6 +296,9 @@ int main(int argc, char **argv)
 	int rc, r;
 
 	vss_cli_init(argv[0]);
+	rc = vss_cli_lock_wait(wait_help, sizeof(wait_help), &wait_ms);
+	if (rc)
+		return rc;
 	pc = poptGetContext(NULL, argc, (const char **)argv, options, 0);
 	poptSetOtherOptionHelp(pc, "[OPTION...] ID... | --set ID | --oldest VOL | --all VOL");
 	rc = vss_cli_parse(pc);

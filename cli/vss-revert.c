@@ -114,7 +114,7 @@ int main(int argc, char **argv)
 {
 	int dry_run = 0, delete_after = 0, json = 0, yes = 0;
 	unsigned int wait_ms = 0;
-	char *wait_s = NULL;
+	char *wait_s = NULL, wait_help[160];
 	struct poptOption options[] = {
 		{ "dry-run", 'n', POPT_ARG_NONE, &dry_run, 0,
 		  "Print how many chunks and bytes would be copied; change nothing", NULL },
@@ -122,8 +122,7 @@ int main(int argc, char **argv)
 		  "Delete the shadow copy once the volume is reverted", NULL },
 		{ "json", 'j', POPT_ARG_NONE, &json, 0, "Print the outcome as JSON", NULL },
 		VSS_POPT_YES(yes),
-		VSS_POPT_WAIT(wait_s, "Wait up to DURATION for another command holding the "
-			      "lock (default: fail at once)"),
+		VSS_POPT_WAIT(wait_s, wait_help),
 		VSS_POPT_COMMON,
 		VSS_POPT_HELP
 		POPT_TABLEEND
@@ -137,6 +136,9 @@ int main(int argc, char **argv)
 	int rc, r;
 
 	vss_cli_init(argv[0]);
+	rc = vss_cli_lock_wait(wait_help, sizeof(wait_help), &wait_ms);
+	if (rc)
+		return rc;
 	pc = poptGetContext(NULL, argc, (const char **)argv, options, 0);
 	poptSetOtherOptionHelp(pc, "[OPTION...] SHADOW_ID");
 	rc = vss_cli_parse(pc);

@@ -47,6 +47,33 @@ help() {
 	[[ $output == *"default 64k (vss.conf))"* ]]
 }
 
+@test "global.lock_wait is the default --wait of vss-snapshot, vss-delete and vss-revert" {
+	local c start ms holder
+	run -0 help vss-delete
+	[[ $output == *"holding the lock (default fail at once)"* ]]
+	printf '[global]\nlock_wait = 700ms\n' > "$CONF"
+	for c in vss-snapshot vss-delete vss-revert; do
+		run -0 help "$c"
+		[[ $output == *"(default 700ms (vss.conf))"* ]] || { echo "$c: $output"; return 1; }
+	done
+	# -o: the lock stays with flock itself, so killing it releases the lock
+	flock -o "$VSS_RUN_DIR/vss.lock" sleep 30 & holder=$!
+	for i in $(seq 50); do
+		flock -n "$VSS_RUN_DIR/vss.lock" true || break
+		sleep 0.1
+	done
+	for c in vss-delete vss-revert; do
+		start=$(date +%s%N)
+		run --separate-stderr "$B/$c" --yes 1
+		ms=$((($(date +%s%N) - start) / 1000000))
+		echo "$c waited $ms ms: exit $status: $stderr"
+		[ "$status" -eq 5 ]
+		[ "$ms" -ge 650 ] && [ "$ms" -lt 5000 ]
+	done
+	kill $holder
+	wait $holder 2>/dev/null || true
+}
+
 @test "the shipped vss.conf is valid, and still valid with every key uncommented" {
 	cp "$TOP/scripts/conf/vss.conf" "$CONF"
 	run -0 help vss-snapshot
