@@ -38,6 +38,7 @@ static int parse_limit(const char *option, const char *value, unsigned int *ms)
 struct snapshot_defaults {
 	char freeze[96], commit[96], retry[96], keep[96], wait[96], provider[96];
 	char provider_name[64];
+	unsigned int usage_warn;	/* percent; 0: never */
 };
 
 static void defaults_from(const struct vss_config *cfg, struct snapshot_defaults *d,
@@ -66,6 +67,7 @@ static void defaults_from(const struct vss_config *cfg, struct snapshot_defaults
 	*retry = (int)vss_config_count(cfg, "snapshot.retry", 0);
 	*keep = (int)vss_config_count(cfg, "snapshot.keep", 0);
 	*wait_ms = vss_config_duration_ms(cfg, "global.lock_wait", 0);
+	d->usage_warn = vss_config_count(cfg, "snapshot.usage_warn", 90);
 	if (vss_config_get(cfg, "snapshot.provider")) {
 		snprintf(d->provider_name, sizeof(d->provider_name), "%s",
 			 vss_config_get(cfg, "snapshot.provider"));
@@ -229,6 +231,34 @@ static int take_set(struct vss_ctx *ctx, const struct vss_set_opts *sopts, const
 	return vss_exit_from_errno(r, VSS_EXIT_PROVIDER);
 }
 
+/*
+ * After the set: a store at least usage_warn percent full is said, once per
+ * store, so that a cron job's mail shows it before the store fills and
+ * copies are lost.
+ */
+static void warn_usage(struct vss_ctx *ctx, struct vss_set *set, unsigned int usage_warn)
+{
+	struct vss_shadow_info s, prev = { 0 };
+	struct vss_shadow_state st;
+	size_t k;
+
+	for (k = 0; usage_warn && k < vss_set_shadow_count(set); k++) {
+		unsigned long long pct;
+
+		vss_set_shadow(set, k, &s);
+		if (vss_shadow_get_state(ctx, &s, &st) || !st.store_size_bytes ||
+		    (k && !strcmp(prev.store, s.store)))
+			continue;
+		prev = s;
+		pct = st.store_used_bytes * 100ULL / st.store_size_bytes;
+		if (pct >= usage_warn && !vss_opt_quiet)
+			fprintf(stderr, "%s: warning: %s: its store %s is %llu%% full (usage_warn "
+				"%u%%): when it fills, shadow copies are dropped or invalidated; "
+				"delete some, or grow it (vss-storage resize)\n", vss_program_name(),
+				s.volume, s.store, pct, usage_warn);
+	}
+}
+
 /* The set made: as JSON, or a line for it and one per shadow copy. */
 static void print_set(struct vss_set *set, bool json)
 {
@@ -358,6 +388,7 @@ int main(int argc, char **argv)
 		goto out;
 	rc = VSS_EXIT_OK;
 	print_set(set, json);
+	warn_usage(ctx, set, d.usage_warn);
 	if (exec_cmd) {
 		vss_unlock(ctx);
 		rc = run_exec(ctx, set, exec_cmd);

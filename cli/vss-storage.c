@@ -183,8 +183,8 @@ static void said_enabled(struct vss_ctx *ctx, const char *vol, const char *store
 
 /* vss.conf's defaults, and the help texts that show them. */
 struct defaults {
-	char help_chunk[128], help_region[128], help_provider[160];
-	char chunk[64], region[64], provider[64];
+	char help_chunk[128], help_region[128], help_provider[160], help_overflow[160];
+	char chunk[64], region[64], provider[64], overflow[16];
 };
 
 static void read_defaults(const struct vss_config *cfg, struct defaults *d)
@@ -208,6 +208,34 @@ static void read_defaults(const struct vss_config *cfg, struct defaults *d)
 	snprintf(d->region, sizeof(d->region), "%s",
 		 vss_config_get(cfg, "storage.region_size") ?: "");
 	snprintf(d->provider, sizeof(d->provider), "%s", p ?: "");
+	snprintf(d->help_overflow, sizeof(d->help_overflow), "When the store is full: drop the "
+		 "oldest snapshots, or invalidate them all (add, dm-vss-cow; default %s)",
+		 vss_cli_default(cfg, "storage.overflow", "drop", b, sizeof(b)));
+	snprintf(d->overflow, sizeof(d->overflow), "%s",
+		 vss_config_get(cfg, "storage.overflow") ?: "");
+}
+
+/*
+ * The overflow policy of a new dm-vss-cow store: --overflow, else
+ * vss.conf's storage.overflow, else drop.  -1, or the exit status.
+ */
+static int choose_overflow(const struct defaults *d, const char *provider, const char *overflow,
+			   bool *invalidate)
+{
+	bool cow = !provider || !strcmp(provider, "dm-vss-cow");
+
+	if (overflow && strcmp(overflow, "drop") && strcmp(overflow, "invalidate")) {
+		vss_errorx(NULL, "--overflow: %s: not a policy (drop or invalidate)", overflow);
+		return VSS_EXIT_USAGE;
+	}
+	if (overflow && !cow) {
+		vss_errorx(NULL, "--overflow is for dm-vss-cow stores, not %s", provider);
+		return VSS_EXIT_USAGE;
+	}
+	if (!overflow && cow && d->overflow[0])
+		overflow = d->overflow;
+	*invalidate = overflow && !strcmp(overflow, "invalidate");
+	return -1;
 }
 
 /* The subcommand, and the volume that may follow it: -1, or the exit status. */
@@ -316,7 +344,7 @@ static int choose_provider(struct defaults *d, int clone, char **providerp, char
 int main(int argc, char **argv)
 {
 	char *vol = NULL, *dev = NULL, *chunk = NULL, *maxs = NULL, *provider = NULL,
-	     *name = NULL, *region = NULL;
+	     *name = NULL, *region = NULL, *overflow = NULL;
 	int wrap = 0, force = 0, clone = 0, wipe = 0, yes = 0;
 	struct vss_report_args ra = { 0 };
 	struct defaults d;
@@ -334,6 +362,7 @@ int main(int argc, char **argv)
 		  "Wrap a plain, unmounted partition in a dm-linear device (add)", NULL },
 		{ "name", '\0', POPT_ARG_STRING, &name, 0,
 		  "The dm name of the wrapper (add --wrap)", "NAME" },
+		{ "overflow", '\0', POPT_ARG_STRING, &overflow, 0, d.help_overflow, "POLICY" },
 		{ "wipe", '\0', POPT_ARG_NONE, &wipe, 0,
 		  "Use a store that is not blank: wipe an old store or other data (add)", NULL },
 		{ "force", '\0', POPT_ARG_NONE, &force, 0,
@@ -374,6 +403,8 @@ int main(int argc, char **argv)
 		return VSS_EXIT_USAGE;
 	}
 	rc = choose_provider(&d, clone, &provider, &chunk, maxs, &region);
+	if (rc < 0)
+		rc = choose_overflow(&d, provider, overflow, &o.overflow_invalidate);
 	if (rc >= 0)
 		return rc;
 	rc = parse_sizes(cmd, chunk, maxs, region, &o);

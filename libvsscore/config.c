@@ -22,7 +22,7 @@
 
 #include "vss-internal.h"
 
-enum key_type { K_DURATION, K_COUNT, K_SIZE, K_PROVIDER };
+enum key_type { K_DURATION, K_COUNT, K_SIZE, K_PROVIDER, K_OVERFLOW, K_PERCENT };
 
 static const struct key_def {
 	const char *name;		/* section.key */
@@ -37,6 +37,8 @@ static const struct key_def {
 	{ "storage.chunk_size", K_SIZE },
 	{ "storage.provider", K_PROVIDER },
 	{ "storage.region_size", K_SIZE },
+	{ "storage.overflow", K_OVERFLOW },
+	{ "snapshot.usage_warn", K_PERCENT },
 };
 
 #define NR_KEYS (sizeof(keys) / sizeof(keys[0]))
@@ -129,6 +131,8 @@ static const char *type_hint(enum key_type t)
 	case K_COUNT: return "a whole number from 0 to 1000000";
 	case K_SIZE: return "a size: 4096, 64k, 1m, 2g";
 	case K_PROVIDER: return "a provider name: letters, digits, '-', '_', '.'";
+	case K_OVERFLOW: return "drop or invalidate";
+	case K_PERCENT: return "a whole number of percent from 0 to 100";
 	}
 	return "";
 }
@@ -148,6 +152,10 @@ static int check_value(enum key_type t, const char *v)
 			if (!isalnum((unsigned char)v[i]) && !strchr("-_.", v[i]))
 				return -EINVAL;
 		return i && i < 64 ? 0 : -EINVAL;
+	case K_OVERFLOW:
+		return strcmp(v, "drop") && strcmp(v, "invalidate") ? -EINVAL : 0;
+	case K_PERCENT:
+		return parse_count(v, &u) || u > 100 ? -EINVAL : 0;
 	}
 	return -EINVAL;
 }

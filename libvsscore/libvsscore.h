@@ -368,6 +368,8 @@ struct vss_storage_opts {
 	uint32_t region_sectors; /* dm-vss-clone ("provider"): 0: 1024 (512 KiB) */
 	bool wipe;		/* dm-vss-cow: a store that is not blank is wiped
 				 * first (else -EEXIST, reported) */
+	bool overflow_invalidate; /* dm-vss-cow: a full store invalidates every
+				 * snapshot (else the oldest are dropped) */
 	/* zero: room for members added later, the size kept (libvsscore(3)) */
 	uint64_t reserved[8];
 };

@@ -211,11 +211,17 @@ static int cow_origin_table(json_object *root, json_object *st, struct vss_dm_ta
 {
 	const char *real = vss_json_str(st, "real"), *store = vss_json_str(st, "store");
 	uint32_t chunk = (uint32_t)vss_json_int(st, "chunk_sectors");
+	bool inval = vss_json_bool(st, "overflow_invalidate");
+	char chunk_arg[40] = "";
 
 	(void)root;
 	*t = (struct vss_dm_target){ 0, 0, "vss-origin", params };
 	if (chunk)
-		snprintf(params, psize, "/dev/mapper/%s %s 2 chunk_sectors %u", real, store, chunk);
+		snprintf(chunk_arg, sizeof(chunk_arg), " chunk_sectors %u", chunk);
+	/* the feature arguments: [chunk_sectors N] [overflow_invalidate] */
+	if (chunk || inval)
+		snprintf(params, psize, "/dev/mapper/%s %s %d%s%s", real, store,
+			 (chunk ? 2 : 0) + inval, chunk_arg, inval ? " overflow_invalidate" : "");
 	else
 		snprintf(params, psize, "/dev/mapper/%s %s", real, store);
 	return 0;

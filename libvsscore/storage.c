@@ -130,6 +130,8 @@ static json_object *storage_entry(const struct vss_storage_opts *o, const char *
 	json_object_object_add(e, "max_bytes", json_object_new_int64(o->max_bytes));
 	json_object_object_add(e, "wrapped", json_object_new_boolean(wrapped[0] != '\0'));
 	json_object_object_add(e, "wrapped_dev", json_object_new_string(wrapped));
+	if (o->overflow_invalidate)
+		json_object_object_add(e, "overflow_invalidate", json_object_new_boolean(true));
 	return e;
 }
 

@@ -115,6 +115,22 @@ bad() {
 	bad "keep: a key before any [section]" '' 'keep = 3'
 	bad "'keep 3': not a 'key = value' line" '[snapshot]' 'keep 3'
 	bad "provider: 'a b' is not a provider name" '[snapshot]' 'provider = a b'
+	bad "overflow: 'sometimes' is not drop or invalidate" '[storage]' 'overflow = sometimes'
+	bad "usage_warn: '101' is not a whole number of percent from 0 to 100" '[snapshot]' 'usage_warn = 101'
+}
+
+@test "storage.overflow is vss-storage add's default --overflow; only dm-vss-cow takes one" {
+	run -0 help vss-storage
+	[[ $output == *"invalidate them all (add, dm-vss-cow; default drop)"* ]]
+	printf '[storage]\noverflow = invalidate\n' > "$CONF"
+	run -0 help vss-storage
+	[[ $output == *"(add, dm-vss-cow; default invalidate (vss.conf))"* ]]
+	run --separate-stderr "$B/vss-storage" add --for data --on /dev/null --overflow maybe
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "vss-storage: --overflow: maybe: not a policy (drop or invalidate)" ]
+	run --separate-stderr "$B/vss-storage" add --for data --on /dev/null --provider dm-snapshot --overflow drop
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "vss-storage: --overflow is for dm-vss-cow stores, not dm-snapshot" ]
 }
 
 @test "a vss.conf that cannot be read: exit 2" {

@@ -58,3 +58,42 @@ chunk_sectors() {
 	[ "$(vss-list --noheadings -o shadow_id | wc -l)" -eq 3 ]
 	[ "$(vss-list --noheadings -o shadow_id | tr -d ' ' | head -n 1)" = 2 ]
 }
+
+@test "storage.overflow = invalidate: the origin table has overflow_invalidate, also after vss-activate; --overflow drop overrides it" {
+	local l
+	printf '[storage]\noverflow = invalidate\n' > "$T/conf/vss.conf"
+	l=$(make_loop 32M vol)
+	STORE=$(make_loop 32M store)
+	dm_create "$VOL" --table "0 $((32 * 2048)) linear $l 0"
+	vss-storage add -q --for "/dev/mapper/$VOL" --on "$STORE"
+	dmsetup table "$VOL" | grep -q " overflow_invalidate"
+	# a reboot: every dm device gone, the plain volume back, then vss-activate
+	dmsetup remove "$VOL"
+	dmsetup remove "$VOL-real"
+	dm_create "$VOL" --table "0 $((32 * 2048)) linear $l 0"
+	vss-activate -q
+	dmsetup table "$VOL" | grep -q "vss-origin .* overflow_invalidate"
+	vss-storage remove -q --for "/dev/mapper/$VOL"
+	vss-storage add -q --for "/dev/mapper/$VOL" --on "$STORE" --overflow drop
+	dmsetup table "$VOL" | grep -q "vss-origin"
+	! dmsetup table "$VOL" | grep -q overflow_invalidate
+}
+
+@test "snapshot.usage_warn: a store that full is said after the set; 0 never warns" {
+	local l
+	l=$(make_loop 32M vol)
+	STORE=$(make_loop 32M store)
+	dm_create "$VOL" --table "0 $((32 * 2048)) linear $l 0"
+	vss-storage add -q --for "/dev/mapper/$VOL" --on "$STORE"
+	vss-snapshot --no-writers -q "/dev/mapper/$VOL"
+	# 8 MiB of first writes: about a quarter of the store
+	dd if=/dev/urandom of="/dev/mapper/$VOL" bs=1M count=8 oflag=direct status=none
+	printf '[snapshot]\nusage_warn = 10\n' > "$T/conf/vss.conf"
+	run --separate-stderr vss-snapshot --no-writers "/dev/mapper/$VOL"
+	[ "$status" -eq 0 ]
+	[[ $stderr == "vss-snapshot: warning: /dev/mapper/$VOL: its store $STORE is "*"% full (usage_warn 10%): when it fills"* ]]
+	printf '[snapshot]\nusage_warn = 0\n' > "$T/conf/vss.conf"
+	run --separate-stderr vss-snapshot --no-writers "/dev/mapper/$VOL"
+	[ "$status" -eq 0 ]
+	[ -z "$stderr" ]
+}
