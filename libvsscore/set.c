@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "vss-internal.h"
@@ -122,7 +123,87 @@ VSS_EXPORT int vss_set_add_volume(struct vss_set *set, const char *volume)
 	return 0;
 }
 
-static int set_start_writers(struct vss_set *set)
+/* The devices of the set's volumes, as st_dev of their files shows them. */
+static dev_t *set_devs(struct vss_set *set, size_t *n)
+{
+	dev_t *devs = calloc(2 * set->n + 1, sizeof(*devs));
+	char path[200];
+	struct stat st;
+	size_t i;
+
+	*n = 0;
+	for (i = 0; devs && i < set->n; i++) {
+		snprintf(path, sizeof(path), "/dev/mapper/%s", set->sh[i].dm_name);
+		if (!stat(path, &st) && S_ISBLK(st.st_mode))
+			devs[(*n)++] = st.st_rdev;
+		if (set->sh[i].mountpoint[0] && !stat(set->sh[i].mountpoint, &st))
+			devs[(*n)++] = st.st_dev;
+	}
+	return devs;
+}
+
+static bool set_has(struct vss_set *set, const char *dm_name)
+{
+	size_t i;
+
+	for (i = 0; i < set->n; i++)
+		if (!strcmp(set->sh[i].dm_name, dm_name))
+			return true;
+	return false;
+}
+
+static int refuse_gap(struct vss_set *set, const struct vss_component_gap *g, const char *why)
+{
+	vss_err(set->ctx, "component %s/%s has %s on %s%s, which %s: a shadow copy set must hold "
+		"the whole component; %s, or leave the writer out with --exclude-writer %s "
+		"(or --no-writers)", g->writer, g->component, g->file,
+		g->dm_name[0] ? "/dev/mapper/" : "device ",
+		g->dm_name[0] ? g->dm_name : "(not device-mapper)", why,
+		g->dm_name[0] ? "give that volume shadow copy storage (vss-storage add) and "
+		"name it too" : "move the files to a volume of the set", g->writer);
+	return -ECANCELED;
+}
+
+/*
+ * Every file of a component that is in the set on a volume of the set: the
+ * volumes that hold the rest are added, saying so (*added), or the set is
+ * refused naming the component, the file and the volume.
+ */
+static int set_complete_components(struct vss_set *set, bool *added)
+{
+	struct vss_component_gap *gaps = NULL;
+	size_t n_devs, n = 0, i;
+	dev_t *devs = set_devs(set, &n_devs);
+	int r;
+
+	*added = false;
+	if (!devs)
+		return -ENOMEM;
+	r = vss_component_gaps(set->ws, devs, n_devs, &gaps, &n);
+	free(devs);
+	for (i = 0; !r && i < n; i++) {
+		char vol[200];
+
+		if (!gaps[i].dm_name[0]) {
+			r = refuse_gap(set, &gaps[i], "is not a device-mapper volume");
+			break;
+		}
+		if (set_has(set, gaps[i].dm_name))
+			continue;
+		snprintf(vol, sizeof(vol), "/dev/mapper/%s", gaps[i].dm_name);
+		if (vss_set_add_volume(set, vol)) {
+			r = refuse_gap(set, &gaps[i], "is not in the set and cannot be shadow-copied");
+			break;
+		}
+		vss_warn(set->ctx, "%s added to the set: component %s/%s has %s on it", vol,
+			 gaps[i].writer, gaps[i].component, gaps[i].file);
+		*added = true;
+	}
+	free(gaps);
+	return r;
+}
+
+static int set_start_writers_once(struct vss_set *set)
 {
 	const char **vols, **mnts;
 	char (*paths)[200];
@@ -145,6 +226,32 @@ static int set_start_writers(struct vss_set *set)
 	}
 	r = vss_writers_start(set->ctx, set->set_id, vols, mnts, &set->opts, &set->ws);
 	free(vols); free(mnts); free(paths);
+	return r;
+}
+
+/*
+ * The writers' identify, and the set completed to whole components: a
+ * volume added may hold other writers' files, so they are asked again
+ * until no volume is added (at most once per volume that can be added).
+ */
+static int set_start_writers(struct vss_set *set)
+{
+	bool added = true;
+	int r = 0, round;
+
+	if (set->ws)
+		return 0;
+	for (round = 0; added && round < 64; round++) {
+		if (set->ws) {
+			vss_writers_stop(set->ws, false);
+			set->ws = NULL;
+		}
+		r = set_start_writers_once(set);
+		if (!r)
+			r = set_complete_components(set, &added);
+		if (r)
+			break;
+	}
 	return r;
 }
 
@@ -263,6 +370,12 @@ static int commit_prepare(struct vss_set *set, struct commit *c)
 	int r;
 
 	set->set_id = vss_catalog_next_id(c->root, "next_set_id");
+	if (set->ws)
+		vss_writers_set_id(set->ws, set->set_id);
+	/* identify may add volumes to the set (whole components): first */
+	r = set_start_writers(set);
+	if (r)
+		return fail(set, "identify", r);
 	for (i = 0; i < set->n; i++)
 		set->sh[i].shadow_id = vss_catalog_next_id(c->root, "next_shadow_id");
 	set->created = time(NULL);
@@ -272,11 +385,6 @@ static int commit_prepare(struct vss_set *set, struct commit *c)
 	if (!c->frozen || !c->suspended || !c->items)
 		return -ENOMEM;
 
-	if (set->ws)
-		vss_writers_set_id(set->ws, set->set_id);
-	r = set_start_writers(set);
-	if (r)
-		return fail(set, "identify", r);
 	r = vss_writers_event(set->ws, "prepare-backup", 0);
 	if (r)
 		return fail(set, "prepare-backup", r);

@@ -164,6 +164,19 @@ void vss_writers_stop(struct vss_writers *w, bool abort);
 void vss_writers_set_id(struct vss_writers *w, uint64_t set_id);
 const char *vss_writers_failed(struct vss_writers *w, const char **phase);
 void vss_writers_record(struct vss_writers *w, json_object *root);
+typedef int (*vss_component_fn)(void *arg, const char *writer, const char *component,
+				json_object *files);
+int vss_writers_for_each_component(struct vss_writers *w, vss_component_fn fn, void *arg);
+
+/* components.c: a writer's component is copied whole (see there) */
+struct vss_component_gap {
+	char writer[128], component[128];
+	char file[512];		/* a file of the component ... */
+	dev_t devno;		/* ... on this volume, not in the set */
+	char dm_name[128];	/* its device-mapper name, "" when it is not one */
+};
+int vss_component_gaps(struct vss_writers *w, const dev_t *set_devs, size_t n_devs,
+		       struct vss_component_gap **gaps, size_t *n_gaps);
 
 /* spawn.c: the executables of writers.d/, hooks.d/ and providers.d/ */
 /* 0 if path is a root-owned executable that nobody else may write, else -errno. */

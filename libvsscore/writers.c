@@ -405,6 +405,33 @@ int vss_writers_start(struct vss_ctx *ctx, uint64_t set_id, const char *const *v
 	return failed ? -ECANCELED : 0;
 }
 
+/*
+ * fn(arg, writer, component, files) for each component of each writer that
+ * takes part in the set, in order; stops at fn's first non-zero return.
+ */
+int vss_writers_for_each_component(struct vss_writers *ws, vss_component_fn fn, void *arg)
+{
+	size_t i, j;
+	int r;
+
+	for (i = 0; ws && i < ws->n; i++) {
+		json_object *comps;
+
+		if (!ws->w[i].active || ws->w[i].failed)
+			continue;
+		comps = vss_json_array(ws->w[i].metadata, "components");
+		for (j = 0; comps && j < json_object_array_length(comps); j++) {
+			json_object *c = json_object_array_get_idx(comps, j);
+			const char *name = vss_json_str(c, "name");
+
+			r = fn(arg, ws->w[i].name, name ? name : "", vss_json_array(c, "files"));
+			if (r)
+				return r;
+		}
+	}
+	return 0;
+}
+
 void vss_writers_set_id(struct vss_writers *ws, uint64_t set_id)
 {
 	ws->set_id = set_id;
