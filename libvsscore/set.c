@@ -321,6 +321,8 @@ static int set_record(struct vss_set *set, json_object *root, const char *state)
 		json_object_array_add(shs, shadow_json(set, &set->sh[i],
 			!strcmp(state, "created") ? "created" : "creating"));
 	json_object_object_add(o, "shadows", shs);
+	/* The writers' identify answers and private data, for verify and restore. */
+	json_object_object_add(o, "writers", vss_writers_set_json(set->ws));
 	json_object_array_add(sets, o);
 	vss_writers_record(set->ws, root);
 	return vss_catalog_save(set->ctx, root);

@@ -167,6 +167,14 @@ void vss_writers_record(struct vss_writers *w, json_object *root);
 typedef int (*vss_component_fn)(void *arg, const char *writer, const char *component,
 				json_object *files);
 int vss_writers_for_each_component(struct vss_writers *w, vss_component_fn fn, void *arg);
+/* Sees a writer's "ok" answer to an event; a non-zero return is the event's result. */
+typedef int (*vss_writer_answer_fn)(void *arg, const char *writer, json_object *answer);
+int vss_writers_event_ext(struct vss_writers *w, const char *event, unsigned int timeout_ms,
+			  const char *only, json_object *extra, vss_writer_answer_fn fn, void *arg);
+bool vss_writers_supports(struct vss_writers *w, const char *name, const char *event);
+json_object *vss_writers_backup_metadata(struct vss_writers *w);
+json_object *vss_writers_metadata(struct vss_writers *w, const char *name);
+json_object *vss_writers_set_json(struct vss_writers *w);
 
 /* components.c: a writer's component is copied whole (see there) */
 struct vss_component_gap {

@@ -34,7 +34,8 @@ struct writer {
 	bool retryable;
 	char state[40];
 	char error[256];
-	json_object *metadata;
+	json_object *metadata;		/* the identify answer, less its status */
+	json_object *backup_metadata;	/* private data from freeze/thaw/post-snapshot */
 };
 
 struct vss_writers {
@@ -231,8 +232,13 @@ static const char *waiting_state(const char *event)
 }
 
 /* Send one event to one writer and judge its answer. */
-static int writer_event(struct vss_writers *ws, struct writer *w, const char *event,
-			unsigned int timeout_ms)
+/*
+ * Send one event to one writer and read its answer.  extra (may be NULL):
+ * fields added to the request.  On "ok", fn (may be NULL) sees the answer.
+ */
+static int writer_event_ext(struct vss_writers *ws, struct writer *w, const char *event,
+			    unsigned int timeout_ms, json_object *extra,
+			    vss_writer_answer_fn fn, void *arg)
 {
 	json_object *req, *ans = NULL, *st;
 	char line[65536];
@@ -245,6 +251,10 @@ static int writer_event(struct vss_writers *ws, struct writer *w, const char *ev
 	json_object_object_add(req, "set_id", json_object_new_int64(ws->set_id));
 	json_object_object_add(req, "volumes", json_object_get(ws->volumes));
 	json_object_object_add(req, "timeout_ms", json_object_new_int64(timeout_ms));
+	if (extra) {
+		json_object_object_foreach(extra, key, val)
+			json_object_object_add(req, key, json_object_get(val));
+	}
 	text = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN |
 					      JSON_C_TO_STRING_NOSLASHESCAPE);
 	snprintf(line, sizeof(line), "%s\n", text);
@@ -299,9 +309,39 @@ static int writer_event(struct vss_writers *ws, struct writer *w, const char *ev
 			vss_warn(ws->ctx, "writer %s: its writes were not held during the freeze",
 				 w->name);
 	}
+	/* Private data for the set: the last of freeze, thaw, post-snapshot wins. */
+	if ((!strcmp(event, "freeze") || !strcmp(event, "thaw") ||
+	     !strcmp(event, "post-snapshot")) &&
+	    json_object_object_get_ex(ans, "backup_metadata", &st) && st &&
+	    !json_object_is_type(st, json_type_null)) {
+		json_object_put(w->backup_metadata);
+		w->backup_metadata = json_object_get(st);
+	}
 	vss_strlcpy(w->state, waiting_state(event), sizeof(w->state));
+	r = fn ? fn(arg, w->name, ans) : 0;
 	json_object_put(ans);
-	return 0;
+	return r;
+}
+
+static int writer_event(struct vss_writers *ws, struct writer *w, const char *event,
+			unsigned int timeout_ms)
+{
+	return writer_event_ext(ws, w, event, timeout_ms, NULL, NULL, NULL);
+}
+
+/* Whether the writer's identify answer lists event in "supports". */
+static bool writer_supports(struct writer *w, const char *event)
+{
+	json_object *sup = vss_json_array(w->metadata, "supports");
+	size_t i;
+
+	for (i = 0; sup && i < json_object_array_length(sup); i++) {
+		const char *e = json_object_get_string(json_object_array_get_idx(sup, i));
+
+		if (e && !strcmp(e, event))
+			return true;
+	}
+	return false;
 }
 
 /* Whether some component file of the writer lives under one of the mounts. */
@@ -459,6 +499,105 @@ int vss_writers_event(struct vss_writers *ws, const char *event, unsigned int ti
 	return r;
 }
 
+/*
+ * The restore side's events (verify, pre-restore, post-restore): sent, with
+ * extra's fields, only to the running writers named by only (NULL: all)
+ * whose identify answer lists the event in "supports"; fn sees each "ok"
+ * answer.  Every such writer is asked, whatever the others answer;
+ * -ECANCELED if one failed (vss_writers_failed names it), or fn's error.
+ */
+int vss_writers_event_ext(struct vss_writers *ws, const char *event, unsigned int timeout_ms,
+			  const char *only, json_object *extra, vss_writer_answer_fn fn, void *arg)
+{
+	size_t i;
+	int r = 0, e;
+
+	for (i = 0; ws && i < ws->n; i++) {
+		struct writer *w = &ws->w[i];
+
+		if (!w->active || w->failed || w->pid <= 0)
+			continue;
+		if (only && strcmp(only, w->name) && strcmp(only, w->path))
+			continue;
+		if (!writer_supports(w, event))
+			continue;
+		e = writer_event_ext(ws, w, event, timeout_ms ? timeout_ms : ws->timeout_ms,
+				     extra, fn, arg);
+		if (e && !r)
+			r = e;
+	}
+	return r;
+}
+
+bool vss_writers_supports(struct vss_writers *ws, const char *name, const char *event)
+{
+	size_t i;
+
+	for (i = 0; ws && i < ws->n; i++)
+		if (ws->w[i].active && !ws->w[i].failed &&
+		    (!strcmp(name, ws->w[i].name) || !strcmp(name, ws->w[i].path)))
+			return writer_supports(&ws->w[i], event);
+	return false;
+}
+
+/*
+ * The private data the writers attached to the set at freeze, thaw or
+ * post-snapshot, as an object writer name -> data (a new reference; empty
+ * when none did).
+ */
+json_object *vss_writers_backup_metadata(struct vss_writers *ws)
+{
+	json_object *o = json_object_new_object();
+	size_t i;
+
+	for (i = 0; ws && i < ws->n; i++)
+		if (ws->w[i].active && ws->w[i].backup_metadata)
+			json_object_object_add(o, ws->w[i].name,
+					       json_object_get(ws->w[i].backup_metadata));
+	return o;
+}
+
+/*
+ * What the set keeps of its writers, for vss-list, vss-verify and
+ * vss-restore: [{name, path, metadata (the identify answer),
+ * backup_metadata}] of each writer that took part (a new reference).
+ */
+json_object *vss_writers_set_json(struct vss_writers *ws)
+{
+	json_object *arr = json_object_new_array();
+	size_t i;
+
+	for (i = 0; ws && i < ws->n; i++) {
+		struct writer *w = &ws->w[i];
+		json_object *o;
+
+		if (!w->active || w->failed)
+			continue;
+		o = json_object_new_object();
+		json_object_object_add(o, "name", json_object_new_string(w->name));
+		json_object_object_add(o, "path", json_object_new_string(w->path));
+		json_object_object_add(o, "metadata", w->metadata ? json_object_get(w->metadata)
+								  : json_object_new_object());
+		if (w->backup_metadata)
+			json_object_object_add(o, "backup_metadata",
+					       json_object_get(w->backup_metadata));
+		json_object_array_add(arr, o);
+	}
+	return arr;
+}
+
+/* The identify answer of a running writer (borrowed), or NULL. */
+json_object *vss_writers_metadata(struct vss_writers *ws, const char *name)
+{
+	size_t i;
+
+	for (i = 0; ws && i < ws->n; i++)
+		if (ws->w[i].active && (!strcmp(name, ws->w[i].name) ||
+					!strcmp(name, ws->w[i].path)))
+			return ws->w[i].metadata;
+	return NULL;
+}
+
 bool vss_writers_all_held(struct vss_writers *ws)
 {
 	size_t i;
@@ -534,6 +673,7 @@ void vss_writers_stop(struct vss_writers *ws, bool abort)
 	for (i = 0; i < ws->n; i++) {
 		writer_kill(&ws->w[i]);
 		json_object_put(ws->w[i].metadata);
+		json_object_put(ws->w[i].backup_metadata);
 	}
 	json_object_put(ws->volumes);
 	free(ws->w);
