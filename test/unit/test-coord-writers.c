@@ -364,6 +364,73 @@ static void test_writer_retryable_only_when_said(void **state)
 	vss_writers_stop(ws, false);
 }
 
+/* A writer of the restore side: lists verify, keeps private data, echoes a request field. */
+static const char restore_writer[] =
+	"#!/bin/sh\n"
+	"while IFS= read -r line; do\n"
+	"  ev=$(printf '%s' \"$line\" | sed -n 's/.*\"event\":\"\\([a-z-]*\\)\".*/\\1/p')\n"
+	"  case $ev in\n"
+	"  identify) echo '{\"status\":\"ok\",\"name\":\"rw\",\"supports\":[\"verify\"],"
+	"\"components\":[{\"name\":\"db\",\"files\":[\"/srv/data/db\"]}]}' ;;\n"
+	"  freeze) echo '{\"status\":\"ok\",\"backup_metadata\":{\"pos\":1}}' ;;\n"
+	"  thaw) echo '{\"status\":\"ok\",\"held\":true,\"backup_metadata\":{\"pos\":2}}' ;;\n"
+	"  verify) v=$(printf '%s' \"$line\" | sed -n 's/.*\"views\":{\"[^\"]*\":\"\\([^\"]*\\)\".*/\\1/p')\n"
+	"    echo \"{\\\"status\\\":\\\"ok\\\",\\\"seen\\\":\\\"$v\\\"}\" ;;\n"
+	"  *) echo '{\"status\":\"ok\"}' ;;\n"
+	"  esac\n"
+	"done\n";
+
+static int seen_answer(void *arg, const char *writer, json_object *answer)
+{
+	const char *v = vss_json_str(answer, "seen");
+
+	snprintf(arg, 128, "%s=%s", writer, v ? v : "");
+	return 0;
+}
+
+static void test_writer_restore_side(void **state)
+{
+	struct vss_set_opts opts = { .freeze_timeout_ms = 5000 };
+	struct vss_writers *ws;
+	json_object *extra, *views, *meta, *arr, *pos;
+	char seen[128] = "";
+
+	(void)state;
+	put_script("writers.d", "rw", restore_writer, 0755);
+	put_writer("plain", "none", ":", "/srv/data/x");
+	assert_int_equal(vss_writers_start(ctx, 1, vols, mounts, &opts, &ws), 0);
+	assert_true(vss_writers_supports(ws, "rw", "verify"));
+	assert_false(vss_writers_supports(ws, "rw", "pre-restore"));
+	assert_false(vss_writers_supports(ws, "plain", "verify"));
+	assert_non_null(vss_writers_metadata(ws, "rw"));
+	assert_int_equal(vss_writers_event(ws, "freeze", 0), 0);
+	assert_int_equal(vss_writers_event(ws, "thaw", 0), 0);
+	/* thaw's private data replaces freeze's; a writer without any has none */
+	meta = vss_writers_backup_metadata(ws);
+	assert_true(json_object_object_get_ex(meta, "rw", &pos));
+	assert_int_equal(vss_json_int(pos, "pos"), 2);
+	assert_false(json_object_object_get_ex(meta, "plain", NULL));
+	json_object_put(meta);
+	arr = vss_writers_set_json(ws);
+	assert_int_equal(json_object_array_length(arr), 2);
+	json_object_put(arr);
+	/* verify goes, with its fields, only to the writer that lists it */
+	extra = json_object_new_object();
+	views = json_object_new_object();
+	json_object_object_add(views, "/srv/data", json_object_new_string("/run/v1"));
+	json_object_object_add(extra, "views", views);
+	assert_int_equal(vss_writers_event_ext(ws, "verify", 0, NULL, extra, seen_answer, seen), 0);
+	assert_string_equal(seen, "rw=/run/v1");
+	assert_int_equal(count_events("plain", "verify"), 0);
+	/* only= names another writer: nobody is asked */
+	seen[0] = '\0';
+	assert_int_equal(vss_writers_event_ext(ws, "verify", 0, "plain", extra, seen_answer, seen),
+			 0);
+	assert_string_equal(seen, "");
+	json_object_put(extra);
+	vss_writers_stop(ws, false);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -376,6 +443,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_writer_unsafe_refused, clean),
 		cmocka_unit_test_teardown(test_hooks_order_and_veto, clean),
 		cmocka_unit_test_teardown(test_writer_retryable_only_when_said, clean),
+		cmocka_unit_test_teardown(test_writer_restore_side, clean),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
