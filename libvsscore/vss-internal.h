@@ -153,6 +153,9 @@ struct vss_writers;
 int vss_writers_start(struct vss_ctx *ctx, uint64_t set_id, const char *const *volumes,
 		      const char *const *mounts, const struct vss_set_opts *opts,
 		      struct vss_writers **w);
+int vss_writers_start_purpose(struct vss_ctx *ctx, uint64_t set_id, const char *const *volumes,
+			      const char *const *mounts, const char *purpose,
+			      const struct vss_set_opts *opts, struct vss_writers **w);
 /* Send an event to every running writer; -ECANCELED if one failed. */
 int vss_writers_event(struct vss_writers *w, const char *event, unsigned int timeout_ms);
 /* After thaw: whether every writer held its writes. */

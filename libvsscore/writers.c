@@ -384,7 +384,20 @@ int vss_writers_start(struct vss_ctx *ctx, uint64_t set_id, const char *const *v
 		      const char *const *mounts, const struct vss_set_opts *opts,
 		      struct vss_writers **wsp)
 {
+	return vss_writers_start_purpose(ctx, set_id, volumes, mounts, NULL, opts, wsp);
+}
+
+/*
+ * As vss_writers_start; purpose (NULL for a set being made; "verify" or
+ * "restore" for an existing set) goes in the identify request, so that a
+ * writer can answer it when its application is stopped.
+ */
+int vss_writers_start_purpose(struct vss_ctx *ctx, uint64_t set_id, const char *const *volumes,
+			      const char *const *mounts, const char *purpose,
+			      const struct vss_set_opts *opts, struct vss_writers **wsp)
+{
 	struct vss_writers *ws = calloc(1, sizeof(*ws));
+	json_object *extra = NULL;
 	char **paths;
 	size_t n, i;
 	int r, failed = 0;
@@ -424,7 +437,11 @@ int vss_writers_start(struct vss_ctx *ctx, uint64_t set_id, const char *const *v
 			failed = 1;
 			continue;
 		}
-		if (writer_event(ws, w, "identify", ws->timeout_ms)) {
+		if (purpose && !extra) {
+			extra = json_object_new_object();
+			json_object_object_add(extra, "purpose", json_object_new_string(purpose));
+		}
+		if (writer_event_ext(ws, w, "identify", ws->timeout_ms, extra, NULL, NULL)) {
 			failed = 1;
 			continue;
 		}
@@ -442,6 +459,7 @@ int vss_writers_start(struct vss_ctx *ctx, uint64_t set_id, const char *const *v
 		}
 	}
 	free_list(paths, n);
+	json_object_put(extra);
 	return failed ? -ECANCELED : 0;
 }
 
