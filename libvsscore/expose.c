@@ -371,6 +371,11 @@ static void view_name(uint64_t shadow_id, char *name, size_t size)
 	snprintf(name, size, "vss-%llu-view", (unsigned long long)shadow_id);
 }
 
+static uint64_t percent_of(uint64_t bytes, unsigned int pct)
+{
+	return bytes / 100 * pct + bytes % 100 * pct / 100;
+}
+
 /* The size of the copy-on-write file for a volume of vol_bytes. */
 static uint64_t view_cow_size(struct vss_ctx *ctx, uint64_t vol_bytes, uint64_t asked)
 {
@@ -382,14 +387,14 @@ static uint64_t view_cow_size(struct vss_ctx *ctx, uint64_t vol_bytes, uint64_t 
 		return asked;
 	if (!vss_config_load(ctx, &cfg) && (v = vss_config_get(cfg, "expose.cow_size"))) {
 		if (v[strlen(v) - 1] == '%')
-			size = vol_bytes / 100 * strtoull(v, NULL, 10);
+			size = percent_of(vol_bytes, (unsigned int)strtoul(v, NULL, 10));
 		else
 			vss_parse_size(v, &size);
 	}
 	vss_config_free(cfg);
 	if (size)
 		return size;
-	size = vol_bytes / 100 * VIEW_COW_PERCENT;
+	size = percent_of(vol_bytes, VIEW_COW_PERCENT);
 	if (size < VIEW_COW_MIN)
 		size = VIEW_COW_MIN;
 	/* a transient store keeps no metadata: the volume's size never fills */
