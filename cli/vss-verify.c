@@ -61,6 +61,25 @@ static void print_table(const struct vss_verify_result *res, size_t n, bool head
 		       res[i].message);
 }
 
+/* Whether the kernel serves the copies of the set: -1, or the exit status. */
+static int kernel_for_set(struct vss_ctx *ctx, uint64_t set_id)
+{
+	struct vss_shadow_info *sh = NULL;
+	size_t n = 0, i;
+	int r, rc = -1;
+
+	r = vss_shadow_list(ctx, &sh, &n);
+	if (r) {
+		vss_cli_failed("catalog", "cannot read", r);
+		return vss_exit_from_errno(r, VSS_EXIT_PROVIDER);
+	}
+	for (i = 0; i < n && rc < 0; i++)
+		if (sh[i].set_id == set_id)
+			rc = vss_cli_need_kernel(sh[i].provider);
+	free(sh);
+	return rc < 0 ? vss_cli_need_kernel(NULL) : rc;
+}
+
 /* The one set the shadow copy ids belong to: 0, or the exit status. */
 static int set_of_ids(struct vss_ctx *ctx, const char **args, uint64_t *set_id)
 {
@@ -72,7 +91,7 @@ static int set_of_ids(struct vss_ctx *ctx, const char **args, uint64_t *set_id)
 	r = vss_shadow_list(ctx, &sh, &n);
 	if (r) {
 		vss_cli_failed("catalog", "cannot read", r);
-		return vss_exit_from_errno(r, VSS_EXIT_NO_RESOURCES);
+		return vss_exit_from_errno(r, VSS_EXIT_PROVIDER);
 	}
 	*set_id = 0;
 	for (a = 0; args[a] && !rc; a++) {
@@ -148,7 +167,7 @@ int main(int argc, char **argv)
 		if (rc)
 			goto out;
 	}
-	rc = vss_cli_need_kernel(NULL);
+	rc = kernel_for_set(ctx, set_id);
 	if (rc >= 0)
 		goto out;
 	r = vss_lock(ctx, (int)wait_ms);
