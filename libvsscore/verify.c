@@ -131,6 +131,7 @@ static void repoint(struct verify *v, const char *vpath, const char *lpath)
 	const char *rest = "", *orest;
 	struct stat st;
 	ssize_t n;
+	size_t l;
 
 	if (lstat(vpath, &st) || !S_ISLNK(st.st_mode))
 		return;
@@ -138,6 +139,9 @@ static void repoint(struct verify *v, const char *vpath, const char *lpath)
 	if (n <= 0)
 		return;
 	target[n] = '\0';
+	l = strlen(v->dir);
+	if (!strncmp(target, v->dir, l) && target[l] == '/')
+		return;		/* pointed at a view already (met twice) */
 	if (target[0] == '/') {
 		vss_strlcpy(tlive, target, sizeof(tlive));
 	} else {
