@@ -406,13 +406,20 @@ VSS_EXPORT int vss_set_verify(struct vss_ctx *ctx, uint64_t set_id,
 	for (i = 0; i < n; i++) {
 		json_object *sh = json_object_array_get_idx(shadows, i);
 		struct view_map *m = &v.maps[v.nmaps];
-		const char *live = vss_json_str(sh, "mountpoint");
+		const char *live = vss_json_str(sh, "mountpoint"), *ex;
 
 		volumes[i] = vss_json_str(sh, "volume");
 		m->shadow_id = vss_json_int(sh, "shadow_id");
 		vss_strlcpy(m->live, live ? live : "", sizeof(m->live));
 		snprintf(m->view, sizeof(m->view), "%s/%llu", v.dir,
 			 (unsigned long long)m->shadow_id);
+		ex = vss_json_str(sh, "exposed");
+		if (ex && !strcmp(ex, m->view)) {
+			/* left by a verification that was killed */
+			vss_info(ctx, "shadow copy %llu: a view left at %s: removed first",
+				 (unsigned long long)m->shadow_id, m->view);
+			vss_shadow_unexpose(ctx, m->shadow_id, true);
+		}
 		r = vss_shadow_expose_writable(ctx, m->shadow_id, m->view, opts, NULL);
 		if (r) {
 			vss_err(ctx, "set %llu: cannot verify: no writable view of shadow copy %llu",

@@ -251,6 +251,15 @@ no_dmesg_problems() {
 	[ ! -e "$W/b/ts1/new" ]
 	[ "$(readlink "$W/a/data/wal")" = "$W/b/wal" ]
 	no_views_left
+	# a view left by a verification that was killed is removed first
+	run "$B/vss-expose" --writable "$idb" "$vb"
+	[ "$status" = 0 ]
+	run --separate-stderr "$B/vss-verify" --verbose --set "$SET"
+	echo "$output"; echo "$stderr"
+	[ "$status" = 0 ]
+	[[ "$stderr" == *"shadow copy $idb: a view left at $vb: removed first"* ]]
+	[[ "$output" == *"wal=$vb/wal:wal-at-snapshot"* ]]
+	no_views_left
 	run "$B/vss-expose" "$idb" "$W/ro"
 	[ "$status" = 0 ]
 	[ "$(cat "$W/ro/wal/segment")" = wal-at-snapshot ]
