@@ -288,12 +288,39 @@ static void print_set(struct vss_set *set, bool json)
 	fflush(stdout);
 }
 
+/* --verify: the writers' check on views of the set just made; 0 or the exit status. */
+static int verify_set(struct vss_ctx *ctx, uint64_t set_id)
+{
+	struct vss_verify_result *res = NULL;
+	size_t n = 0, i;
+	int r;
+
+	r = vss_set_verify(ctx, set_id, NULL, &res, &n);
+	if (r && r != -ECANCELED)
+		vss_errorx(NULL, "set %llu: cannot verify (the set is kept)",
+			   (unsigned long long)set_id);
+	for (i = 0; i < n; i++) {
+		if (!res[i].verified)
+			vss_errorx(NULL, "set %llu: %s/%s: %s (the set is kept)",
+				   (unsigned long long)set_id, res[i].writer, res[i].component,
+				   res[i].message);
+		else if (vss_opt_verbose)
+			fprintf(stderr, "Set %llu: %s/%s verified: %s\n", (unsigned long long)set_id,
+			       res[i].writer, res[i].component, res[i].message);
+	}
+	if (!r && !vss_opt_quiet && !n)
+		fprintf(stderr, "Set %llu: no writer took part in it: nothing to verify.\n",
+			(unsigned long long)set_id);
+	free(res);
+	return r == -ECANCELED ? VSS_EXIT_WRITER : vss_exit_from_errno(r, VSS_EXIT_WRITER);
+}
+
 int main(int argc, char **argv)
 {
 	char *provider = NULL, *tag = NULL, *exec_cmd = NULL, *t_freeze = NULL,
 	     *t_commit = NULL, *wait_s = NULL, *context = NULL, *retry_s = NULL, *keep_s = NULL;
 	const char **writers = NULL, **excludes = NULL;
-	int no_writers = 0, retry = 0, keep = 0, json = 0;
+	int no_writers = 0, retry = 0, keep = 0, json = 0, verify = 0;
 	struct snapshot_defaults d = { 0 };
 	struct poptOption options[] = {
 		{ "provider", 'p', POPT_ARG_STRING, &provider, 0, d.provider, "NAME" },
@@ -309,6 +336,9 @@ int main(int argc, char **argv)
 		{ "tag", 't', POPT_ARG_STRING, &tag, 0, "Label the set", "TAG" },
 		{ "keep", 'k', POPT_ARG_STRING, &keep_s, 0, d.keep, "N" },
 		{ "json", 'j', POPT_ARG_NONE, &json, 0, "Print the set as JSON", NULL },
+		{ "verify", '\0', POPT_ARG_NONE, &verify, 0,
+		  "Then verify the set as vss-verify does (exit 6 if a component fails; the "
+		  "set is kept)", NULL },
 		{ "exec", 'e', POPT_ARG_STRING, &exec_cmd, 0,
 		  "Mount the set read-only, run CMD (VSS_SHADOW_MOUNTS in its environment), "
 		  "then release the set", "CMD" },
@@ -389,7 +419,9 @@ int main(int argc, char **argv)
 	rc = VSS_EXIT_OK;
 	print_set(set, json);
 	warn_usage(ctx, set, d.usage_warn);
-	if (exec_cmd) {
+	if (verify)
+		rc = verify_set(ctx, vss_set_id(set));
+	if (exec_cmd && rc == VSS_EXIT_OK) {
 		vss_unlock(ctx);
 		rc = run_exec(ctx, set, exec_cmd);
 		vss_lock(ctx, -1);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * vss-unexpose: unmount a shadow copy mounted by vss-expose.
+ * vss-unexpose: unmount a shadow copy mounted by vss-expose; a writable
+ * view goes whole: its device, its loop device and a copy-on-write file made for it.
  */
 #define _GNU_SOURCE
 #include <errno.h>

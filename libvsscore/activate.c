@@ -418,21 +418,17 @@ static void activate_shadow(struct act *a, const struct vss_provider *p, json_ob
 /* The exposure of a copy does not survive its mount: clear stale records. */
 static void clear_stale_exposure(struct act *a, json_object *sh)
 {
-	const char *ex = vss_json_str(sh, "exposed"), *dev = vss_json_str(sh, "device");
-	struct stat st;
-	dev_t devno = 0;
+	const char *ex = vss_json_str(sh, "exposed");
 
-	if (!ex || !*ex)
-		return;
-	if (dev && stat(dev, &st) == 0 && vss_mounted_at(ex, &devno) && devno == st.st_rdev)
+	if (!ex || !*ex || vss_exposure_live(sh))
 		return;
 	vss_info(a->ctx, "shadow copy %lld: no longer mounted at %s: %s",
 		 (long long)vss_json_int(sh, "shadow_id"), ex,
 		 a->dry ? "the record would be cleared" : "record cleared");
 	if (a->dry)
 		return;
-	json_object_object_del(sh, "exposed");
-	json_object_object_del(sh, "exposed_mkdir");
+	/* a writable view is not brought back: what is left of it goes */
+	vss_exposure_forget(a->ctx, sh);
 	a->changed = true;
 }
 

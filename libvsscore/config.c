@@ -22,7 +22,8 @@
 
 #include "vss-internal.h"
 
-enum key_type { K_DURATION, K_COUNT, K_SIZE, K_PROVIDER, K_OVERFLOW, K_PERCENT };
+enum key_type { K_DURATION, K_COUNT, K_SIZE, K_PROVIDER, K_OVERFLOW, K_PERCENT, K_PATH,
+		K_SIZE_OR_PERCENT };
 
 static const struct key_def {
 	const char *name;		/* section.key */
@@ -39,6 +40,8 @@ static const struct key_def {
 	{ "storage.region_size", K_SIZE },
 	{ "storage.overflow", K_OVERFLOW },
 	{ "snapshot.usage_warn", K_PERCENT },
+	{ "expose.cow_dir", K_PATH },
+	{ "expose.cow_size", K_SIZE_OR_PERCENT },
 };
 
 #define NR_KEYS (sizeof(keys) / sizeof(keys[0]))
@@ -133,6 +136,8 @@ static const char *type_hint(enum key_type t)
 	case K_PROVIDER: return "a provider name: letters, digits, '-', '_', '.'";
 	case K_OVERFLOW: return "drop or invalidate";
 	case K_PERCENT: return "a whole number of percent from 0 to 100";
+	case K_PATH: return "an absolute path";
+	case K_SIZE_OR_PERCENT: return "a size (64m, 2g) or a percentage of the volume (10%)";
 	}
 	return "";
 }
@@ -156,6 +161,18 @@ static int check_value(enum key_type t, const char *v)
 		return strcmp(v, "drop") && strcmp(v, "invalidate") ? -EINVAL : 0;
 	case K_PERCENT:
 		return parse_count(v, &u) || u > 100 ? -EINVAL : 0;
+	case K_PATH:
+		return v[0] == '/' ? 0 : -EINVAL;
+	case K_SIZE_OR_PERCENT:
+		if (*v && v[strlen(v) - 1] == '%') {
+			char n[16];
+
+			if (strlen(v) > sizeof(n))
+				return -EINVAL;
+			vss_strlcpy(n, v, strlen(v));
+			return parse_count(n, &u) || u == 0 || u > 100 ? -EINVAL : 0;
+		}
+		return vss_parse_size(v, &b);
 	}
 	return -EINVAL;
 }
@@ -216,8 +233,8 @@ static int parse_line(struct vss_ctx *ctx, struct vss_config *c, char *line, uns
 		*end = '\0';
 		line = trim(line + 1);
 		if (!section_known(line)) {
-			vss_err(ctx, "%s:%u: [%s]: unknown section (global, snapshot, storage; "
-				"see vss.conf(5))", c->path, no, line);
+			vss_err(ctx, "%s:%u: [%s]: unknown section (global, snapshot, storage, "
+				"expose; see vss.conf(5))", c->path, no, line);
 			return -EINVAL;
 		}
 		vss_strlcpy(section, line, ssize);

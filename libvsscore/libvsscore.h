@@ -297,6 +297,74 @@ int vss_shadow_expose(struct vss_ctx *ctx, uint64_t shadow_id, const char *mount
  */
 int vss_shadow_unexpose(struct vss_ctx *ctx, uint64_t shadow_id, bool force);
 
+/* Where the copy-on-write data of a writable view goes. */
+struct vss_view_opts {
+	const char *cow;	/* a block device or a file; NULL: a new sparse file in
+				 * [expose] cow_dir (default <run dir>/views) */
+	uint64_t cow_size;	/* bytes of that new file; 0: [expose] cow_size, else
+				 * 10% of the volume but at least 1 GiB, never more
+				 * than the volume */
+	/* zero: room for members added later, the size kept (libvsscore(3)) */
+	uint64_t reserved[8];
+};
+
+/**
+ * vss_shadow_expose_writable() - mount a throwaway writable view of a shadow copy.
+ * @ctx:        the context (the lock must be held)
+ * @shadow_id:  its id
+ * @mountpoint: where to mount the view (created if missing)
+ * @opts:       the copy-on-write device or file, or NULL for the defaults
+ * @info:       filled in as by vss_shadow_expose(); may be NULL
+ *
+ * The kernel's dm-snapshot target, non-persistent, over the shadow copy's
+ * device: /dev/mapper/vss-<id>-view, whose writes go to the copy-on-write
+ * device (a loop device over a sparse file when @opts->cow is not a block
+ * device); the shadow copy never changes.  Mounted rw,nosuid,nodev (a
+ * journal is replayed on the view; xfs with nouuid), and recorded in the
+ * catalog like an exposure.  vss_shadow_unexpose() unmounts it and removes
+ * the device, the loop device and a file it made; a reboot loses the view.
+ * Returns 0, or the errors of vss_shadow_expose(); -ENOENT also when
+ * @opts->cow does not exist; -ENOSPC when the file cannot be made.
+ */
+int vss_shadow_expose_writable(struct vss_ctx *ctx, uint64_t shadow_id, const char *mountpoint,
+			       const struct vss_view_opts *opts, struct vss_shadow_info *info);
+
+/* ---- verifying a set on writable views (vss-verify) ---- */
+
+/* What a writer said of one of its components. */
+struct vss_verify_result {
+	char writer[128];
+	char component[128];
+	bool verified;
+	char message[512];	/* the writer's words, or why it was not asked */
+	/* zero: room for members added later, the size kept (libvsscore(3)) */
+	uint64_t reserved[8];
+};
+
+/**
+ * vss_set_verify() - the writers' own check of a set, on writable views.
+ * @ctx:     the context (the lock must be held)
+ * @set_id:  the set
+ * @opts:    the views' copy-on-write settings, or NULL for the defaults
+ * @results: set to a malloc'ed array (free with free()), one per component
+ *           of each writer recorded in the set; NULL when there is none
+ * @count:   set to its length
+ *
+ * Makes a writable view of every shadow copy of the set under
+ * <run dir>/verify-<set_id>/, points the symlinks of the writers' component
+ * files that lead into a live mount of the set at the matching view, starts
+ * the writers of writers.d and sends the "verify" event to those recorded
+ * in the set that support it, with "views" (live mount to view mount) and
+ * "components"; then always removes the views.  A writer recorded in the
+ * set that is missing, fails or does not support verify leaves its
+ * components not verified, saying why.  Returns 0 when every component
+ * verified (also when the set recorded no writer: @count is 0);
+ * -ECANCELED when one did not; -ENOENT for an unknown set; or the errors
+ * of vss_shadow_expose_writable() (no results then).
+ */
+int vss_set_verify(struct vss_ctx *ctx, uint64_t set_id, const struct vss_view_opts *opts,
+		   struct vss_verify_result **results, size_t *count);
+
 /* ---- activating after a reboot (vss-activate) ---- */
 
 struct vss_activate_opts {

@@ -18,7 +18,8 @@ VSS_EXPORT int vss_shadow_get_state(struct vss_ctx *ctx, const struct vss_shadow
 {
 	const char *snap_dev = vss_base_name(info->device);
 	const struct vss_provider *p;
-	char type[32], params[512];
+	char type[32], params[512], view[64];
+	bool is_view = false;
 	int r;
 
 	memset(st, 0, sizeof(*st));
@@ -58,6 +59,13 @@ VSS_EXPORT int vss_shadow_get_state(struct vss_ctx *ctx, const struct vss_shadow
 	}
 	st->device_present = true;
 	vss_mountpoint_of(snap_dev, st->mountpoint, sizeof(st->mountpoint));
+	if (!st->mountpoint[0]) {
+		/* a writable view of it (vss-expose --writable) is mounted instead */
+		snprintf(view, sizeof(view), "vss-%llu-view", (unsigned long long)info->shadow_id);
+		if (vss_dm_exists(view) > 0)
+			vss_mountpoint_of(view, st->mountpoint, sizeof(st->mountpoint));
+		is_view = st->mountpoint[0];
+	}
 	if (!strcmp(type, p->shadow_target))
 		p->state(info, snap_dev, params, st);
 	else {
@@ -66,6 +74,9 @@ VSS_EXPORT int vss_shadow_get_state(struct vss_ctx *ctx, const struct vss_shadow
 		snprintf(why, sizeof(why), "its device has a %s table", type);
 		vss_shadow_state_set(st, "unknown", why);
 	}
+	if (is_view && !st->detail[0])
+		snprintf(st->detail, sizeof(st->detail), "exposed writable (a throwaway view: "
+			 "/dev/mapper/%s)", view);
 	return 0;
 }
 

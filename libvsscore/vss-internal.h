@@ -179,6 +179,12 @@ json_object *vss_writers_backup_metadata(struct vss_writers *w);
 json_object *vss_writers_metadata(struct vss_writers *w, const char *name);
 json_object *vss_writers_set_json(struct vss_writers *w);
 
+/* expose.c: exposures (vss-expose), read-only or writable views */
+/* Whether a shadow copy's recorded exposure is still mounted. */
+bool vss_exposure_live(json_object *sh);
+/* Remove what is left of a stale exposure (a view's device, loop, file); clear the record. */
+void vss_exposure_forget(struct vss_ctx *ctx, json_object *sh);
+
 /* components.c: a writer's component is copied whole (see there) */
 struct vss_component_gap {
 	char writer[128], component[128];

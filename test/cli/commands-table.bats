@@ -48,6 +48,7 @@ table() {
 	vss-snapshot	/dev/mapper/data	kernel	--retry|--retry '' /dev/mapper/data
 	vss-storage	remove --yes --force data	kernel	--chunk-size|add --for data --on /dev/null --chunk-size 3k
 	vss-unexpose	1	kernel	-
+	vss-verify	--set 1	kernel	--wait|--wait 1x --set 1
 	vss-writers	-	-	-o|-o no_such_field
 	EOF
 }

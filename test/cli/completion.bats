@@ -46,7 +46,7 @@ has() {
 @test "the file installs a completion for every command" {
 	local c
 	for c in vss-storage vss-snapshot vss-list vss-delete vss-writers vss-providers \
-		vss-expose vss-unexpose vss-revert vss-activate vss-check vss-receive; do
+		vss-expose vss-unexpose vss-revert vss-activate vss-check vss-receive vss-verify; do
 		run complete -p "$c"
 		[ "$status" -eq 0 ]
 		[[ $output == *"-F _vss_complete $c" ]] || { echo "$output"; return 1; }

@@ -1,10 +1,11 @@
 #!/usr/bin/env bats
 # SPDX-License-Identifier: GPL-2.0-or-later
-# vss-expose, vss-unexpose and vss-activate on the host, no VM: usage,
-# exit status and messages for what can be decided from the catalog alone
-# (unknown ids, missing devices, invalid copies, stale exposure records,
-# volumes whose store is missing).  test/target/lifecycle-expose.bats and
-# lifecycle-activate.bats run them on real devices.
+# vss-expose (and --writable), vss-unexpose, vss-activate and vss-verify on
+# the host, no VM: usage, exit status and messages for what can be decided
+# from the catalog alone (unknown ids, missing devices, invalid copies,
+# stale exposure records and views, volumes whose store is missing, a set
+# without writers).  test/target/lifecycle-expose.bats, expose-writable.bats,
+# verify.bats and lifecycle-activate.bats run them on real devices.
 #
 # VSS_BINDIR selects the commands under test (default: build/bin).
 
@@ -14,7 +15,7 @@ setup_file() {
 	TOP=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
 	export BIN=${VSS_BINDIR:-$TOP/build/bin}
 	local c
-	for c in vss-expose vss-unexpose vss-activate; do
+	for c in vss-expose vss-unexpose vss-activate vss-verify; do
 		[ -x "$BIN/$c" ] || { echo "no $BIN/$c: run make first" >&2; return 1; }
 	done
 }
@@ -183,4 +184,119 @@ catalog() {
 	[[ "$output" == *"shadow copy 3: no longer mounted at $BATS_TEST_TMPDIR/gone: the record would be cleared"* ]]
 	# a dry run writes nothing
 	[ "$(jq -r '.sets[0].shadows[2].exposed' "$VSS_STATE_DIR/catalog.json")" = "$BATS_TEST_TMPDIR/gone" ]
+}
+
+@test "--writable: usage of --cow and --cow-size, exit 1 naming the option" {
+	run "$BIN/vss-expose" --help
+	[[ "$output" == *"--writable"* && "$output" == *"--cow=FILE|DEV"* && "$output" == *"--cow-size=SIZE"* ]]
+	[[ "$output" == *"VSS_RUN_DIR/views"* && "$output" == *"10% of the volume"* ]]
+	run "$BIN/vss-expose" --writable 1
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"--writable: no mount point given (see --help)"* ]]
+	run "$BIN/vss-expose" --cow /dev/sdz 1 "$BATS_TEST_TMPDIR/m"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"--cow: only with --writable"* ]]
+	run "$BIN/vss-expose" --cow-size 1g 1 "$BATS_TEST_TMPDIR/m"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"--cow-size: only with --writable"* ]]
+	run "$BIN/vss-expose" --writable --cow /dev/sdz --cow-size 1g 1 "$BATS_TEST_TMPDIR/m"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"--cow-size: sizes the file made when --cow is not given; not both"* ]]
+	run "$BIN/vss-expose" --writable --cow-size 12q 1 "$BATS_TEST_TMPDIR/m"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"--cow-size: 12q: not a size"* ]]
+	run "$BIN/vss-expose" --writable --cow-size 100k 1 "$BATS_TEST_TMPDIR/m"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"--cow-size: 100k: smaller than 1m"* ]]
+	[ ! -e "$BATS_TEST_TMPDIR/m" ]
+	# vss.conf's [expose] keys are checked, and shown as the defaults
+	mkdir -p "$VSS_CONF_DIR"
+	printf '[expose]\ncow_dir = %s\ncow_size = 25%%\n' "$BATS_TEST_TMPDIR/cows" > "$VSS_CONF_DIR/vss.conf"
+	run "$BIN/vss-expose" --help
+	[[ "$output" == *"$BATS_TEST_TMPDIR/cows (vss.conf)"* && "$output" == *"25% (vss.conf)"* ]]
+	printf '[expose]\ncow_dir = relative/dir\n' > "$VSS_CONF_DIR/vss.conf"
+	run "$BIN/vss-expose" --writable 1 "$BATS_TEST_TMPDIR/m"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"vss.conf:2: cow_dir: 'relative/dir' is not an absolute path"* ]]
+	printf '[expose]\ncow_size = 101%%\n' > "$VSS_CONF_DIR/vss.conf"
+	run "$BIN/vss-expose" --writable 1 "$BATS_TEST_TMPDIR/m"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"cow_size: '101%' is not a size (64m, 2g) or a percentage of the volume (10%)"* ]]
+}
+
+@test "--writable: an unknown id 4, a missing device 4, an invalid copy 7; nothing made" {
+	run "$BIN/vss-expose" --writable 99 "$BATS_TEST_TMPDIR/m"
+	[ "$status" -eq 4 ]
+	[[ "$output" == *"shadow copy 99: no such shadow copy"* ]]
+	run "$BIN/vss-expose" --writable 1 "$BATS_TEST_TMPDIR/m"
+	[ "$status" -eq 4 ]
+	[[ "$output" == *"its device /dev/mapper/vss-test-missing-1 is missing"* ]]
+	run "$BIN/vss-expose" --writable 2 "$BATS_TEST_TMPDIR/m"
+	[ "$status" -eq 7 ]
+	[[ "$output" == *"shadow copy 2: cannot expose: it is invalid"* ]]
+	[ ! -e "$BATS_TEST_TMPDIR/m" ]
+	[ ! -e "$VSS_RUN_DIR/views" ]
+}
+
+@test "unexpose: a stale writable view (after a reboot) is cleared and its copy-on-write file deleted" {
+	mkdir -p "$BATS_TEST_TMPDIR/gone" "$VSS_RUN_DIR/views"
+	truncate -s 1G "$VSS_RUN_DIR/views/vss-3-view.cow"
+	truncate -s 1M "$BATS_TEST_TMPDIR/given.cow"
+	jq --arg cow "$VSS_RUN_DIR/views/vss-3-view.cow" \
+		'.sets[0].shadows[2].view = {"name": "vss-3-view", "cow": $cow, "cow_created": true, "loop": ""}' \
+		"$VSS_STATE_DIR/catalog.json" > "$BATS_TEST_TMPDIR/c.json"
+	cp "$BATS_TEST_TMPDIR/c.json" "$VSS_STATE_DIR/catalog.json"
+	run "$BIN/vss-unexpose" 3
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"no longer mounted at $BATS_TEST_TMPDIR/gone: record cleared"* ]]
+	[ ! -e "$VSS_RUN_DIR/views/vss-3-view.cow" ]
+	[ "$(jq -r '.sets[0].shadows[2] | has("exposed") or has("view")' "$VSS_STATE_DIR/catalog.json")" = false ]
+	# a file given with --cow is not deleted
+	mkdir -p "$BATS_TEST_TMPDIR/gone"
+	jq --arg cow "$BATS_TEST_TMPDIR/given.cow" --arg mnt "$BATS_TEST_TMPDIR/gone" \
+		'.sets[0].shadows[2] += {"exposed": $mnt, "view": {"name": "vss-3-view", "cow": $cow, "loop": ""}}' \
+		"$VSS_STATE_DIR/catalog.json" > "$BATS_TEST_TMPDIR/c.json"
+	cp "$BATS_TEST_TMPDIR/c.json" "$VSS_STATE_DIR/catalog.json"
+	run "$BIN/vss-unexpose" 3
+	[ "$status" -eq 0 ]
+	[ -f "$BATS_TEST_TMPDIR/given.cow" ]
+	[ "$(jq -r '.sets[0].shadows[2] | has("view")' "$VSS_STATE_DIR/catalog.json")" = false ]
+}
+
+@test "verify: usage exits 1; unknown set or id 4; a set without writers has nothing to verify, exit 0" {
+	run --separate-stderr "$BIN/vss-verify" --help
+	[ "$status" -eq 0 ]
+	[[ "$output" == "Usage: vss-verify [OPTION...] ID... | --set SET_ID"* ]]
+	[[ "$output" == *"--json"* && "$output" == *"--wait"* ]]
+	run "$BIN/vss-verify" --version
+	[ "$status" -eq 0 ]
+	[[ "$output" =~ ^vss-verify\ \(dm-vss\)\ [0-9] ]]
+	run "$BIN/vss-verify"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"nothing to verify: give shadow copy ids or --set SET_ID (see --help)"* ]]
+	run "$BIN/vss-verify" --set 1 1
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"give either ID... or --set, not both"* ]]
+	run "$BIN/vss-verify" --set abc
+	[ "$status" -eq 1 ]
+	run "$BIN/vss-verify" -- 0
+	[ "$status" -eq 1 ]
+	run "$BIN/vss-verify" --no-such-option
+	[ "$status" -eq 1 ]
+	run "$BIN/vss-verify" --set 99
+	[ "$status" -eq 4 ]
+	[[ "$output" == *"set 99: no such set"* ]]
+	run "$BIN/vss-verify" 99
+	[ "$status" -eq 4 ]
+	[[ "$output" == *"shadow copy 99: no such shadow copy"* ]]
+	run --separate-stderr "$BIN/vss-verify" 1 3
+	echo "$output"; echo "$stderr"
+	[ "$status" -eq 0 ]
+	[ "$output" = "Set 1: no writer took part in it: nothing to verify." ]
+	run --separate-stderr "$BIN/vss-verify" --json --set 1
+	[ "$status" -eq 0 ]
+	[ "$(jq -c . <<< "$output")" = '{"set_id":1,"components":[]}' ]
+	# no view was made
+	[ ! -e "$VSS_RUN_DIR/verify-1" ]
 }
