@@ -136,8 +136,8 @@ int main(int argc, char **argv)
 			goto out;
 		if (!strchr(component, '/') || component[0] == '/' ||
 		    !strchr(component, '/')[1]) {
-			vss_errorx(component, "not a component: WRITER/COMPONENT (vss-list -o "
-				   "+components shows them)");
+			vss_errorx(component, "not a component: give WRITER/COMPONENT (an "
+				   "unknown one lists the set's)");
 			rc = VSS_EXIT_USAGE;
 			goto out;
 		}

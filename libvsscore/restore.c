@@ -686,8 +686,8 @@ static int plan_files(struct restore *rs, json_object *set, json_object *files)
 			}
 		}
 		if (!best) {
-			vss_err(rs->ctx, "%s: component %s/%s: on none of the volumes of set %llu "
-				"(vss-list -o +mountpoint shows them)", live, rs->writer,
+			vss_err(rs->ctx, "%s: component %s/%s: under none of the mount points "
+				"the volumes of set %llu had: not in the set", live, rs->writer,
 				rs->component, (unsigned long long)rs->set_id);
 			return -ENOENT;
 		}
@@ -881,8 +881,7 @@ static int parse_component(struct vss_ctx *ctx, const char *arg, struct restore 
 
 	if (!slash || slash == arg || !slash[1] || (size_t)(slash - arg) >= sizeof(rs->writer) ||
 	    strlen(slash + 1) >= sizeof(rs->component)) {
-		vss_err(ctx, "%s: not a component: WRITER/COMPONENT (vss-list -o +components "
-			"shows them)", arg ? arg : "(none)");
+		vss_err(ctx, "%s: not a component: give WRITER/COMPONENT", arg ? arg : "(none)");
 		return -EINVAL;
 	}
 	snprintf(rs->writer, sizeof(rs->writer), "%.*s", (int)(slash - arg), arg);
