@@ -892,6 +892,93 @@ int vss_shadow_diff(struct vss_ctx *ctx, uint64_t from_id, uint64_t to_id,
 /** vss_shadow_diff_free() - release a vss_shadow_diff(); NULL is allowed. */
 void vss_shadow_diff_free(struct vss_shadow_diff *diff);
 
+/* ---- restoring a writer's component (vss-restore) ---- */
+
+struct vss_restore_opts {
+	const char *component;		/* "WRITER/COMPONENT", as the set recorded it */
+	const char *to;			/* copy under this directory (empty or new), keeping
+					 * the full paths, with no writer event; NULL: in place */
+	unsigned int timeout_ms;	/* for each writer answer; 0: 300000 */
+	/* zero: room for members added later, the size kept (libvsscore(3)) */
+	uint64_t reserved[8];
+};
+
+/* What a restore did; release with vss_restore_result_free(). */
+struct vss_restore_result {
+	uint64_t shadow_id;
+	uint64_t set_id;
+	char writer[128];
+	char component[128];
+	char **files;			/* the paths written (live, or under opts->to) */
+	size_t nr_files;
+	char **removed;			/* live files the copy did not hold: removed */
+	size_t nr_removed;
+	bool pre_restore;		/* the writer answered pre-restore */
+	bool post_restore;		/* the writer answered post-restore */
+	/* zero: room for members added later, the size kept (libvsscore(3)) */
+	uint64_t reserved[8];
+};
+
+/**
+ * vss_restore_components() - the components a restore from a shadow copy can name.
+ * @ctx:       the context (no lock needed)
+ * @shadow_id: a shadow copy of the set
+ * @names:     set to a malloc'ed array of "WRITER/COMPONENT" strings (free
+ *             with vss_restore_names_free()); NULL when the set has none
+ * @count:     set to its length
+ *
+ * Returns 0, or -ENOENT for an unknown id (logged).
+ */
+int vss_restore_components(struct vss_ctx *ctx, uint64_t shadow_id, char ***names,
+			   size_t *count);
+
+/** vss_restore_names_free() - release vss_restore_components()'s array. */
+void vss_restore_names_free(char **names, size_t count);
+
+/**
+ * vss_restore_component() - restore one writer component from a shadow copy set.
+ * @ctx:       the context (the lock must be held)
+ * @shadow_id: any shadow copy of the set
+ * @opts:      the component, and where to
+ * @res:       filled in; may be NULL
+ *
+ * The component's files (as the set recorded them) are read from the set's
+ * copies, exposed read-only under the run directory for the time of the
+ * call.  In place, the component's writer is sent pre-restore (a refusal
+ * changes nothing), each file is copied beside itself, synced, and swapped
+ * in by two renames, the replaced files are removed, and the writer is sent
+ * post-restore; a journal in the state directory lets
+ * vss_restore_recover() finish or undo a restore that died at any step.
+ * A file the copy does not hold is removed.  With @opts->to the files are
+ * copied under that directory and no writer is told anything.
+ *
+ * Returns 0; -ENOENT for an unknown id or component, or a file on none of
+ * the set's volumes; -EINVAL for a component not written WRITER/COMPONENT
+ * or a mount point to replace in place; -EEXIST when @opts->to is not
+ * empty or a file's aside name exists; -ECANCELED when the writer refused
+ * or failed pre-restore (nothing changed) or post-restore (the files are
+ * restored); as vss_shadow_expose() for a copy that cannot be exposed;
+ * -errno from copying.
+ */
+int vss_restore_component(struct vss_ctx *ctx, uint64_t shadow_id,
+			  const struct vss_restore_opts *opts, struct vss_restore_result *res);
+
+/** vss_restore_result_free() - release the lists of a vss_restore_result. */
+void vss_restore_result_free(struct vss_restore_result *res);
+
+/**
+ * vss_restore_recover() - finish or undo the restores that were interrupted.
+ * @ctx:   the context (the lock must be held)
+ * @count: if not NULL, set to how many were recovered
+ *
+ * For each journal left in the state directory: a restore that had not
+ * swapped a file is undone (its staging copies removed), one whose copies
+ * were complete is finished; the writer is sent post-restore and the
+ * copies are unexposed.  Called by vss_restore_component() first.
+ * Returns 0 or the first error (that journal is kept).
+ */
+int vss_restore_recover(struct vss_ctx *ctx, unsigned int *count);
+
 /* ---- filesystems (exported for tools and tests) ---- */
 
 /**

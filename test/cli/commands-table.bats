@@ -43,6 +43,7 @@ table() {
 	vss-list	-	-	-o|-o no_such_field
 	vss-providers	-	-	-o|-o no_such_field
 	vss-receive	-	-	-
+	vss-restore	--yes -c w/c 1	kernel	--timeout|-c w/c --timeout 1x 1
 	vss-revert	--yes 1	kernel	--wait|--wait 99999h 1
 	vss-send	1	kernel	-
 	vss-snapshot	/dev/mapper/data	kernel	--retry|--retry '' /dev/mapper/data
